@@ -1,0 +1,51 @@
+/* The configuration file, parsed and validated into an immutable struct. */
+#ifndef TCPD_CONF_H
+#define TCPD_CONF_H
+
+#include <sys/types.h>
+#include <sys/socket.h>
+
+#include <stddef.h>
+
+struct service;
+
+#define CONF_ADDRSTRLEN	64	/* "[v6 address]:port" */
+
+struct conf_listen {
+	struct sockaddr_storage	 addr;
+	socklen_t		 addrlen;
+	char			 text[CONF_ADDRSTRLEN];
+};
+
+struct conf_service {
+	char			*name;
+	const struct service	*handler;
+	struct conf_listen	*listen;
+	int			 nlisten;
+	int			 workers;
+	int			 backlog;
+	int			 idle_timeout;	/* seconds, 0 = none */
+	int			 line;
+};
+
+struct conf {
+	char			*path;		/* absolute */
+	char			*user;		/* NULL: keep the starting user */
+	char			*group;
+	uid_t			 uid;
+	gid_t			 gid;
+	char			*pid_file;	/* absolute, or NULL */
+	int			 log_facility;
+	int			 log_level;
+	int			 shutdown_timeout;
+	struct conf_service	*services;
+	int			 nservices;
+};
+
+struct conf	*conf_load(const char *path, char *err, size_t errlen);
+void		 conf_free(struct conf *);
+int		 conf_workers_total(const struct conf *);
+const struct conf_service *
+		 conf_service_find(const struct conf *, const char *name);
+
+#endif

@@ -1,0 +1,507 @@
+/* One connection: reference count, output queue, timers, one close path. */
+#include "config.h"
+
+#include <sys/epoll.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "conn.h"
+#include "log.h"
+#include "services/service.h"
+
+#define NOW(s)	((s)->loop->now)
+
+static void	conn_io(struct io *, uint32_t);
+static void	conn_update(struct conn *);
+
+static void
+list_remove(struct conn *c)
+{
+	struct conn_list	*l = c->list;
+
+	if (l == NULL)
+		return;
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		l->head = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	else
+		l->tail = c->prev;
+	c->prev = c->next = NULL;
+	c->list = NULL;
+}
+
+static void
+list_append(struct conn_list *l, struct conn *c, int64_t deadline)
+{
+	list_remove(c);
+	c->deadline = deadline;
+	c->list = l;
+	c->prev = l->tail;
+	c->next = NULL;
+	if (l->tail != NULL)
+		l->tail->next = c;
+	else
+		l->head = c;
+	l->tail = c;
+}
+
+/* Bytes moved: the idle clock starts again. */
+static void
+touch(struct conn *c)
+{
+	struct conn_set	*s = c->set;
+
+	if (c->list == &s->idle && c->deadline != NOW(s) + s->idle_ms)
+		list_append(&s->idle, c, NOW(s) + s->idle_ms);
+}
+
+static size_t
+pending(const struct conn *c)
+{
+	return c->outlen - c->outoff;
+}
+
+void
+conn_peer_text(const struct sockaddr_storage *ss, char *buf, size_t len)
+{
+	char	 host[INET6_ADDRSTRLEN] = "?";
+
+	if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const void *)ss;
+		inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof(host));
+		snprintf(buf, len, "[%s]:%u", host, ntohs(s6->sin6_port));
+	} else {
+		const struct sockaddr_in *s4 = (const void *)ss;
+		inet_ntop(AF_INET, &s4->sin_addr, host, sizeof(host));
+		snprintf(buf, len, "%s:%u", host, ntohs(s4->sin_port));
+	}
+}
+
+void
+conn_set_init(struct conn_set *s, struct loop *loop,
+    const struct service *svc, const char *name, int idle_timeout,
+    char *scratch, size_t scratchlen)
+{
+	memset(s, 0, sizeof(*s));
+	s->loop = loop;
+	s->svc = svc;
+	s->name = name;
+	s->idle_ms = (int64_t)idle_timeout * 1000;
+	s->scratch = scratch;
+	s->scratchlen = scratchlen;
+}
+
+/* A freshly accepted connection, handed to its handler. */
+struct conn *
+conn_new(struct conn_set *s, int fd, const struct sockaddr_storage *peer,
+    socklen_t peerlen)
+{
+	struct conn	*c;
+	char		 who[CONN_PEERSTRLEN];
+
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return NULL;
+	c->set = s;
+	c->refs = 1;			/* the loop's */
+	c->started = NOW(s);
+	memcpy(&c->peer, peer, peerlen);
+	c->peerlen = peerlen;
+	if (loop_add(s->loop, &c->io, fd, EPOLLIN, conn_io) == -1) {
+		free(c);
+		return NULL;
+	}
+	if (s->idle_ms > 0)
+		list_append(&s->idle, c, NOW(s) + s->idle_ms);
+	else
+		list_append(&s->untimed, c, 0);
+	s->count++;
+	if (log_debugging()) {
+		conn_peer_text(&c->peer, who, sizeof(who));
+		log_debug("%s %s: connected", s->name, who);
+	}
+	if (s->svc->open != NULL) {
+		conn_ref(c);
+		s->svc->open(c);
+		conn_update(c);
+		conn_unref(c);
+	}
+	return c;
+}
+
+void
+conn_ref(struct conn *c)
+{
+	c->refs++;
+}
+
+/*
+ * What close() is about to put on the wire.  The kernel sends a FIN when
+ * the last reference to the socket goes, but an RST instead when input
+ * is still unread (RFC 2525).
+ */
+static const char *
+wire_on_close(const struct conn *c)
+{
+	int	 unread = 0;
+
+	if (c->flags & CONN_RESET)
+		return "nothing (the peer reset the connection)";
+	if (ioctl(c->io.fd, FIONREAD, &unread) == 0 && unread > 0)
+		return "RST (unread input)";
+	if (c->flags & CONN_SHUT_WR)
+		return "nothing (FIN sent at shutdown)";
+	return "FIN";
+}
+
+/*
+ * The one place a connection's socket is closed: when its last reference
+ * goes.  It logs what went on the wire and why.
+ */
+static void
+conn_release(struct conn *c)
+{
+	char		 who[CONN_PEERSTRLEN], why[128];
+	const char	*wire = NULL;
+	int64_t		 ms;
+
+	if (log_debugging())
+		wire = wire_on_close(c);
+	close(c->io.fd);
+	if (wire != NULL) {
+		conn_peer_text(&c->peer, who, sizeof(who));
+		ms = NOW(c->set) - c->started;
+		snprintf(why, sizeof(why), "%s%s%s", c->reason ? c->reason : "?",
+		    c->error ? " error: " : "",
+		    c->error ? strerror(c->error) : "");
+		log_debug("%s %s: closed (%s): %llu bytes in, %llu out, "
+		    "%lld.%03lld s, %s closed first; close() sent %s",
+		    c->set->name, who, why,
+		    (unsigned long long)c->bytes_in,
+		    (unsigned long long)c->bytes_out,
+		    (long long)(ms / 1000), (long long)(ms % 1000),
+		    c->closer ? c->closer : "server", wire);
+	}
+	free(c->out);
+	free(c);
+}
+
+void
+conn_unref(struct conn *c)
+{
+	if (--c->refs == 0)
+		conn_release(c);
+}
+
+/*
+ * Take c off the loop now, dropping queued output; the socket closes
+ * when the last reference goes.
+ */
+void
+conn_close(struct conn *c, const char *reason)
+{
+	if (c->flags & CONN_CLOSED)
+		return;
+	c->flags |= CONN_CLOSED;
+	if (c->reason == NULL)
+		c->reason = reason;
+	if (c->closer == NULL)
+		c->closer = "server";
+	loop_del(c->set->loop, &c->io);
+	list_remove(c);
+	c->set->count--;
+	conn_unref(c);
+}
+
+/* A read or write failed: the peer reset, or worse. */
+static void
+conn_fail(struct conn *c, const char *op)
+{
+	if (errno == ECONNRESET || errno == EPIPE) {
+		if (c->closer == NULL)
+			c->closer = "client";
+		c->flags |= CONN_RESET;
+		conn_close(c, "reset by peer");
+		return;
+	}
+	c->error = errno;
+	conn_close(c, op);
+}
+
+/* Our FIN is out: read what the peer still sends, until its FIN. */
+static void
+conn_linger(struct conn *c)
+{
+	struct conn_set	*s = c->set;
+
+	if (c->flags & CONN_PEER_EOF) {
+		conn_close(c, c->reason);
+		return;
+	}
+	if (shutdown(c->io.fd, SHUT_WR) == -1 && errno != ENOTCONN) {
+		conn_fail(c, "shutdown");
+		return;
+	}
+	c->flags |= CONN_SHUT_WR | CONN_LINGERING;
+	c->flags &= ~(CONN_FINISHING | CONN_WANT_WRITE);
+	if (c->closer == NULL)
+		c->closer = "server";
+	list_append(&s->linger, c, NOW(s) + CONN_LINGER_MS);
+	conn_update(c);
+}
+
+static void
+conn_linger_read(struct conn *c)
+{
+	ssize_t	 n;
+
+	n = conn_read(c, c->set->scratch, c->set->scratchlen);
+	if (n == 0)
+		conn_close(c, c->reason);
+}
+
+/*
+ * Read into buf.  Returns the byte count; 0 at the peer's FIN (reading
+ * then stops); -1 when nothing is there, or on an error, which has
+ * closed the connection.
+ */
+ssize_t
+conn_read(struct conn *c, void *buf, size_t len)
+{
+	ssize_t	 n;
+
+	do {
+		n = read(c->io.fd, buf, len);
+	} while (n == -1 && errno == EINTR);
+	if (n > 0) {
+		c->bytes_in += n;
+		touch(c);
+		return n;
+	}
+	if (n == 0) {
+		c->flags |= CONN_PEER_EOF;
+		if (c->closer == NULL)
+			c->closer = "client";
+		conn_update(c);
+		return 0;
+	}
+	if (errno != EAGAIN)
+		conn_fail(c, "read");
+	return -1;
+}
+
+/* Send what is queued; called when the socket has room. */
+static void
+conn_flush(struct conn *c)
+{
+	ssize_t	 n;
+
+	n = send(c->io.fd, c->out + c->outoff, pending(c), MSG_NOSIGNAL);
+	if (n == -1) {
+		if (errno != EAGAIN && errno != EINTR)
+			conn_fail(c, "write");
+		return;
+	}
+	c->outoff += n;
+	c->bytes_out += n;
+	touch(c);
+	if (pending(c) > 0)
+		return;
+	/* Drained: an idle connection holds no buffer. */
+	free(c->out);
+	c->out = NULL;
+	c->outoff = c->outlen = 0;
+	if (c->flags & CONN_FINISHING)
+		conn_linger(c);
+}
+
+/*
+ * Send len bytes, queueing what the kernel does not take now.  Returns
+ * how many were taken: fewer than len only when the queue is full (or
+ * the connection has ended).  Reading pauses while anything is queued,
+ * so a peer that does not read cannot make tcpd buffer without bound.
+ */
+size_t
+conn_write(struct conn *c, const void *data, size_t len)
+{
+	size_t	 done = 0, room, keep;
+	ssize_t	 n;
+	char	*out;
+
+	if (c->flags & (CONN_CLOSED | CONN_SHUT_WR))
+		return 0;
+	if (pending(c) == 0) {
+		n = send(c->io.fd, data, len, MSG_NOSIGNAL);
+		if (n > 0) {
+			done = n;
+			c->bytes_out += n;
+			touch(c);
+		} else if (n == -1 && errno != EAGAIN && errno != EINTR) {
+			conn_fail(c, "write");
+			return 0;
+		}
+		if (done == len)
+			return len;
+	}
+	room = CONN_OUT_MAX - pending(c);
+	keep = len - done < room ? len - done : room;
+	if (keep == 0)
+		return done;
+	if (c->outoff > 0 && pending(c) > 0) {
+		memmove(c->out, c->out + c->outoff, pending(c));
+		c->outlen -= c->outoff;
+		c->outoff = 0;
+	}
+	if ((out = realloc(c->out, c->outlen + keep)) == NULL) {
+		conn_close(c, "out of memory");
+		return done;
+	}
+	memcpy(out + c->outlen, (const char *)data + done, keep);
+	c->out = out;
+	c->outlen += keep;
+	conn_update(c);
+	return done + keep;
+}
+
+void *
+conn_scratch(struct conn *c, size_t *len)
+{
+	*len = c->set->scratchlen;
+	return c->set->scratch;
+}
+
+void
+conn_want_write(struct conn *c, int on)
+{
+	if (on)
+		c->flags |= CONN_WANT_WRITE;
+	else
+		c->flags &= ~CONN_WANT_WRITE;
+	conn_update(c);
+}
+
+/*
+ * End from our side, gently: send what is queued, then our FIN, then
+ * read and drop what the peer still sends until its FIN (or a deadline),
+ * and only then close.  Closing with its input unread would send an RST
+ * that can destroy our last bytes before the peer reads them.
+ */
+void
+conn_finish(struct conn *c, const char *reason)
+{
+	if (c->flags & (CONN_CLOSED | CONN_FINISHING | CONN_LINGERING))
+		return;
+	c->reason = reason;
+	c->flags |= CONN_FINISHING;
+	c->flags &= ~CONN_WANT_WRITE;
+	if (pending(c) == 0)
+		conn_linger(c);
+	else
+		conn_update(c);
+}
+
+/* Ask the loop for what the connection can use now, and nothing more. */
+static void
+conn_update(struct conn *c)
+{
+	uint32_t	 ev = 0;
+
+	if (c->flags & CONN_CLOSED)
+		return;
+	if (!(c->flags & CONN_PEER_EOF) && pending(c) == 0)
+		ev |= EPOLLIN;
+	if (pending(c) > 0 || (c->flags & CONN_WANT_WRITE))
+		ev |= EPOLLOUT;
+	if (loop_set(c->set->loop, &c->io, ev) == -1)
+		conn_fail(c, "epoll");
+}
+
+static void
+conn_io(struct io *io, uint32_t ev)
+{
+	struct conn		*c = (struct conn *)io;
+	const struct service	*svc = c->set->svc;
+
+	conn_ref(c);
+	if ((ev & EPOLLOUT) && pending(c) > 0)
+		conn_flush(c);
+	if (!(c->flags & CONN_CLOSED) && (ev & (EPOLLIN | EPOLLHUP | EPOLLERR)) &&
+	    (c->io.events & EPOLLIN)) {
+		if (c->flags & CONN_LINGERING)
+			conn_linger_read(c);
+		else if (svc->input != NULL)
+			svc->input(c);
+		else
+			conn_linger_read(c);
+	}
+	if (!(c->flags & CONN_CLOSED) && (ev & EPOLLOUT) && pending(c) == 0 &&
+	    (c->flags & CONN_WANT_WRITE) && svc->writable != NULL)
+		svc->writable(c);
+	/* Errors and hang-ups nobody read about above. */
+	if (!(c->flags & CONN_CLOSED) && (ev & (EPOLLERR | EPOLLHUP)) &&
+	    !(c->io.events & EPOLLIN)) {
+		int	 err = 0;
+		socklen_t len = sizeof(err);
+
+		getsockopt(c->io.fd, SOL_SOCKET, SO_ERROR, &err, &len);
+		errno = err ? err : ECONNRESET;
+		conn_fail(c, "socket");
+	}
+	if (!(c->flags & CONN_CLOSED))
+		conn_update(c);
+	conn_unref(c);
+}
+
+/* Milliseconds until the next deadline, or -1 for none. */
+int
+conn_timeout(const struct conn_set *s)
+{
+	int64_t	 next = -1;
+
+	if (s->idle.head != NULL)
+		next = s->idle.head->deadline;
+	if (s->linger.head != NULL &&
+	    (next == -1 || s->linger.head->deadline < next))
+		next = s->linger.head->deadline;
+	if (next == -1)
+		return -1;
+	return next <= NOW(s) ? 0 : (int)(next - NOW(s));
+}
+
+/* End the connections whose deadline has passed. */
+void
+conn_expire(struct conn_set *s)
+{
+	struct conn	*c;
+
+	while ((c = s->idle.head) != NULL && c->deadline <= NOW(s)) {
+		/* Idle: nothing moves, so queued output never will. */
+		free(c->out);
+		c->out = NULL;
+		c->outoff = c->outlen = 0;
+		c->flags &= ~CONN_FINISHING;
+		conn_finish(c, "idle timeout");
+	}
+	while ((c = s->linger.head) != NULL && c->deadline <= NOW(s))
+		conn_close(c, c->reason);
+}
+
+void
+conn_close_all(struct conn_set *s, const char *reason)
+{
+	struct conn_list	*lists[] = { &s->idle, &s->linger, &s->untimed };
+
+	for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++)
+		while (lists[i]->head != NULL)
+			conn_close(lists[i]->head, reason);
+}

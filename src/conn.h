@@ -1,0 +1,98 @@
+/* One connection: reference count, output queue, timers, one close path. */
+#ifndef TCPD_CONN_H
+#define TCPD_CONN_H
+
+#include <sys/types.h>
+#include <sys/socket.h>
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "loop.h"
+
+struct service;
+
+/* Output a connection may queue beyond what the kernel takes. */
+#define CONN_OUT_MAX	(256 * 1024)
+/* After our FIN, how long to read the peer's leftovers before closing. */
+#define CONN_LINGER_MS	5000
+/* "[v6 address]:port" */
+#define CONN_PEERSTRLEN	64
+
+struct conn;
+
+struct conn_list {
+	struct conn	*head;
+	struct conn	*tail;
+};
+
+/* The connections of one worker and what they share. */
+struct conn_set {
+	struct loop		*loop;
+	const struct service	*svc;
+	const char		*name;		/* the service's, for logs */
+	int64_t			 idle_ms;	/* 0: no idle timeout */
+	unsigned		 count;
+	/*
+	 * Timer lists.  Every deadline in a list is now + the same delay, so
+	 * appending keeps it sorted: each timer costs O(1).
+	 */
+	struct conn_list	 idle;
+	struct conn_list	 linger;
+	struct conn_list	 untimed;
+	char			*scratch;	/* shared read buffer */
+	size_t			 scratchlen;
+};
+
+enum {
+	CONN_PEER_EOF	= 0x01,	/* read() saw the peer's FIN */
+	CONN_SHUT_WR	= 0x02,	/* our FIN is sent */
+	CONN_FINISHING	= 0x04,	/* end once the output has gone */
+	CONN_LINGERING	= 0x08,	/* FIN sent; reading to EOF, then close */
+	CONN_CLOSED	= 0x10,	/* off the loop, gone at the last unref */
+	CONN_WANT_WRITE	= 0x20,	/* the handler wants room to write */
+	CONN_RESET	= 0x40,	/* the peer sent an RST */
+};
+
+struct conn {
+	struct io		 io;		/* first: the loop's handle */
+	struct conn_set		*set;
+	int			 refs;
+	unsigned		 flags;
+	uint32_t		 state;		/* the handler's own */
+	struct conn_list	*list;
+	struct conn		*prev, *next;
+	int64_t			 deadline;
+	int64_t			 started;
+	char			*out;		/* queued output, or NULL */
+	size_t			 outoff, outlen;
+	uint64_t		 bytes_in, bytes_out;
+	const char		*closer;	/* who sent the first FIN */
+	const char		*reason;	/* why it ended */
+	int			 error;		/* errno that ended it */
+	struct sockaddr_storage	 peer;
+	socklen_t		 peerlen;
+};
+
+void	 conn_set_init(struct conn_set *, struct loop *,
+	    const struct service *, const char *name, int idle_timeout,
+	    char *scratch, size_t scratchlen);
+struct conn *
+	 conn_new(struct conn_set *, int fd,
+	    const struct sockaddr_storage *, socklen_t);
+void	 conn_ref(struct conn *);
+void	 conn_unref(struct conn *);
+
+ssize_t	 conn_read(struct conn *, void *, size_t);
+size_t	 conn_write(struct conn *, const void *, size_t);
+void	*conn_scratch(struct conn *, size_t *);
+void	 conn_want_write(struct conn *, int);
+void	 conn_finish(struct conn *, const char *reason);
+void	 conn_close(struct conn *, const char *reason);
+
+int	 conn_timeout(const struct conn_set *);
+void	 conn_expire(struct conn_set *);
+void	 conn_close_all(struct conn_set *, const char *reason);
+void	 conn_peer_text(const struct sockaddr_storage *, char *, size_t);
+
+#endif

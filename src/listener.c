@@ -1,0 +1,199 @@
+/* Listening sockets: created and bound by the master, accepted on by workers. */
+#include "config.h"
+
+#include <sys/socket.h>
+#include <netinet/in.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "listener.h"
+#include "log.h"
+
+/* Interrupts a blocked accept4() when the worker stops accepting. */
+#define WAKE_SIGNAL	SIGUSR2
+
+/* How long the acceptor rests when the system is out of fds or memory. */
+#define BACKOFF_MS	100
+
+/*
+ * A socket for one slot of one address.  Every slot of an address joins
+ * one SO_REUSEPORT group, so the kernel spreads new connections over them.
+ */
+int
+listener_open(const struct conf_listen *l, int backlog)
+{
+	int	 fd, on = 1, saved;
+
+	fd = socket(l->addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd == -1)
+		return -1;
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == -1 ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) == -1)
+		goto fail;
+	/* [::]:port must not take IPv4 traffic from 0.0.0.0:port. */
+	if (l->addr.ss_family == AF_INET6 &&
+	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on)) == -1)
+		goto fail;
+	if (bind(fd, (const struct sockaddr *)&l->addr, l->addrlen) == -1 ||
+	    listen(fd, backlog) == -1)
+		goto fail;
+	return fd;
+fail:
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return -1;
+}
+
+/*
+ * Is the address free?  SO_REUSEPORT lets any process of the same user
+ * join a group and take a share of the connections, a second tcpd
+ * included, so before the first slot socket of an address is made, a
+ * plain bind checks that nobody listens there yet.
+ */
+int
+listener_probe(const struct conf_listen *l)
+{
+	int	 fd, on = 1, rc, saved;
+
+	fd = socket(l->addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd == -1)
+		return -1;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+	if (l->addr.ss_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on));
+	rc = bind(fd, (const struct sockaddr *)&l->addr, l->addrlen);
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return rc;
+}
+
+static void
+wake_handler(int sig)
+{
+	(void)sig;
+}
+
+static void
+rest(int ms)
+{
+	struct timespec	 ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
+
+	nanosleep(&ts, NULL);	/* cut short by WAKE_SIGNAL: fine */
+}
+
+/*
+ * The accept loop.  It only accepts: the connection goes straight to the
+ * worker's event loop, so no client can hold up the next accept.
+ */
+static void *
+acceptor_main(void *arg)
+{
+	struct acceptor		*a = arg;
+	struct sockaddr_storage	 ss;
+	socklen_t		 len;
+	sigset_t		 set;
+	int			 fd, starved = 0;
+
+	sigemptyset(&set);
+	sigaddset(&set, WAKE_SIGNAL);
+	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+
+	while (!atomic_load(&a->stop)) {
+		len = sizeof(ss);
+		fd = accept4(a->fd, (struct sockaddr *)&ss, &len,
+		    SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd >= 0) {
+			if (starved) {
+				log_notice("accept on %s: recovered", a->text);
+				starved = 0;
+			}
+			a->handoff(a->arg, fd, &ss, len, a->index);
+			continue;
+		}
+		switch (errno) {
+		case EINTR:
+		case EAGAIN:
+		case ECONNABORTED:
+		case EPROTO:
+		case EPERM:		/* a firewall said no */
+		case ENETDOWN:
+		case ENETUNREACH:
+		case EHOSTDOWN:
+		case EHOSTUNREACH:
+		case ENONET:
+		case ENOPROTOOPT:
+		case EOPNOTSUPP:
+		case ETIMEDOUT:
+			/* That connection is gone; the next one may not be. */
+			break;
+		case EMFILE:
+		case ENFILE:
+		case ENOBUFS:
+		case ENOMEM:
+			/* Spinning would not help: rest, then try again. */
+			if (!starved)
+				log_warn("accept on %s, backing off",
+				    a->text);
+			starved = 1;
+			rest(BACKOFF_MS);
+			break;
+		default:
+			log_warn("accept on %s", a->text);
+			rest(1000);
+			break;
+		}
+	}
+	atomic_store(&a->running, 0);
+	return NULL;
+}
+
+int
+listener_start(struct acceptor *a)
+{
+	static int		 installed;
+	struct sigaction	 sa;
+	int			 rc;
+
+	if (!installed) {
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = wake_handler;	/* no SA_RESTART: EINTR */
+		sigemptyset(&sa.sa_mask);
+		if (sigaction(WAKE_SIGNAL, &sa, NULL) == -1)
+			return -1;
+		installed = 1;
+	}
+	atomic_store(&a->stop, 0);
+	atomic_store(&a->running, 1);
+	if ((rc = pthread_create(&a->thread, NULL, acceptor_main, a)) != 0) {
+		atomic_store(&a->running, 0);
+		errno = rc;
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Stop accepting.  The socket is shared with the master and with other
+ * generations, so it is neither shut down nor given new flags: the thread
+ * is woken out of accept4() by a signal, sent again until it has seen the
+ * stop flag (one may land just before it blocks).
+ */
+void
+listener_stop(struct acceptor *a)
+{
+	atomic_store(&a->stop, 1);
+	for (int i = 0; atomic_load(&a->running) && i < 5000; i++) {
+		pthread_kill(a->thread, WAKE_SIGNAL);
+		rest(1);
+	}
+	if (atomic_load(&a->running))
+		pthread_cancel(a->thread);
+	pthread_join(a->thread, NULL);
+}

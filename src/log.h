@@ -1,0 +1,26 @@
+/* Logging to syslog(3), mirrored to stderr in the foreground. */
+#ifndef TCPD_LOG_H
+#define TCPD_LOG_H
+
+#include <syslog.h>
+
+void	log_init(int to_stderr);
+void	log_open(int facility, int level, int to_syslog, int to_stderr);
+int	log_level(void);
+int	log_facility_parse(const char *);
+int	log_level_parse(const char *);
+
+void	log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	log_warnx(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	log_notice(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	log_info(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	log_debug(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	fatal(const char *, ...)
+	    __attribute__((format(printf, 1, 2), noreturn));
+void	fatalx(const char *, ...)
+	    __attribute__((format(printf, 1, 2), noreturn));
+
+/* Cheap test before formatting anything for the debug level. */
+#define log_debugging()	(log_level() >= LOG_DEBUG)
+
+#endif

@@ -1,0 +1,311 @@
+/* tcpd: command line, configuration check, signalling a master, start. */
+#include "config.h"
+
+#include <sys/file.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "log.h"
+#include "master.h"
+
+static const struct {
+	const char	*name;
+	int		 sig;
+} commands[] = {
+	{ "reload", SIGHUP },
+	{ "quit", SIGQUIT },
+	{ "stop", SIGTERM },
+};
+
+static void __attribute__((noreturn))
+usage(FILE *fp, int status)
+{
+	fprintf(fp,
+	    "usage: tcpd [-fhtV] [-c file] [-s reload|quit|stop]\n"
+	    "  -c file  configuration file (default %s)\n"
+	    "  -f       stay in the foreground, log to stderr too\n"
+	    "  -t       check the configuration file and exit\n"
+	    "  -s cmd   signal the running master: reload, quit (graceful\n"
+	    "           stop) or stop (fast stop)\n"
+	    "  -V       print the version and exit\n"
+	    "  -h       print this help and exit\n", TCPD_CONF_PATH);
+	exit(status);
+}
+
+static int
+command_signal(const char *name)
+{
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(commands[i].name, name) == 0)
+			return commands[i].sig;
+	return 0;
+}
+
+/* The pid in a pid file, or -1. */
+static pid_t
+pidfile_read(int fd)
+{
+	char	 buf[32];
+	ssize_t	 n;
+	long	 pid;
+	char	*end;
+
+	if ((n = pread(fd, buf, sizeof(buf) - 1, 0)) <= 0)
+		return -1;
+	buf[n] = '\0';
+	pid = strtol(buf, &end, 10);
+	if (end == buf || (*end != '\n' && *end != '\0') || pid <= 1)
+		return -1;
+	return (pid_t)pid;
+}
+
+/* -s: send a signal to the master named in the pid file. */
+static int
+signal_master(const struct conf *conf, int sig, const char *cmd)
+{
+	pid_t	 pid;
+	int	 fd;
+
+	if (conf->pid_file == NULL) {
+		fprintf(stderr, "tcpd: %s sets no pid_file: cannot find the "
+		    "master\n", conf->path);
+		return 1;
+	}
+	if ((fd = open(conf->pid_file, O_RDONLY | O_CLOEXEC)) == -1) {
+		fprintf(stderr, "tcpd: not running (%s: %s)\n", conf->pid_file,
+		    strerror(errno));
+		return 1;
+	}
+	/* A running master holds the lock; a stale file names a dead pid. */
+	if (flock(fd, LOCK_SH | LOCK_NB) == 0) {
+		fprintf(stderr, "tcpd: not running (stale pid file %s)\n",
+		    conf->pid_file);
+		close(fd);
+		return 1;
+	}
+	pid = pidfile_read(fd);
+	close(fd);
+	if (pid == -1) {
+		fprintf(stderr, "tcpd: %s: no pid in it\n", conf->pid_file);
+		return 1;
+	}
+	if (kill(pid, sig) == -1) {
+		fprintf(stderr, "tcpd: cannot send %s to pid %ld: %s\n", cmd,
+		    (long)pid, strerror(errno));
+		return 1;
+	}
+	return 0;
+}
+
+/* Open and lock the pid file: one master per pid file. */
+static int
+pidfile_open(const char *path)
+{
+	int	 fd;
+	pid_t	 other;
+
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (fd == -1) {
+		log_warn("cannot open pid file %s", path);
+		return -1;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
+		if (errno == EWOULDBLOCK) {
+			other = pidfile_read(fd);
+			log_warnx("already running as pid %ld (pid file %s)",
+			    (long)other, path);
+		} else
+			log_warn("cannot lock pid file %s", path);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static int
+pidfile_write(int fd, const char *path)
+{
+	char	 buf[32];
+	int	 n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+
+	if (ftruncate(fd, 0) == -1 || pwrite(fd, buf, n, 0) != n) {
+		log_warn("cannot write pid file %s", path);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Detach.  The parent waits until the daemon says it is listening, so
+ * the exit status of `tcpd -c FILE` tells an init system whether the
+ * start worked; errors until then still reach the terminal.
+ */
+static int
+daemon_start(void)
+{
+	int	 p[2], null;
+	char	 ok;
+	ssize_t	 n;
+
+	if (pipe2(p, O_CLOEXEC) == -1)
+		fatal("pipe");
+	switch (fork()) {
+	case -1:
+		fatal("fork");
+	case 0:
+		break;
+	default:
+		close(p[1]);
+		do {
+			n = read(p[0], &ok, 1);
+		} while (n == -1 && errno == EINTR);
+		_exit(n == 1 ? 0 : 1);
+	}
+	close(p[0]);
+	if (setsid() == -1)
+		fatal("setsid");
+	if (chdir("/") == -1)
+		fatal("chdir /");
+	if ((null = open("/dev/null", O_RDWR)) != -1) {
+		dup2(null, STDIN_FILENO);
+		if (null > STDERR_FILENO)
+			close(null);
+	}
+	return p[1];
+}
+
+static void
+daemon_ready(int notify)
+{
+	int	 null;
+
+	if (write(notify, "1", 1) == -1)
+		log_warn("cannot tell the parent we started");
+	close(notify);
+	if ((null = open("/dev/null", O_RDWR)) != -1) {
+		dup2(null, STDOUT_FILENO);
+		dup2(null, STDERR_FILENO);
+		if (null > STDERR_FILENO)
+			close(null);
+	}
+}
+
+/* As many fds as the hard limit allows: each connection takes one. */
+static void
+raise_nofile(void)
+{
+	struct rlimit	 rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+			log_warn("cannot raise the fd limit");
+	}
+}
+
+static int
+run(struct conf *conf, int foreground)
+{
+	struct master	*m;
+	char		*pid_file = NULL;
+	int		 pidfd = -1, notify = -1, rc;
+
+	if (!foreground)
+		notify = daemon_start();
+	log_open(conf->log_facility, conf->log_level, 1, 1);
+	if (conf->user != NULL && geteuid() != 0)
+		log_notice("not started as root: user %s is ignored",
+		    conf->user);
+	if (conf->pid_file != NULL) {
+		if ((pid_file = strdup(conf->pid_file)) == NULL)
+			fatal("strdup");
+		if ((pidfd = pidfile_open(pid_file)) == -1)
+			return 1;
+	}
+	raise_nofile();
+	if ((m = master_new(conf, pidfd, foreground)) == NULL)
+		fatal("calloc");
+	if (master_listen(m) == -1 ||
+	    (pidfd != -1 && pidfile_write(pidfd, pid_file) == -1)) {
+		if (pid_file != NULL)
+			unlink(pid_file);
+		return 1;
+	}
+	if (notify != -1) {
+		daemon_ready(notify);
+		log_open(conf->log_facility, conf->log_level, 1, 0);
+	}
+	rc = master_run(m);
+	if (pid_file != NULL)
+		unlink(pid_file);
+	return rc;
+}
+
+int
+main(int argc, char *argv[])
+{
+	const char	*path = TCPD_CONF_PATH, *cmd = NULL;
+	struct conf	*conf;
+	char		 err[1024];
+	int		 ch, foreground = 0, test = 0, sig = 0;
+
+	log_init(1);
+	while ((ch = getopt(argc, argv, "c:fhs:tV")) != -1) {
+		switch (ch) {
+		case 'c':
+			path = optarg;
+			break;
+		case 'f':
+			foreground = 1;
+			break;
+		case 'h':
+			usage(stdout, 0);
+		case 's':
+			cmd = optarg;
+			if ((sig = command_signal(cmd)) == 0) {
+				fprintf(stderr, "tcpd: unknown -s command "
+				    "'%s': use reload, quit or stop\n", cmd);
+				return 2;
+			}
+			break;
+		case 't':
+			test = 1;
+			break;
+		case 'V':
+			printf("tcpd %s\n", PACKAGE_VERSION);
+			return 0;
+		default:
+			usage(stderr, 2);
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "tcpd: unexpected argument '%s'\n",
+		    argv[optind]);
+		usage(stderr, 2);
+	}
+
+	if ((conf = conf_load(path, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "%s\n", err);
+		return 1;
+	}
+	if (test) {
+		printf("%s: configuration OK\n", path);
+		conf_free(conf);
+		return 0;
+	}
+	if (cmd != NULL) {
+		int rc = signal_master(conf, sig, cmd);
+		conf_free(conf);
+		return rc;
+	}
+	return run(conf, foreground);
+}

@@ -1,0 +1,649 @@
+/* The master: slot sockets, spawning and reaping workers, reload, stop. */
+#include "config.h"
+
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "listener.h"
+#include "log.h"
+#include "loop.h"
+#include "master.h"
+#include "sig.h"
+#include "worker.h"
+
+/* A slot that dies this soon after its start is respawned after a pause. */
+#define RESPAWN_QUICK_MS	1000
+#define RESPAWN_MAX_MS		30000
+/* Beyond shutdown_timeout, before a stopping worker gets SIGKILL. */
+#define KILL_GRACE_MS		5000
+
+/* One listening socket: one address in one slot. */
+struct lsock {
+	struct conf_listen	 l;
+	int			 slot;
+	int			 fd;
+	int			 backlog;
+	int			 used;	/* by the configuration being applied */
+};
+
+/* A worker process, as the master sees it. */
+struct proc {
+	struct io		 io;	/* master's end of the control socket */
+	struct master		*m;
+	pid_t			 pid;
+	char			*service;
+	int			 slot;
+	unsigned		 gen;
+	int			 ready;
+	int			 retiring;
+	int			 fails;	/* quick deaths in a row, this slot */
+	int64_t			 started;
+	int64_t			 kill_at;	/* SIGKILL then, if not 0 */
+	struct proc		*next;
+};
+
+/* A slot waiting to be respawned after a pause. */
+struct respawn {
+	char			*service;
+	int			 slot;
+	int			 fails;
+	int64_t			 at;
+	struct respawn		*next;
+};
+
+enum stop { RUNNING, STOP_GRACEFUL, STOP_FAST };
+
+struct master {
+	struct conf		*conf;
+	struct loop		 loop;
+	struct io		 sig_io;
+	int			 pidfd;
+	struct lsock		*socks;
+	int			 nsocks;
+	struct proc		*procs;
+	struct respawn		*respawns;
+	unsigned		 gen;
+	int			 reload;	/* SIGHUP seen */
+	int			 reap;		/* SIGCHLD seen */
+	enum stop		 request;
+	enum stop		 stopping;
+	int			 foreground;
+};
+
+static void	master_retire(struct master *, struct proc *, int);
+static void	master_drop_respawns(struct master *);
+
+static int
+same_addr(const struct conf_listen *a, const struct conf_listen *b)
+{
+	return a->addrlen == b->addrlen &&
+	    memcmp(&a->addr, &b->addr, a->addrlen) == 0;
+}
+
+static struct lsock *
+lsock_find(struct master *m, const struct conf_listen *l, int slot)
+{
+	for (int i = 0; i < m->nsocks; i++)
+		if (m->socks[i].slot == slot && same_addr(&m->socks[i].l, l))
+			return &m->socks[i];
+	return NULL;
+}
+
+static int
+addr_known(struct master *m, const struct conf_listen *l)
+{
+	for (int i = 0; i < m->nsocks; i++)
+		if (same_addr(&m->socks[i].l, l))
+			return 1;
+	return 0;
+}
+
+/*
+ * Make sure every address of c has a socket for each of its slots:
+ * existing ones are kept (and get the new backlog), the rest are bound.
+ * On failure, what this call bound is closed again and -1 returned with
+ * the reason in err.
+ */
+static int
+master_bind(struct master *m, const struct conf *c, char *err, size_t len)
+{
+	int	 first_new = m->nsocks, total = m->nsocks;
+	struct lsock *s;
+
+	for (int i = 0; i < m->nsocks; i++)
+		m->socks[i].used = 0;
+	for (int i = 0; i < c->nservices; i++)
+		total += c->services[i].nlisten * c->services[i].workers;
+	if ((s = realloc(m->socks, (total ? total : 1) * sizeof(*s))) ==
+	    NULL) {
+		snprintf(err, len, "out of memory");
+		return -1;
+	}
+	m->socks = s;
+
+	for (int i = 0; i < c->nservices; i++) {
+		const struct conf_service *sv = &c->services[i];
+		for (int a = 0; a < sv->nlisten; a++) {
+			const struct conf_listen *l = &sv->listen[a];
+			if (!addr_known(m, l) && listener_probe(l) == -1) {
+				snprintf(err, len, "cannot listen on %s: %s",
+				    l->text, errno == EADDRINUSE ?
+				    "address already in use" : strerror(errno));
+				goto fail;
+			}
+			for (int k = 0; k < sv->workers; k++) {
+				if ((s = lsock_find(m, l, k)) != NULL) {
+					if (s->backlog != sv->backlog &&
+					    listen(s->fd, sv->backlog) == 0)
+						s->backlog = sv->backlog;
+					s->used = 1;
+					continue;
+				}
+				s = &m->socks[m->nsocks];
+				if ((s->fd = listener_open(l, sv->backlog)) ==
+				    -1) {
+					snprintf(err, len, "cannot listen on "
+					    "%s: %s", l->text, strerror(errno));
+					goto fail;
+				}
+				s->l = *l;
+				s->slot = k;
+				s->backlog = sv->backlog;
+				s->used = 1;
+				m->nsocks++;
+			}
+		}
+	}
+	return 0;
+fail:
+	while (m->nsocks > first_new)
+		close(m->socks[--m->nsocks].fd);
+	return -1;
+}
+
+/* Close the sockets the running configuration no longer uses. */
+static void
+master_unbind_unused(struct master *m)
+{
+	int	 j = 0;
+
+	for (int i = 0; i < m->nsocks; i++) {
+		if (m->socks[i].used) {
+			m->socks[j++] = m->socks[i];
+			continue;
+		}
+		log_info("closing %s slot %d", m->socks[i].l.text,
+		    m->socks[i].slot);
+		close(m->socks[i].fd);
+	}
+	m->nsocks = j;
+}
+
+static void
+proc_ctl_cb(struct io *io, uint32_t ev)
+{
+	struct proc	*p = (struct proc *)io;
+	struct master	*m = p->m;
+	char		 msg;
+	ssize_t		 n;
+
+	(void)ev;
+	n = recv(io->fd, &msg, 1, MSG_DONTWAIT);
+	if (n == 1 && msg == WORKER_READY) {
+		p->ready = 1;
+		/* Its predecessor in the slot may go now: see master_retire. */
+		for (struct proc *o = m->procs; o != NULL; o = o->next)
+			if (o->gen < p->gen && o->slot == p->slot &&
+			    strcmp(o->service, p->service) == 0)
+				master_retire(m, o, SIGQUIT);
+		return;
+	}
+	if (n == 0 || (n == -1 && errno != EAGAIN && errno != EINTR)) {
+		/* It is exiting; SIGCHLD will tell how. */
+		loop_del(&m->loop, io);
+		close(io->fd);
+		io->fd = -1;
+	}
+}
+
+/* In a new worker: drop every fd of the master but its own slot's. */
+static void
+master_close_inherited(struct master *m, const int *keep, int nkeep)
+{
+	for (int i = 0; i < m->nsocks; i++) {
+		int mine = 0;
+		for (int k = 0; k < nkeep; k++)
+			mine |= (m->socks[i].fd == keep[k]);
+		if (!mine)
+			close(m->socks[i].fd);
+	}
+	for (struct proc *p = m->procs; p != NULL; p = p->next)
+		if (p->io.fd != -1)
+			close(p->io.fd);
+	close(m->sig_io.fd);
+	loop_close(&m->loop);
+	if (m->pidfd != -1)
+		close(m->pidfd);
+}
+
+static int
+master_spawn(struct master *m, const struct conf_service *sv, int slot,
+    int fails)
+{
+	struct proc	*p;
+	int		 sp[2], *fds;
+	pid_t		 pid;
+
+	if ((p = calloc(1, sizeof(*p))) == NULL ||
+	    (p->service = strdup(sv->name)) == NULL ||
+	    (fds = calloc(sv->nlisten, sizeof(*fds))) == NULL) {
+		if (p)
+			free(p->service);
+		free(p);
+		log_warn("cannot start a worker for %s", sv->name);
+		return -1;
+	}
+	for (int a = 0; a < sv->nlisten; a++)
+		fds[a] = lsock_find(m, &sv->listen[a], slot)->fd;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) == -1)
+		goto fail;
+	switch (pid = fork()) {
+	case -1:
+		close(sp[0]);
+		close(sp[1]);
+		goto fail;
+	case 0:
+		close(sp[0]);
+		master_close_inherited(m, fds, sv->nlisten);
+		worker_run(m->conf, sv, slot, fds, sp[1], getppid());
+	}
+	close(sp[1]);
+	free(fds);
+	p->m = m;
+	p->pid = pid;
+	p->slot = slot;
+	p->gen = m->gen;
+	p->fails = fails;
+	p->started = m->loop.now;
+	if (loop_add(&m->loop, &p->io, sp[0], EPOLLIN, proc_ctl_cb) == -1) {
+		close(sp[0]);
+		p->io.fd = -1;
+	}
+	p->next = m->procs;
+	m->procs = p;
+	log_info("worker %ld started: service %s slot %d generation %u",
+	    (long)pid, sv->name, slot, m->gen);
+	return 0;
+fail:
+	log_warn("cannot start a worker for %s slot %d", sv->name, slot);
+	free(fds);
+	free(p->service);
+	free(p);
+	return -1;
+}
+
+/* Retire a worker: it stops accepting and finishes its connections. */
+static void
+master_retire(struct master *m, struct proc *p, int sig)
+{
+	if (p->retiring && sig == SIGQUIT)
+		return;
+	p->retiring = 1;
+	p->kill_at = m->loop.now + KILL_GRACE_MS +
+	    (sig == SIGQUIT ? (int64_t)m->conf->shutdown_timeout * 1000 : 0);
+	kill(p->pid, sig);
+}
+
+/*
+ * Start the workers of the current generation: every slot of every
+ * service.  The previous generation, if any, retires slot by slot as
+ * each successor reports ready (proc_ctl_cb); workers of slots that no
+ * longer exist retire now.
+ */
+static void
+master_start_generation(struct master *m)
+{
+	const struct conf	*c = m->conf;
+
+	for (int i = 0; i < c->nservices; i++)
+		for (int k = 0; k < c->services[i].workers; k++)
+			master_spawn(m, &c->services[i], k, 0);
+	for (struct proc *p = m->procs; p != NULL; p = p->next) {
+		const struct conf_service *sv;
+		if (p->gen == m->gen || p->retiring)
+			continue;
+		sv = conf_service_find(c, p->service);
+		if (sv == NULL || p->slot >= sv->workers)
+			master_retire(m, p, SIGQUIT);
+	}
+}
+
+static void
+master_log_changes(const struct conf *old, const struct conf *new)
+{
+	for (int i = 0; i < new->nservices; i++)
+		if (conf_service_find(old, new->services[i].name) == NULL)
+			log_info("reload: service %s added",
+			    new->services[i].name);
+	for (int i = 0; i < old->nservices; i++)
+		if (conf_service_find(new, old->services[i].name) == NULL)
+			log_info("reload: service %s removed",
+			    old->services[i].name);
+}
+
+/*
+ * SIGHUP: read the file again.  Only a file that loads and binds
+ * replaces the running configuration; otherwise nothing changes.
+ */
+static void
+master_reload(struct master *m)
+{
+	struct conf	*c;
+	char		 err[1024];
+
+	log_info("reload: reading %s", m->conf->path);
+	if ((c = conf_load(m->conf->path, err, sizeof(err))) == NULL) {
+		log_warnx("reload refused: %s; still running generation %u",
+		    err, m->gen);
+		return;
+	}
+	if (master_bind(m, c, err, sizeof(err)) == -1) {
+		log_warnx("reload refused: %s; still running generation %u",
+		    err, m->gen);
+		conf_free(c);
+		return;
+	}
+	if (c->pid_file != NULL && (m->conf->pid_file == NULL ||
+	    strcmp(c->pid_file, m->conf->pid_file) != 0))
+		log_notice("reload: a new pid_file takes effect at restart");
+	master_log_changes(m->conf, c);
+	log_open(c->log_facility, c->log_level, 1, m->foreground);
+	conf_free(m->conf);
+	m->conf = c;
+	m->gen++;
+	master_drop_respawns(m);	/* the new generation fills every slot */
+	master_start_generation(m);
+	master_unbind_unused(m);
+	log_info("reload: generation %u started", m->gen);
+}
+
+static void
+proc_free(struct master *m, struct proc *p)
+{
+	struct proc	**pp;
+
+	for (pp = &m->procs; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == p) {
+			*pp = p->next;
+			break;
+		}
+	if (p->io.fd != -1) {
+		loop_del(&m->loop, &p->io);
+		close(p->io.fd);
+	}
+	free(p->service);
+	free(p);
+}
+
+static void
+master_schedule_respawn(struct master *m, const char *service, int slot,
+    int fails, int64_t delay)
+{
+	struct respawn	*r;
+
+	if ((r = calloc(1, sizeof(*r))) == NULL ||
+	    (r->service = strdup(service)) == NULL) {
+		free(r);
+		log_warn("cannot schedule a respawn of %s slot %d", service,
+		    slot);
+		return;
+	}
+	r->slot = slot;
+	r->fails = fails;
+	r->at = m->loop.now + delay;
+	r->next = m->respawns;
+	m->respawns = r;
+}
+
+/* A worker of the current generation died: put a new one in its slot. */
+static void
+master_replace(struct master *m, struct proc *p)
+{
+	const struct conf_service	*sv;
+	int64_t				 lived = m->loop.now - p->started;
+	int				 fails = p->fails;
+	int64_t				 delay = 0;
+
+	sv = conf_service_find(m->conf, p->service);
+	if (sv == NULL || p->slot >= sv->workers)
+		return;
+	fails = lived < RESPAWN_QUICK_MS ? fails + 1 : 0;
+	if (fails > 0) {
+		delay = (int64_t)RESPAWN_QUICK_MS << (fails < 6 ? fails - 1 : 5);
+		if (delay > RESPAWN_MAX_MS)
+			delay = RESPAWN_MAX_MS;
+		log_warnx("%s slot %d died %d time%s in a row within %d ms "
+		    "of its start; respawning in %lld ms", p->service, p->slot,
+		    fails, fails == 1 ? "" : "s", RESPAWN_QUICK_MS,
+		    (long long)delay);
+		master_schedule_respawn(m, p->service, p->slot, fails, delay);
+		return;
+	}
+	master_spawn(m, sv, p->slot, 0);
+}
+
+static void
+master_reap(struct master *m)
+{
+	struct proc	*p;
+	pid_t		 pid;
+	int		 st;
+	char		 how[64];
+
+	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+		for (p = m->procs; p != NULL && p->pid != pid; p = p->next)
+			;
+		if (p == NULL)
+			continue;
+		if (WIFEXITED(st))
+			snprintf(how, sizeof(how), "exited with status %d",
+			    WEXITSTATUS(st));
+		else
+			snprintf(how, sizeof(how), "killed by signal %d (%s)",
+			    WTERMSIG(st), strsignal(WTERMSIG(st)));
+		if (p->retiring || m->stopping != RUNNING)
+			log_info("worker %ld (%s slot %d generation %u) %s",
+			    (long)pid, p->service, p->slot, p->gen, how);
+		else
+			log_warnx("worker %ld (%s slot %d generation %u) %s "
+			    "unexpectedly", (long)pid, p->service, p->slot,
+			    p->gen, how);
+		if (!p->retiring && m->stopping == RUNNING && p->gen == m->gen)
+			master_replace(m, p);
+		proc_free(m, p);
+	}
+}
+
+static void
+master_sig_cb(struct io *io, uint32_t ev)
+{
+	struct master	*m = (struct master *)((char *)io -
+	    offsetof(struct master, sig_io));
+	int		 sig;
+
+	(void)ev;
+	while ((sig = sig_read(io->fd)) > 0) {
+		switch (sig) {
+		case SIGCHLD:
+			m->reap = 1;
+			break;
+		case SIGHUP:
+			m->reload = 1;
+			break;
+		case SIGQUIT:
+			if (m->request == RUNNING)
+				m->request = STOP_GRACEFUL;
+			break;
+		case SIGTERM:
+		case SIGINT:
+			m->request = STOP_FAST;
+			break;
+		}
+	}
+}
+
+static void
+master_drop_respawns(struct master *m)
+{
+	while (m->respawns != NULL) {
+		struct respawn *r = m->respawns;
+		m->respawns = r->next;
+		free(r->service);
+		free(r);
+	}
+}
+
+static void
+master_stop(struct master *m, enum stop how)
+{
+	if (m->stopping >= how)
+		return;
+	log_info("stopping (%s)", how == STOP_FAST ? "fast" : "graceful");
+	m->stopping = how;
+	for (struct proc *p = m->procs; p != NULL; p = p->next)
+		master_retire(m, p, how == STOP_FAST ? SIGTERM : SIGQUIT);
+	master_drop_respawns(m);
+}
+
+/* Respawns that are due, and workers that overstayed their stop. */
+static void
+master_timers(struct master *m)
+{
+	struct respawn	**rp = &m->respawns, *r;
+
+	while ((r = *rp) != NULL) {
+		const struct conf_service *sv;
+		if (r->at > m->loop.now) {
+			rp = &r->next;
+			continue;
+		}
+		*rp = r->next;
+		sv = conf_service_find(m->conf, r->service);
+		if (sv != NULL && r->slot < sv->workers)
+			master_spawn(m, sv, r->slot, r->fails);
+		free(r->service);
+		free(r);
+	}
+	for (struct proc *p = m->procs; p != NULL; p = p->next)
+		if (p->kill_at != 0 && p->kill_at <= m->loop.now) {
+			log_warnx("worker %ld (%s slot %d) did not stop in "
+			    "time: killing it", (long)p->pid, p->service,
+			    p->slot);
+			kill(p->pid, SIGKILL);
+			p->kill_at = 0;
+		}
+}
+
+static int
+master_timeout(const struct master *m)
+{
+	int64_t	 next = -1;
+
+	for (const struct respawn *r = m->respawns; r != NULL; r = r->next)
+		if (next == -1 || r->at < next)
+			next = r->at;
+	for (const struct proc *p = m->procs; p != NULL; p = p->next)
+		if (p->kill_at != 0 && (next == -1 || p->kill_at < next))
+			next = p->kill_at;
+	if (next == -1)
+		return -1;
+	return next <= m->loop.now ? 0 : (int)(next - m->loop.now);
+}
+
+struct master *
+master_new(struct conf *conf, int pidfd, int foreground)
+{
+	struct master	*m;
+
+	if ((m = calloc(1, sizeof(*m))) == NULL)
+		return NULL;
+	m->conf = conf;
+	m->pidfd = pidfd;
+	m->foreground = foreground;
+	m->gen = 1;
+	m->loop.epfd = -1;
+	return m;
+}
+
+/* Bind every slot socket; before any privilege is given up. */
+int
+master_listen(struct master *m)
+{
+	char	 err[512];
+
+	if (master_bind(m, m->conf, err, sizeof(err)) == -1) {
+		log_warnx("%s", err);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * The master's loop: wait, then handle what happened in a fixed order:
+ * reap, stop, reload, timers.  Returns when the last worker is gone
+ * after a stop.
+ */
+int
+master_run(struct master *m)
+{
+	static const int signals[] = {
+		SIGCHLD, SIGHUP, SIGQUIT, SIGTERM, SIGINT, 0
+	};
+	int	 sigfd;
+
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGUSR1, SIG_IGN);
+	signal(SIGUSR2, SIG_IGN);
+	if ((sigfd = sig_open(signals)) == -1)
+		fatal("signalfd");
+	if (loop_init(&m->loop) == -1 ||
+	    loop_add(&m->loop, &m->sig_io, sigfd, EPOLLIN, master_sig_cb) == -1)
+		fatal("epoll");
+	log_info("tcpd %s started: %d service%s, %d worker%s", PACKAGE_VERSION,
+	    m->conf->nservices, m->conf->nservices == 1 ? "" : "s",
+	    conf_workers_total(m->conf),
+	    conf_workers_total(m->conf) == 1 ? "" : "s");
+	master_start_generation(m);
+
+	for (;;) {
+		if (loop_run_once(&m->loop, master_timeout(m)) == -1)
+			fatal("epoll_wait");
+		if (m->reap) {
+			m->reap = 0;
+			master_reap(m);
+		}
+		if (m->request != RUNNING)
+			master_stop(m, m->request);
+		if (m->stopping != RUNNING && m->procs == NULL)
+			break;
+		if (m->reload) {
+			m->reload = 0;
+			if (m->stopping == RUNNING)
+				master_reload(m);
+		}
+		master_timers(m);
+	}
+	for (int i = 0; i < m->nsocks; i++)
+		close(m->socks[i].fd);
+	log_info("stopped");
+	return 0;
+}

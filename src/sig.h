@@ -1,0 +1,11 @@
+/* Signals as events: blocked, then read from a signalfd by the loop. */
+#ifndef TCPD_SIG_H
+#define TCPD_SIG_H
+
+#include <signal.h>
+
+int	sig_open(const int *signals);
+int	sig_read(int fd);
+void	sig_reset(void);
+
+#endif

@@ -1,0 +1,329 @@
+/* A worker: acceptor threads on its slot sockets, connections on epoll. */
+#include "config.h"
+
+#include <sys/eventfd.h>
+#include <sys/epoll.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+
+#include <errno.h>
+#include <grp.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "conn.h"
+#include "listener.h"
+#include "log.h"
+#include "loop.h"
+#include "sig.h"
+#include "worker.h"
+
+/* Reads land here; connections hold a buffer only for unsent output. */
+#define SCRATCH_SIZE	(64 * 1024)
+
+/* A connection accepted by an acceptor, waiting for the event loop. */
+struct accepted {
+	int			 fd;
+	socklen_t		 len;
+	struct sockaddr_storage	 peer;
+};
+
+enum stop { RUNNING, STOP_GRACEFUL, STOP_FAST };
+
+struct worker {
+	const struct conf		*conf;
+	const struct conf_service	*svc;
+	int				 slot;
+	struct loop			 loop;
+	struct io			 sig_io;
+	struct io			 ctl_io;
+	struct io			 queue_io;	/* eventfd */
+
+	/* Filled by the acceptors, emptied by the loop. */
+	pthread_mutex_t			 lock;
+	struct accepted			*queue, *spare;
+	size_t				 queued, queuecap, sparecap;
+
+	struct acceptor			*acceptors;
+	int				 nacceptors;
+	const int			*fds;
+
+	struct conn_set			 conns;
+	enum stop			 request;	/* from signals */
+	enum stop			 stopping;
+	int64_t				 deadline;
+	char				 scratch[SCRATCH_SIZE];
+};
+
+/* Runs in an acceptor thread. */
+static void
+worker_handoff(void *arg, int fd, const struct sockaddr_storage *peer,
+    socklen_t len, int index)
+{
+	struct worker	*w = arg;
+	struct accepted	*q;
+	int		 wake;
+	uint64_t	 one = 1;
+
+	(void)index;
+	pthread_mutex_lock(&w->lock);
+	if (w->queued == w->queuecap) {
+		size_t cap = w->queuecap ? w->queuecap * 2 : 64;
+		if ((q = realloc(w->queue, cap * sizeof(*q))) == NULL) {
+			pthread_mutex_unlock(&w->lock);
+			log_warnx("%s: out of memory, dropping a connection",
+			    w->svc->name);
+			close(fd);
+			return;
+		}
+		w->queue = q;
+		w->queuecap = cap;
+	}
+	q = &w->queue[w->queued++];
+	q->fd = fd;
+	q->len = len;
+	memcpy(&q->peer, peer, len);
+	/* The loop empties the whole queue per wakeup: one wakeup will do. */
+	wake = (w->queued == 1);
+	pthread_mutex_unlock(&w->lock);
+	if (wake && write(w->queue_io.fd, &one, sizeof(one)) == -1)
+		log_warn("%s: eventfd", w->svc->name);
+}
+
+/* Take what the acceptors queued and give it to the handler. */
+static void
+worker_take(struct worker *w)
+{
+	struct accepted	*batch;
+	size_t		 n, cap;
+	uint64_t	 count;
+
+	if (read(w->queue_io.fd, &count, sizeof(count)) == -1 &&
+	    errno != EAGAIN)
+		log_warn("%s: eventfd", w->svc->name);
+	pthread_mutex_lock(&w->lock);
+	batch = w->queue;
+	n = w->queued;
+	cap = w->queuecap;
+	w->queue = w->spare;
+	w->queuecap = w->sparecap;
+	w->queued = 0;
+	pthread_mutex_unlock(&w->lock);
+
+	for (size_t i = 0; i < n; i++) {
+		if (conn_new(&w->conns, batch[i].fd, &batch[i].peer,
+		    batch[i].len) == NULL) {
+			log_warn("%s: cannot take a connection", w->svc->name);
+			close(batch[i].fd);
+		}
+	}
+	w->spare = batch;
+	w->sparecap = cap;
+}
+
+static void
+worker_queue_cb(struct io *io, uint32_t ev)
+{
+	struct worker	*w = (struct worker *)((char *)io -
+	    offsetof(struct worker, queue_io));
+
+	(void)ev;
+	worker_take(w);
+}
+
+static void
+worker_sig_cb(struct io *io, uint32_t ev)
+{
+	struct worker	*w = (struct worker *)((char *)io -
+	    offsetof(struct worker, sig_io));
+	int		 sig;
+
+	(void)ev;
+	while ((sig = sig_read(io->fd)) > 0) {
+		if (sig == SIGQUIT && w->request == RUNNING)
+			w->request = STOP_GRACEFUL;
+		else if (sig == SIGTERM || sig == SIGINT)
+			w->request = STOP_FAST;
+	}
+}
+
+/* The master's end closed: the master is gone, so is this worker. */
+static void
+worker_ctl_cb(struct io *io, uint32_t ev)
+{
+	struct worker	*w = (struct worker *)((char *)io -
+	    offsetof(struct worker, ctl_io));
+	char		 buf[16];
+	ssize_t		 n;
+
+	(void)ev;
+	n = recv(io->fd, buf, sizeof(buf), MSG_DONTWAIT);
+	if (n == 0 || (n == -1 && errno != EAGAIN && errno != EINTR)) {
+		log_warnx("%s slot %d: master gone, stopping", w->svc->name,
+		    w->slot);
+		loop_del(&w->loop, io);
+		w->request = STOP_FAST;
+	}
+}
+
+/*
+ * Stop accepting: the acceptors end, what they accepted is served, and
+ * this process's copies of the slot sockets close.  The master keeps its
+ * own, so connections still queued on them wait for the next worker.
+ */
+static void
+worker_stop_accepting(struct worker *w)
+{
+	for (int i = 0; i < w->nacceptors; i++)
+		listener_stop(&w->acceptors[i]);
+	worker_take(w);
+	for (int i = 0; i < w->nacceptors; i++)
+		close(w->acceptors[i].fd);
+	w->nacceptors = 0;
+}
+
+static void __attribute__((noreturn))
+worker_exit(struct worker *w, const char *why)
+{
+	conn_close_all(&w->conns, why);
+	log_debug("%s slot %d: exiting (%s)", w->svc->name, w->slot, why);
+	exit(0);
+}
+
+/* Act on a stop asked for by a signal, between two batches of events. */
+static void
+worker_check_stop(struct worker *w)
+{
+	if (w->request == STOP_FAST) {
+		if (w->nacceptors > 0)
+			worker_stop_accepting(w);
+		worker_exit(w, "fast stop");
+	}
+	if (w->request == STOP_GRACEFUL && w->stopping == RUNNING) {
+		w->stopping = STOP_GRACEFUL;
+		w->deadline = w->loop.now +
+		    (int64_t)w->conf->shutdown_timeout * 1000;
+		worker_stop_accepting(w);
+		if (w->conns.count > 0)
+			log_info("%s slot %d: stopping, %u connection%s open",
+			    w->svc->name, w->slot, w->conns.count,
+			    w->conns.count == 1 ? "" : "s");
+	}
+	if (w->stopping == STOP_GRACEFUL) {
+		if (w->conns.count == 0)
+			worker_exit(w, "graceful stop");
+		if (w->loop.now >= w->deadline)
+			worker_exit(w, "shutdown timeout");
+	}
+}
+
+static int
+worker_timeout(struct worker *w)
+{
+	int	 t = conn_timeout(&w->conns);
+	int64_t	 left;
+
+	if (w->stopping == STOP_GRACEFUL) {
+		left = w->deadline - w->loop.now;
+		if (left < 0)
+			left = 0;
+		if (t == -1 || left < t)
+			t = (int)left;
+	}
+	return t;
+}
+
+/* Run as the configured user, when started as root. */
+static void
+worker_drop_privileges(const struct conf *conf)
+{
+	if (geteuid() != 0 || conf->user == NULL)
+		return;
+	if (setgroups(1, &conf->gid) == -1 || setgid(conf->gid) == -1 ||
+	    setuid(conf->uid) == -1)
+		fatal("cannot run as user %s", conf->user);
+	if (setuid(0) != -1)
+		fatalx("could give up root, but regained it: refusing to run");
+}
+
+static void
+worker_init(struct worker *w, pid_t master, int ctl)
+{
+	static const int	 signals[] = { SIGQUIT, SIGTERM, SIGINT, 0 };
+	sigset_t		 set;
+	int			 sigfd, qfd;
+	char			 ready = WORKER_READY;
+
+	worker_drop_privileges(w->conf);
+	/* Set after the uid change, which clears it. */
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	if (getppid() != master)
+		exit(0);
+
+	/* Acceptor threads take the wake signal; this one does not. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR2);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	if ((sigfd = sig_open(signals)) == -1)
+		fatal("signalfd");
+	if (loop_init(&w->loop) == -1)
+		fatal("epoll");
+	if ((qfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1)
+		fatal("eventfd");
+	if (loop_add(&w->loop, &w->sig_io, sigfd, EPOLLIN, worker_sig_cb) ||
+	    loop_add(&w->loop, &w->ctl_io, ctl, EPOLLIN, worker_ctl_cb) ||
+	    loop_add(&w->loop, &w->queue_io, qfd, EPOLLIN, worker_queue_cb))
+		fatal("epoll_ctl");
+	pthread_mutex_init(&w->lock, NULL);
+	conn_set_init(&w->conns, &w->loop, w->svc->handler, w->svc->name,
+	    w->svc->idle_timeout, w->scratch, sizeof(w->scratch));
+
+	w->nacceptors = w->svc->nlisten;
+	if ((w->acceptors = calloc(w->nacceptors, sizeof(*w->acceptors))) ==
+	    NULL)
+		fatal("calloc");
+	for (int i = 0; i < w->nacceptors; i++) {
+		struct acceptor *a = &w->acceptors[i];
+		a->fd = w->fds[i];
+		a->index = i;
+		a->text = w->svc->listen[i].text;
+		a->handoff = worker_handoff;
+		a->arg = w;
+		if (listener_start(a) == -1)
+			fatal("cannot start the acceptor for %s", a->text);
+	}
+	if (send(ctl, &ready, 1, MSG_NOSIGNAL) == -1)
+		exit(0);	/* the master is gone already */
+}
+
+/*
+ * The worker's life: started by the master with the sockets of one slot
+ * of one service (fds, one per listen address) and one end of a control
+ * socket; ends with exit().
+ */
+void
+worker_run(const struct conf *conf, const struct conf_service *svc,
+    int slot, const int *fds, int ctl, pid_t master)
+{
+	struct worker	*w;
+
+	if ((w = calloc(1, sizeof(*w))) == NULL)
+		fatal("calloc");
+	w->conf = conf;
+	w->svc = svc;
+	w->slot = slot;
+	w->fds = fds;
+	worker_init(w, master, ctl);
+
+	for (;;) {
+		if (loop_run_once(&w->loop, worker_timeout(w)) == -1)
+			fatal("epoll_wait");
+		conn_expire(&w->conns);
+		worker_check_stop(w);
+	}
+}
