@@ -228,8 +228,11 @@ run(struct conf *conf, int foreground)
 	if (conf->pid_file != NULL) {
 		if ((pid_file = strdup(conf->pid_file)) == NULL)
 			fatal("strdup");
-		if ((pidfd = pidfile_open(pid_file)) == -1)
+		if ((pidfd = pidfile_open(pid_file)) == -1) {
+			conf_free(conf);
+			free(pid_file);
 			return 1;
+		}
 	}
 	raise_nofile();
 	if ((m = master_new(conf, pidfd, foreground)) == NULL)
@@ -238,6 +241,8 @@ run(struct conf *conf, int foreground)
 	    (pidfd != -1 && pidfile_write(pidfd, pid_file) == -1)) {
 		if (pid_file != NULL)
 			unlink(pid_file);
+		master_free(m);
+		free(pid_file);
 		return 1;
 	}
 	if (notify != -1) {
@@ -245,8 +250,10 @@ run(struct conf *conf, int foreground)
 		log_open(conf->log_facility, conf->log_level, 1, 0);
 	}
 	rc = master_run(m);
+	master_free(m);
 	if (pid_file != NULL)
 		unlink(pid_file);
+	free(pid_file);
 	return rc;
 }
 

@@ -41,6 +41,8 @@ struct proc {
 	struct master		*m;
 	pid_t			 pid;
 	char			*service;
+	struct conf_listen	*listen;	/* its slot sockets' addresses */
+	int			 nlisten;
 	int			 slot;
 	unsigned		 gen;
 	int			 ready;
@@ -62,6 +64,13 @@ struct respawn {
 
 enum stop { RUNNING, STOP_GRACEFUL, STOP_FAST };
 
+/* How a worker is asked to go. */
+enum retire {
+	RETIRE_KEEP,	/* its sockets stay with the master: leave the queue */
+	RETIRE_DRAIN,	/* its sockets are closing: serve what is queued */
+	RETIRE_FAST,	/* close everything now */
+};
+
 struct master {
 	struct conf		*conf;
 	struct loop		 loop;
@@ -79,7 +88,7 @@ struct master {
 	int			 foreground;
 };
 
-static void	master_retire(struct master *, struct proc *, int);
+static void	master_retire(struct master *, struct proc *, enum retire);
 static void	master_drop_respawns(struct master *);
 
 static int
@@ -188,6 +197,16 @@ master_unbind_unused(struct master *m)
 	m->nsocks = j;
 }
 
+/* Does the master still hold every socket of p's slot? */
+static int
+proc_sockets_kept(struct master *m, const struct proc *p)
+{
+	for (int i = 0; i < p->nlisten; i++)
+		if (lsock_find(m, &p->listen[i], p->slot) == NULL)
+			return 0;
+	return 1;
+}
+
 static void
 proc_ctl_cb(struct io *io, uint32_t ev)
 {
@@ -200,11 +219,14 @@ proc_ctl_cb(struct io *io, uint32_t ev)
 	n = recv(io->fd, &msg, 1, MSG_DONTWAIT);
 	if (n == 1 && msg == WORKER_READY) {
 		p->ready = 1;
+		log_info("worker %ld started: service %s slot %d generation %u",
+		    (long)p->pid, p->service, p->slot, p->gen);
 		/* Its predecessor in the slot may go now: see master_retire. */
 		for (struct proc *o = m->procs; o != NULL; o = o->next)
 			if (o->gen < p->gen && o->slot == p->slot &&
 			    strcmp(o->service, p->service) == 0)
-				master_retire(m, o, SIGQUIT);
+				master_retire(m, o, proc_sockets_kept(m, o) ?
+				    RETIRE_KEEP : RETIRE_DRAIN);
 		return;
 	}
 	if (n == 0 || (n == -1 && errno != EAGAIN && errno != EINTR)) {
@@ -245,13 +267,18 @@ master_spawn(struct master *m, const struct conf_service *sv, int slot,
 
 	if ((p = calloc(1, sizeof(*p))) == NULL ||
 	    (p->service = strdup(sv->name)) == NULL ||
+	    (p->listen = calloc(sv->nlisten, sizeof(*p->listen))) == NULL ||
 	    (fds = calloc(sv->nlisten, sizeof(*fds))) == NULL) {
-		if (p)
+		if (p) {
 			free(p->service);
+			free(p->listen);
+		}
 		free(p);
 		log_warn("cannot start a worker for %s", sv->name);
 		return -1;
 	}
+	memcpy(p->listen, sv->listen, sv->nlisten * sizeof(*p->listen));
+	p->nlisten = sv->nlisten;
 	for (int a = 0; a < sv->nlisten; a++)
 		fds[a] = lsock_find(m, &sv->listen[a], slot)->fd;
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) == -1)
@@ -263,6 +290,9 @@ master_spawn(struct master *m, const struct conf_service *sv, int slot,
 		goto fail;
 	case 0:
 		close(sp[0]);
+		free(p->service);
+		free(p->listen);
+		free(p);
 		master_close_inherited(m, fds, sv->nlisten);
 		worker_run(m->conf, sv, slot, fds, sp[1], getppid());
 	}
@@ -280,27 +310,36 @@ master_spawn(struct master *m, const struct conf_service *sv, int slot,
 	}
 	p->next = m->procs;
 	m->procs = p;
-	log_info("worker %ld started: service %s slot %d generation %u",
+	log_debug("worker %ld forked: service %s slot %d generation %u",
 	    (long)pid, sv->name, slot, m->gen);
 	return 0;
 fail:
 	log_warn("cannot start a worker for %s slot %d", sv->name, slot);
 	free(fds);
 	free(p->service);
+	free(p->listen);
 	free(p);
 	return -1;
 }
 
-/* Retire a worker: it stops accepting and finishes its connections. */
+/*
+ * Retire a worker: it stops accepting and finishes its connections, or
+ * with RETIRE_FAST closes them.  The message goes on the control socket;
+ * a signal does if that is gone.
+ */
 static void
-master_retire(struct master *m, struct proc *p, int sig)
+master_retire(struct master *m, struct proc *p, enum retire how)
 {
-	if (p->retiring && sig == SIGQUIT)
+	char	 msg = how == RETIRE_KEEP ? WORKER_QUIT : WORKER_DRAIN;
+
+	if (p->retiring && how != RETIRE_FAST)
 		return;
 	p->retiring = 1;
-	p->kill_at = m->loop.now + KILL_GRACE_MS +
-	    (sig == SIGQUIT ? (int64_t)m->conf->shutdown_timeout * 1000 : 0);
-	kill(p->pid, sig);
+	p->kill_at = m->loop.now + KILL_GRACE_MS + (how == RETIRE_FAST ? 0 :
+	    (int64_t)m->conf->shutdown_timeout * 1000);
+	if (how == RETIRE_FAST || p->io.fd == -1 ||
+	    send(p->io.fd, &msg, 1, MSG_NOSIGNAL | MSG_DONTWAIT) != 1)
+		kill(p->pid, how == RETIRE_FAST ? SIGTERM : SIGQUIT);
 }
 
 /*
@@ -323,7 +362,7 @@ master_start_generation(struct master *m)
 			continue;
 		sv = conf_service_find(c, p->service);
 		if (sv == NULL || p->slot >= sv->workers)
-			master_retire(m, p, SIGQUIT);
+			master_retire(m, p, RETIRE_DRAIN);
 	}
 }
 
@@ -371,8 +410,8 @@ master_reload(struct master *m)
 	m->conf = c;
 	m->gen++;
 	master_drop_respawns(m);	/* the new generation fills every slot */
-	master_start_generation(m);
 	master_unbind_unused(m);
+	master_start_generation(m);
 	log_info("reload: generation %u started", m->gen);
 }
 
@@ -391,6 +430,7 @@ proc_free(struct master *m, struct proc *p)
 		close(p->io.fd);
 	}
 	free(p->service);
+	free(p->listen);
 	free(p);
 }
 
@@ -502,6 +542,14 @@ master_sig_cb(struct io *io, uint32_t ev)
 }
 
 static void
+master_close_sockets(struct master *m)
+{
+	for (int i = 0; i < m->nsocks; i++)
+		close(m->socks[i].fd);
+	m->nsocks = 0;
+}
+
+static void
 master_drop_respawns(struct master *m)
 {
 	while (m->respawns != NULL) {
@@ -520,8 +568,15 @@ master_stop(struct master *m, enum stop how)
 	log_info("stopping (%s)", how == STOP_FAST ? "fast" : "graceful");
 	m->stopping = how;
 	for (struct proc *p = m->procs; p != NULL; p = p->next)
-		master_retire(m, p, how == STOP_FAST ? SIGTERM : SIGQUIT);
+		master_retire(m, p, how == STOP_FAST ? RETIRE_FAST :
+		    RETIRE_DRAIN);
 	master_drop_respawns(m);
+	/*
+	 * Once the workers have taken what is queued, their close is the
+	 * last: the sockets go and new connections are refused, rather than
+	 * queued for nobody and reset at exit.
+	 */
+	master_close_sockets(m);
 }
 
 /* Respawns that are due, and workers that overstayed their stop. */
@@ -581,6 +636,7 @@ master_new(struct conf *conf, int pidfd, int foreground)
 	m->foreground = foreground;
 	m->gen = 1;
 	m->loop.epfd = -1;
+	m->sig_io.fd = -1;
 	return m;
 }
 
@@ -642,8 +698,22 @@ master_run(struct master *m)
 		}
 		master_timers(m);
 	}
-	for (int i = 0; i < m->nsocks; i++)
-		close(m->socks[i].fd);
+	master_close_sockets(m);
 	log_info("stopped");
 	return 0;
+}
+
+void
+master_free(struct master *m)
+{
+	master_close_sockets(m);
+	master_drop_respawns(m);
+	while (m->procs != NULL)
+		proc_free(m, m->procs);
+	if (m->sig_io.fd != -1)
+		close(m->sig_io.fd);
+	loop_close(&m->loop);
+	conf_free(m->conf);
+	free(m->socks);
+	free(m);
 }

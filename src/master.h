@@ -9,5 +9,6 @@ struct master;
 struct master	*master_new(struct conf *, int pidfd, int foreground);
 int		 master_listen(struct master *);
 int		 master_run(struct master *);
+void		 master_free(struct master *);
 
 #endif

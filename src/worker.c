@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <grp.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -32,7 +33,10 @@ struct accepted {
 	struct sockaddr_storage	 peer;
 };
 
-enum stop { RUNNING, STOP_GRACEFUL, STOP_FAST };
+/* The longest a worker spends taking what is queued before it stops. */
+#define DRAIN_MAX_MS	2000
+
+enum stop { RUNNING, STOP_DRAIN, STOP_GRACEFUL, STOP_FAST };
 
 struct worker {
 	const struct conf		*conf;
@@ -151,17 +155,24 @@ worker_sig_cb(struct io *io, uint32_t ev)
 	}
 }
 
-/* The master's end closed: the master is gone, so is this worker. */
+/* A message from the master, or EOF: the master is gone, so is this worker. */
 static void
 worker_ctl_cb(struct io *io, uint32_t ev)
 {
 	struct worker	*w = (struct worker *)((char *)io -
 	    offsetof(struct worker, ctl_io));
-	char		 buf[16];
+	char		 msg;
 	ssize_t		 n;
 
 	(void)ev;
-	n = recv(io->fd, buf, sizeof(buf), MSG_DONTWAIT);
+	n = recv(io->fd, &msg, 1, MSG_DONTWAIT);
+	if (n == 1 && w->request == RUNNING) {
+		if (msg == WORKER_QUIT)
+			w->request = STOP_GRACEFUL;
+		else if (msg == WORKER_DRAIN)
+			w->request = STOP_DRAIN;
+		return;
+	}
 	if (n == 0 || (n == -1 && errno != EAGAIN && errno != EINTR)) {
 		log_warnx("%s slot %d: master gone, stopping", w->svc->name,
 		    w->slot);
@@ -194,7 +205,19 @@ worker_exit(struct worker *w, const char *why)
 	exit(0);
 }
 
-/* Act on a stop asked for by a signal, between two batches of events. */
+/* Is a connection waiting in the accept queue of any slot socket? */
+static int
+worker_queued(const struct worker *w)
+{
+	for (int i = 0; i < w->nacceptors; i++) {
+		struct pollfd pfd = { .fd = w->acceptors[i].fd, .events = POLLIN };
+		if (poll(&pfd, 1, 0) > 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* Act on a stop asked for, between two batches of events. */
 static void
 worker_check_stop(struct worker *w)
 {
@@ -202,6 +225,19 @@ worker_check_stop(struct worker *w)
 		if (w->nacceptors > 0)
 			worker_stop_accepting(w);
 		worker_exit(w, "fast stop");
+	}
+	/*
+	 * Draining: the acceptors go on until the queue is empty, since the
+	 * socket closes with this worker and would reset what it holds.
+	 */
+	if (w->request == STOP_DRAIN && w->stopping == RUNNING) {
+		w->stopping = STOP_DRAIN;
+		w->deadline = w->loop.now + DRAIN_MAX_MS;
+	}
+	if (w->stopping == STOP_DRAIN &&
+	    (w->loop.now >= w->deadline || !worker_queued(w))) {
+		w->stopping = RUNNING;
+		w->request = STOP_GRACEFUL;
 	}
 	if (w->request == STOP_GRACEFUL && w->stopping == RUNNING) {
 		w->stopping = STOP_GRACEFUL;
@@ -227,6 +263,8 @@ worker_timeout(struct worker *w)
 	int	 t = conn_timeout(&w->conns);
 	int64_t	 left;
 
+	if (w->stopping == STOP_DRAIN)
+		return t == -1 || t > 10 ? 10 : t;	/* look at the queue again */
 	if (w->stopping == STOP_GRACEFUL) {
 		left = w->deadline - w->loop.now;
 		if (left < 0)

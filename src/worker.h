@@ -7,8 +7,12 @@
 struct conf;
 struct conf_service;
 
-/* What a worker says to the master on its control socket. */
-#define WORKER_READY	'R'
+/* Messages on the control socket.  Worker to master: */
+#define WORKER_READY	'R'	/* accepting now */
+/* Master to worker: stop accepting and finish; the sockets stay. */
+#define WORKER_QUIT	'Q'
+/* The same, but the sockets are closing: first serve what is queued. */
+#define WORKER_DRAIN	'D'
 
 void	worker_run(const struct conf *, const struct conf_service *,
 	    int slot, const int *fds, int ctl, pid_t master)

@@ -1,0 +1,101 @@
+#!/usr/bin/env bats
+# Each command-line flag: what it prints and how it exits.
+
+load helpers
+
+one_echo() {
+	PORT=$(free_port)
+	write_conf 'shutdown_timeout = 2;' \
+	    "$(conf_service echo echo "\"127.0.0.1:$PORT\"" 'workers = 1;')"
+}
+
+@test "-V prints the version" {
+	run -0 "$TCPD" -V
+	assert_output --regexp '^tcpd [0-9]+\.[0-9]+\.[0-9]+$'
+}
+
+@test "-h prints the usage, with the default config path" {
+	run -0 "$TCPD" -h
+	assert_line --index 0 --partial 'usage: tcpd'
+	assert_output --regexp 'default /.*/tcpd\.conf'
+}
+
+@test "an unknown flag or a stray argument is a usage error" {
+	run -2 "$TCPD" -x
+	assert_output --partial 'usage: tcpd'
+	run -2 "$TCPD" -t extra
+	assert_output --partial "unexpected argument 'extra'"
+}
+
+@test "-t accepts a good file" {
+	one_echo
+	run -0 "$TCPD" -t -c "$CONF"
+	assert_output "$CONF: configuration OK"
+}
+
+@test "-t rejects a bad file with FILE:LINE and exit 1" {
+	printf 'services = (\n  { name = "x"; handler = "nope"; listen = [ "127.0.0.1:1" ]; }\n);\n' >"$CONF"
+	run -1 "$TCPD" -t -c "$CONF"
+	assert_output "$CONF:2: unknown handler 'nope' (known: echo, discard, chargen, daytime, time)"
+}
+
+@test "-t on a missing file says so" {
+	run -1 "$TCPD" -t -c "$T/absent.conf"
+	assert_output "$T/absent.conf: No such file or directory"
+}
+
+@test "-s reload, quit and stop reach the running master" {
+	one_echo
+	start_tcpd 1
+	[ "$(cat "$PIDFILE")" = "$TCPD_PID" ]
+	run -0 "$TCPD" -s reload -c "$CONF"
+	wait_for 5 log_has_n 1 'reload: generation 2 started'
+	run -0 "$TCPD" -s quit -c "$CONF"
+	wait_for 10 dead "$TCPD_PID"
+	wait "$TCPD_PID"	# exit status 0
+	grep -q 'stopping (graceful)' "$LOG"
+	[ ! -e "$PIDFILE" ]
+	TCPD_PID=
+
+	start_tcpd 1
+	run -0 "$TCPD" -s stop -c "$CONF"
+	wait_for 10 dead "$TCPD_PID"
+	wait "$TCPD_PID"
+	grep -q 'stopping (fast)' "$LOG"
+	[ ! -e "$PIDFILE" ]
+	TCPD_PID=
+}
+
+@test "-s with an unknown command is a usage error" {
+	one_echo
+	run -2 "$TCPD" -s restart -c "$CONF"
+	assert_output "tcpd: unknown -s command 'restart': use reload, quit or stop"
+}
+
+@test "-s with no master running says so" {
+	one_echo
+	run -1 "$TCPD" -s reload -c "$CONF"
+	assert_output --partial "tcpd: not running ($PIDFILE: No such file or directory)"
+	# A pid file nobody holds is stale, whatever pid it names.
+	echo $$ >"$PIDFILE"
+	run -1 "$TCPD" -s reload -c "$CONF"
+	assert_output "tcpd: not running (stale pid file $PIDFILE)"
+}
+
+@test "a second master on the same pid file refuses to start" {
+	one_echo
+	start_tcpd 1
+	run -1 "$TCPD" -f -c "$CONF"
+	assert_output --partial "already running as pid $TCPD_PID (pid file $PIDFILE)"
+}
+
+@test "a second master on a port in use refuses to start" {
+	one_echo
+	start_tcpd 1
+	sed -i "s|$PIDFILE|$T/other.pid|" "$CONF"
+	run -1 "$TCPD" -f -c "$CONF"
+	assert_output --partial "cannot listen on 127.0.0.1:$PORT: address already in use"
+	# The first one still serves.
+	run -0 bash -c "echo still | nc -N 127.0.0.1 $PORT"
+	assert_output still
+}

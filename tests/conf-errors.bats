@@ -1,0 +1,103 @@
+#!/usr/bin/env bats
+# Every class of configuration error: rejected by -t with FILE:LINE.
+
+load helpers
+
+# check EXPECTED_MESSAGE LINE...: write the lines as the file, run -t.
+check() {
+	local want=$1
+	shift
+	printf '%s\n' "$@" >"$CONF"
+	run -1 "$TCPD" -t -c "$CONF"
+	assert_output "$CONF:$want"
+}
+
+svc='{ name = "e"; handler = "echo"; listen = [ "127.0.0.1:7007" ]; }'
+
+@test "libconfig syntax error" {
+	check '3: syntax error' 'services = (' "  $svc" '  oops' ');'
+}
+
+@test "unknown key, at the top and in a service" {
+	check "1: unknown key 'usr'" 'usr = "nobody";' "services = ( $svc );"
+	check "3: unknown key 'worker' in service 'e'" 'services = (' \
+	    '  { name = "e"; handler = "echo"; listen = [ "127.0.0.1:7007" ];' \
+	    '    worker = 2; }' ');'
+}
+
+@test "wrong type" {
+	check "2: 'workers' must be an integer" 'services = (' \
+	    '  { name = "e"; handler = "echo"; listen = [ "127.0.0.1:7007" ]; workers = "2"; }' ');'
+	check "1: 'shutdown_timeout' must be an integer" 'shutdown_timeout = 1.5;' "services = ( $svc );"
+	check "1: 'pid_file' must be a string" 'pid_file = 3;' "services = ( $svc );"
+	check "1: 'services' must be a list ( { ... }, ... )" "services = $svc;"
+	check "2: 'listen' must be a list of addresses, like [ \"127.0.0.1:7007\" ]" 'services = (' \
+	    '  { name = "e"; handler = "echo"; listen = "127.0.0.1:7007"; }' ');'
+}
+
+@test "numbers out of range" {
+	check "2: 'workers' must be between 1 and 256, not 0" 'services = (' \
+	    '  { name = "e"; handler = "echo"; listen = [ "127.0.0.1:7007" ]; workers = 0; }' ');'
+	check "2: 'backlog' must be between 1 and 65535, not 70000" 'services = (' \
+	    '  { name = "e"; handler = "echo"; listen = [ "127.0.0.1:7007" ]; backlog = 70000; }' ');'
+	check "2: 'idle_timeout' must be between 0 and 2000000, not -1" 'services = (' \
+	    '  { name = "e"; handler = "echo"; listen = [ "127.0.0.1:7007" ]; idle_timeout = -1; }' ');'
+	check "1: 'shutdown_timeout' must be between 0 and 86400, not 99999" \
+	    'shutdown_timeout = 99999;' "services = ( $svc );"
+}
+
+@test "unknown handler, log level, facility, user, group" {
+	check "1: unknown handler 'ekko' (known: echo, discard, chargen, daytime, time)" \
+	    'services = ( { name = "e"; handler = "ekko"; listen = [ "127.0.0.1:7007" ]; } );'
+	check "1: unknown log_level 'loud' (err, warning, notice, info, debug)" \
+	    'log_level = "loud";' "services = ( $svc );"
+	check "1: unknown log_facility 'local9'" 'log_facility = "local9";' "services = ( $svc );"
+	check "1: unknown user 'no-such-user-here'" 'user = "no-such-user-here";' "services = ( $svc );"
+	check "2: unknown group 'no-such-group-here'" 'user = "root";' \
+	    'group = "no-such-group-here";' "services = ( $svc );"
+}
+
+@test "malformed listen addresses" {
+	for a in '127.0.0.1' '127.0.0.1:' '127.0.0.1:0' '127.0.0.1:65536' \
+	    '127.0.0.1:80x' '256.0.0.1:80' 'localhost:80' '::1:80' '[::1]80' \
+	    '[::g]:80' ':80'; do
+		check "1: bad listen address '$a': expected a.b.c.d:port or [ipv6]:port, port 1-65535" \
+		    "services = ( { name = \"e\"; handler = \"echo\"; listen = [ \"$a\" ]; } );"
+	done
+}
+
+@test "duplicate and overlapping addresses" {
+	check "3: listen address 127.0.0.1:7007 clashes with 127.0.0.1:7007 of service 'a' (line 2)" \
+	    'services = (' \
+	    '  { name = "a"; handler = "echo"; listen = [ "127.0.0.1:7007" ]; },' \
+	    '  { name = "b"; handler = "echo"; listen = [ "127.0.0.1:7007" ]; }' ');'
+	check "2: listen address [::1]:7 clashes with [::]:7 of service 'a' (line 2)" \
+	    'services = (' \
+	    '  { name = "a"; handler = "echo"; listen = [ "[::]:7", "[::1]:7" ]; }' ');'
+	# Different families or ports do not clash.
+	printf '%s\n' 'services = ( { name = "a"; handler = "echo";' \
+	    '  listen = [ "0.0.0.0:7", "[::]:7", "127.0.0.1:8" ]; } );' >"$CONF"
+	run -0 "$TCPD" -t -c "$CONF"
+}
+
+@test "duplicate service names" {
+	check "3: duplicate service name 'a' (first at line 2)" 'services = (' \
+	    '  { name = "a"; handler = "echo"; listen = [ "127.0.0.1:7007" ]; },' \
+	    '  { name = "a"; handler = "echo"; listen = [ "127.0.0.1:7008" ]; }' ');'
+}
+
+@test "missing pieces" {
+	printf 'log_level = "info";\n' >"$CONF"
+	run -1 "$TCPD" -t -c "$CONF"
+	assert_output "$CONF: no 'services' defined"
+	check "1: 'services' is empty" 'services = ( );'
+	check "1: service has no 'name'" 'services = ( { handler = "echo"; listen = [ "127.0.0.1:7" ]; } );'
+	check "1: service 'e' has no 'handler'" 'services = ( { name = "e"; listen = [ "127.0.0.1:7" ]; } );'
+	check "1: service 'e' has no 'listen'" 'services = ( { name = "e"; handler = "echo"; } );'
+	check "1: 'listen' of service 'e' is empty" 'services = ( { name = "e"; handler = "echo"; listen = [ ]; } );'
+	check "1: 'name' must not be empty" 'services = ( { name = ""; handler = "echo"; listen = [ "127.0.0.1:7" ]; } );'
+}
+
+@test "the shipped configuration is valid" {
+	run -0 "$TCPD" -t -c "$BATS_TEST_DIRNAME/../conf/tcpd.conf"
+}

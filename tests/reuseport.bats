@@ -1,0 +1,31 @@
+#!/usr/bin/env bats
+# One SO_REUSEPORT listener per worker; the kernel spreads connections.
+
+load helpers
+
+@test "ss shows one listener per worker, all held by the master too" {
+	PORT=$(free_port)
+	write_conf '' "$(conf_service echo echo "\"127.0.0.1:$PORT\"" 'workers = 3;')"
+	start_tcpd 3
+	run -0 ss -Htlnp "( sport = :$PORT )"
+	[ "${#lines[@]}" -eq 3 ]
+	for w in $(workers); do
+		[ "$(grep -c "pid=$w," <<<"$output")" -eq 1 ]
+	done
+	[ "$(grep -c "pid=$TCPD_PID," <<<"$output")" -eq 3 ]
+}
+
+@test "connections spread over every worker of a service" {
+	PORT=$(free_port)
+	write_conf '' "$(conf_service echo echo "\"127.0.0.1:$PORT\"" 'workers = 3;')"
+	start_tcpd 3
+	for i in $(seq 1 60); do
+		[ "$(echo "$i" | nc -N 127.0.0.1 "$PORT")" = "$i" ]
+	done
+	wait_for 5 log_has_n 60 'echo .*: closed'
+	# The pid in each connection line is the worker that served it.
+	served=$(grep -E 'echo .*: connected' "$LOG" | sed 's/^tcpd\[\([0-9]*\)\].*/\1/' | sort -u)
+	echo "served by: $(echo $served)" >&3
+	[ "$(wc -l <<<"$served")" -eq 3 ]
+	[ "$(sort <<<"$served")" = "$(workers | sort)" ]
+}
