@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <grp.h>
 #include <libconfig.h>
+#include <ctype.h>
 #include <libgen.h>
 #include <limits.h>
 #include <pwd.h>
@@ -16,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "conf.h"
@@ -45,7 +47,7 @@ static const char *const top_keys[] = {
 };
 static const char *const service_keys[] = {
 	"name", "handler", "listen", "workers", "backlog", "idle_timeout",
-	NULL
+	"max_connections", "exec", "env", NULL
 };
 
 /* Record "FILE:LINE: message" and fail. */
@@ -275,6 +277,98 @@ load_listen(struct ctx *x, struct conf *c, struct conf_service *sv,
 	return 0;
 }
 
+/* A NULL-terminated copy of an array of strings; NULL when absent. */
+static int
+get_strings(struct ctx *x, const config_setting_t *g, const char *name,
+    char ***out)
+{
+	const config_setting_t	*s = config_setting_get_member(g, name);
+	const config_setting_t	*e;
+	char			**v;
+	int			 n;
+
+	if (s == NULL)
+		return 0;
+	if (config_setting_type(s) != CONFIG_TYPE_ARRAY &&
+	    config_setting_type(s) != CONFIG_TYPE_LIST)
+		return bad(x, s, "'%s' must be a list of strings, like "
+		    "[ \"a\", \"b\" ]", name);
+	n = config_setting_length(s);
+	if ((v = calloc(n + 1, sizeof(*v))) == NULL)
+		return bad(x, s, "out of memory");
+	*out = v;
+	for (int i = 0; i < n; i++) {
+		e = config_setting_get_elem(s, i);
+		if (config_setting_type(e) != CONFIG_TYPE_STRING)
+			return bad(x, s, "'%s' entries must be strings", name);
+		if ((v[i] = strdup(config_setting_get_string(e))) == NULL)
+			return bad(x, s, "out of memory");
+	}
+	return 0;
+}
+
+static void
+free_strings(char **v)
+{
+	for (char **p = v; p != NULL && *p != NULL; p++)
+		free(*p);
+	free(v);
+}
+
+/*
+ * exec and env: a program only for the exec handler, which needs one
+ * that exists and can run, checked now rather than at each connection.
+ */
+static int
+load_program(struct ctx *x, struct conf_service *sv, const config_setting_t *g)
+{
+	const config_setting_t	*s = config_setting_get_member(g, "exec");
+	struct stat		 st;
+
+	if (get_strings(x, g, "exec", &sv->argv) == -1 ||
+	    get_strings(x, g, "env", &sv->env) == -1)
+		return -1;
+	if (!sv->handler->program) {
+		if (sv->argv != NULL)
+			return bad(x, s, "'exec' needs handler = \"exec\"");
+		if (sv->env != NULL)
+			return bad(x, config_setting_get_member(g, "env"),
+			    "'env' needs handler = \"exec\"");
+		return 0;
+	}
+	if (sv->argv == NULL)
+		return bad(x, g, "service '%s' has handler exec but no 'exec'",
+		    sv->name);
+	if (sv->argv[0] == NULL)
+		return bad(x, s, "'exec' of service '%s' is empty", sv->name);
+	if (sv->argv[0][0] != '/')
+		return bad(x, s, "program '%s' must be an absolute path",
+		    sv->argv[0]);
+	if (stat(sv->argv[0], &st) == -1)
+		return bad(x, s, "program %s: %s", sv->argv[0],
+		    strerror(errno));
+	if (!S_ISREG(st.st_mode))
+		return bad(x, s, "program %s is not a regular file",
+		    sv->argv[0]);
+	if (access(sv->argv[0], X_OK) == -1)
+		return bad(x, s, "program %s is not executable: %s",
+		    sv->argv[0], strerror(errno));
+	for (char **e = sv->env; e != NULL && *e != NULL; e++) {
+		const char *p = *e;
+		if (!isalpha((unsigned char)*p) && *p != '_')
+			goto badenv;
+		while (isalnum((unsigned char)*p) || *p == '_')
+			p++;
+		if (*p != '=')
+			goto badenv;
+		continue;
+badenv:
+		return bad(x, config_setting_get_member(g, "env"),
+		    "bad 'env' entry '%s': expected NAME=value", *e);
+	}
+	return 0;
+}
+
 static int
 load_service(struct ctx *x, struct conf *c, const config_setting_t *g)
 {
@@ -313,7 +407,10 @@ load_service(struct ctx *x, struct conf *c, const config_setting_t *g)
 	sv->idle_timeout = 300;
 	if (get_int(x, g, "workers", 1, 256, &sv->workers) == -1 ||
 	    get_int(x, g, "backlog", 1, 65535, &sv->backlog) == -1 ||
-	    get_int(x, g, "idle_timeout", 0, 2000000, &sv->idle_timeout) == -1)
+	    get_int(x, g, "idle_timeout", 0, 2000000, &sv->idle_timeout) == -1 ||
+	    get_int(x, g, "max_connections", 0, 1000000,
+	    &sv->max_connections) == -1 ||
+	    load_program(x, sv, g) == -1)
 		return -1;
 	return load_listen(x, c, sv, g);
 }
@@ -477,6 +574,8 @@ conf_free(struct conf *c)
 	for (int i = 0; i < c->nservices; i++) {
 		free(c->services[i].name);
 		free(c->services[i].listen);
+		free_strings(c->services[i].argv);
+		free_strings(c->services[i].env);
 	}
 	free(c->services);
 	free(c->path);

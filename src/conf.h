@@ -25,6 +25,9 @@ struct conf_service {
 	int			 workers;
 	int			 backlog;
 	int			 idle_timeout;	/* seconds, 0 = none */
+	int			 max_connections;	/* 0 = no limit */
+	char			**argv;		/* exec: program and arguments */
+	char			**env;		/* exec: extra NAME=value */
 	int			 line;
 };
 

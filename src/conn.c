@@ -13,7 +13,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "conf.h"
 #include "conn.h"
+#include "limit.h"
 #include "log.h"
 #include "services/service.h"
 
@@ -90,14 +92,14 @@ conn_peer_text(const struct sockaddr_storage *ss, char *buf, size_t len)
 
 void
 conn_set_init(struct conn_set *s, struct loop *loop,
-    const struct service *svc, const char *name, int idle_timeout,
-    char *scratch, size_t scratchlen)
+    const struct conf_service *sv, char *scratch, size_t scratchlen)
 {
 	memset(s, 0, sizeof(*s));
 	s->loop = loop;
-	s->svc = svc;
-	s->name = name;
-	s->idle_ms = (int64_t)idle_timeout * 1000;
+	s->conf = sv;
+	s->svc = sv->handler;
+	s->name = sv->name;
+	s->idle_ms = (int64_t)sv->idle_timeout * 1000;
 	s->scratch = scratch;
 	s->scratchlen = scratchlen;
 }
@@ -126,6 +128,7 @@ conn_new(struct conn_set *s, int fd, const struct sockaddr_storage *peer,
 	else
 		list_append(&s->untimed, c, 0);
 	s->count++;
+	s->live++;
 	if (log_debugging()) {
 		conn_peer_text(&c->peer, who, sizeof(who));
 		log_debug("%s %s: connected", s->name, who);
@@ -165,33 +168,52 @@ wire_on_close(const struct conn *c)
 }
 
 /*
- * The one place a connection's socket is closed: when its last reference
- * goes.  It logs what went on the wire and why.
+ * The one place the worker closes its copy of a connection's socket, and
+ * logs what that put on the wire: a FIN only if no other process holds
+ * a copy.
  */
 static void
-conn_release(struct conn *c)
+conn_close_fd(struct conn *c)
 {
 	char		 who[CONN_PEERSTRLEN], why[128];
 	const char	*wire = NULL;
 	int64_t		 ms;
 
-	if (log_debugging())
+	if (log_debugging() && c->child == 0)
 		wire = wire_on_close(c);
 	close(c->io.fd);
-	if (wire != NULL) {
-		conn_peer_text(&c->peer, who, sizeof(who));
-		ms = NOW(c->set) - c->started;
-		snprintf(why, sizeof(why), "%s%s%s", c->reason ? c->reason : "?",
-		    c->error ? " error: " : "",
-		    c->error ? strerror(c->error) : "");
-		log_debug("%s %s: closed (%s): %llu bytes in, %llu out, "
-		    "%lld.%03lld s, %s closed first; close() sent %s",
-		    c->set->name, who, why,
-		    (unsigned long long)c->bytes_in,
-		    (unsigned long long)c->bytes_out,
-		    (long long)(ms / 1000), (long long)(ms % 1000),
-		    c->closer ? c->closer : "server", wire);
+	c->io.fd = -1;
+	if (!log_debugging())
+		return;
+	conn_peer_text(&c->peer, who, sizeof(who));
+	if (c->child != 0) {
+		log_debug("%s %s: handed to pid %ld; the worker closed its "
+		    "copy, and close() sent nothing: pid %ld still holds the "
+		    "socket", c->set->name, who, (long)c->child,
+		    (long)c->child);
+		return;
 	}
+	ms = NOW(c->set) - c->started;
+	snprintf(why, sizeof(why), "%s%s%s", c->reason ? c->reason : "?",
+	    c->error ? " error: " : "", c->error ? strerror(c->error) : "");
+	log_debug("%s %s: closed (%s): %llu bytes in, %llu out, "
+	    "%lld.%03lld s, %s closed first; close() sent %s",
+	    c->set->name, who, why,
+	    (unsigned long long)c->bytes_in,
+	    (unsigned long long)c->bytes_out,
+	    (long long)(ms / 1000), (long long)(ms % 1000),
+	    c->closer ? c->closer : "server", wire);
+}
+
+/* The last reference is gone. */
+static void
+conn_release(struct conn *c)
+{
+	struct conn_set	*s = c->set;
+
+	if (s->limit != NULL)
+		limit_release(s->limit, s->cell, s->max);
+	s->live--;
 	free(c->out);
 	free(c);
 }
@@ -220,6 +242,37 @@ conn_close(struct conn *c, const char *reason)
 	loop_del(c->set->loop, &c->io);
 	list_remove(c);
 	c->set->count--;
+	conn_close_fd(c);
+	conn_unref(c);
+}
+
+/*
+ * An exec service's program now holds the connection: it takes a
+ * reference, and the worker lets go of its own copy of the socket.
+ */
+void
+conn_hand_to_child(struct conn *c, pid_t pid)
+{
+	c->child = pid;
+	conn_ref(c);
+	conn_close(c, "handed to the program");
+	list_append(&c->set->children, c, 0);
+}
+
+struct conn *
+conn_child_find(struct conn_set *s, pid_t pid)
+{
+	for (struct conn *c = s->children.head; c != NULL; c = c->next)
+		if (c->child == pid)
+			return c;
+	return NULL;
+}
+
+/* Its program exited: the last copy of the socket went with it. */
+void
+conn_child_gone(struct conn *c)
+{
+	list_remove(c);
 	conn_unref(c);
 }
 

@@ -11,6 +11,8 @@
 #include "loop.h"
 
 struct service;
+struct conf_service;
+struct limit;
 
 /* Output a connection may queue beyond what the kernel takes. */
 #define CONN_OUT_MAX	(256 * 1024)
@@ -29,6 +31,7 @@ struct conn_list {
 /* The connections of one worker and what they share. */
 struct conn_set {
 	struct loop		*loop;
+	const struct conf_service *conf;
 	const struct service	*svc;
 	const char		*name;		/* the service's, for logs */
 	int64_t			 idle_ms;	/* 0: no idle timeout */
@@ -40,8 +43,15 @@ struct conn_set {
 	struct conn_list	 idle;
 	struct conn_list	 linger;
 	struct conn_list	 untimed;
+	/* Off the loop, held by the program of an exec service. */
+	struct conn_list	 children;
+	unsigned		 live;		/* not yet released */
 	char			*scratch;	/* shared read buffer */
 	size_t			 scratchlen;
+	/* max_connections, when set: the service's shared count. */
+	struct limit		*limit;
+	int			 cell;
+	int			 max;
 };
 
 enum {
@@ -54,6 +64,12 @@ enum {
 	CONN_RESET	= 0x40,	/* the peer sent an RST */
 };
 
+/*
+ * References: the event loop holds one from accept to conn_close (it
+ * covers the epoll registration, the timers and queued output, which all
+ * end there); a handler's callback holds one while it runs; the program
+ * of an exec service holds one until it exits.
+ */
 struct conn {
 	struct io		 io;		/* first: the loop's handle */
 	struct conn_set		*set;
@@ -67,6 +83,7 @@ struct conn {
 	char			*out;		/* queued output, or NULL */
 	size_t			 outoff, outlen;
 	uint64_t		 bytes_in, bytes_out;
+	pid_t			 child;		/* the program holding it */
 	const char		*closer;	/* who sent the first FIN */
 	const char		*reason;	/* why it ended */
 	int			 error;		/* errno that ended it */
@@ -75,8 +92,7 @@ struct conn {
 };
 
 void	 conn_set_init(struct conn_set *, struct loop *,
-	    const struct service *, const char *name, int idle_timeout,
-	    char *scratch, size_t scratchlen);
+	    const struct conf_service *, char *scratch, size_t scratchlen);
 struct conn *
 	 conn_new(struct conn_set *, int fd,
 	    const struct sockaddr_storage *, socklen_t);
@@ -89,6 +105,11 @@ void	*conn_scratch(struct conn *, size_t *);
 void	 conn_want_write(struct conn *, int);
 void	 conn_finish(struct conn *, const char *reason);
 void	 conn_close(struct conn *, const char *reason);
+
+void	 conn_hand_to_child(struct conn *, pid_t);
+struct conn *
+	 conn_child_find(struct conn_set *, pid_t);
+void	 conn_child_gone(struct conn *);
 
 int	 conn_timeout(const struct conn_set *);
 void	 conn_expire(struct conn_set *);

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "limit.h"
 #include "listener.h"
 #include "log.h"
 
@@ -106,9 +107,15 @@ acceptor_main(void *arg)
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 
 	while (!atomic_load(&a->stop)) {
+		/* At max_connections, leave new ones in the accept queue. */
+		if (a->limit != NULL &&
+		    !limit_reserve(a->limit, a->cell, a->max, a->fd, &a->stop))
+			continue;
 		len = sizeof(ss);
 		fd = accept4(a->fd, (struct sockaddr *)&ss, &len,
 		    SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd == -1 && a->limit != NULL)
+			limit_release(a->limit, a->cell, a->max);
 		if (fd >= 0) {
 			if (starved) {
 				log_notice("accept on %s: recovered", a->text);

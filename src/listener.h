@@ -8,6 +8,7 @@
 #include <stdatomic.h>
 
 struct conf_listen;
+struct limit;
 
 typedef void	(*listener_handoff)(void *arg, int fd,
 		    const struct sockaddr_storage *, socklen_t, int index);
@@ -19,6 +20,9 @@ struct acceptor {
 	const char		*text;
 	listener_handoff	 handoff;
 	void			*arg;
+	struct limit		*limit;		/* max_connections, or NULL */
+	int			 cell;
+	int			 max;
 	pthread_t		 thread;
 	atomic_int		 stop;
 	atomic_int		 running;

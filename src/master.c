@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "limit.h"
 #include "listener.h"
 #include "log.h"
 #include "loop.h"
@@ -48,9 +49,19 @@ struct proc {
 	int			 ready;
 	int			 retiring;
 	int			 fails;	/* quick deaths in a row, this slot */
+	struct svc_limit	*limit;	/* and its cell in it, if any */
+	int			 cell;
 	int64_t			 started;
 	int64_t			 kill_at;	/* SIGKILL then, if not 0 */
 	struct proc		*next;
+};
+
+/* The max_connections count of a service, by name across reloads. */
+struct svc_limit {
+	char			*service;
+	struct limit		*shm;
+	unsigned char		 used[LIMIT_CELLS];
+	struct svc_limit	*next;
 };
 
 /* A slot waiting to be respawned after a pause. */
@@ -80,6 +91,7 @@ struct master {
 	int			 nsocks;
 	struct proc		*procs;
 	struct respawn		*respawns;
+	struct svc_limit	*limits;
 	unsigned		 gen;
 	int			 reload;	/* SIGHUP seen */
 	int			 reap;		/* SIGCHLD seen */
@@ -257,13 +269,45 @@ master_close_inherited(struct master *m, const int *keep, int nkeep)
 		close(m->pidfd);
 }
 
+/* A cell in the service's max_connections count for a new worker. */
+static int
+master_limit_cell(struct master *m, const char *service,
+    struct svc_limit **out)
+{
+	struct svc_limit	*l;
+
+	for (l = m->limits; l != NULL; l = l->next)
+		if (strcmp(l->service, service) == 0)
+			break;
+	if (l == NULL) {
+		if ((l = calloc(1, sizeof(*l))) == NULL ||
+		    (l->service = strdup(service)) == NULL ||
+		    (l->shm = limit_new()) == NULL) {
+			if (l != NULL)
+				free(l->service);
+			free(l);
+			return -1;
+		}
+		l->next = m->limits;
+		m->limits = l;
+	}
+	for (int i = 0; i < LIMIT_CELLS; i++)
+		if (!l->used[i]) {
+			l->used[i] = 1;
+			*out = l;
+			return i;
+		}
+	return -1;
+}
+
 static int
 master_spawn(struct master *m, const struct conf_service *sv, int slot,
     int fails)
 {
-	struct proc	*p;
-	int		 sp[2], *fds;
-	pid_t		 pid;
+	struct worker_spec	 spec;
+	struct proc		*p;
+	int			 sp[2], *fds;
+	pid_t			 pid;
 
 	if ((p = calloc(1, sizeof(*p))) == NULL ||
 	    (p->service = strdup(sv->name)) == NULL ||
@@ -281,6 +325,12 @@ master_spawn(struct master *m, const struct conf_service *sv, int slot,
 	p->nlisten = sv->nlisten;
 	for (int a = 0; a < sv->nlisten; a++)
 		fds[a] = lsock_find(m, &sv->listen[a], slot)->fd;
+	if (sv->max_connections > 0 &&
+	    (p->cell = master_limit_cell(m, sv->name, &p->limit)) == -1) {
+		log_warnx("%s slot %d: no room to count max_connections",
+		    sv->name, slot);
+		goto fail;
+	}
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) == -1)
 		goto fail;
 	switch (pid = fork()) {
@@ -290,11 +340,17 @@ master_spawn(struct master *m, const struct conf_service *sv, int slot,
 		goto fail;
 	case 0:
 		close(sp[0]);
+		spec = (struct worker_spec){
+			.conf = m->conf, .svc = sv, .slot = slot, .fds = fds,
+			.ctl = sp[1], .master = getppid(),
+			.limit = p->limit ? p->limit->shm : NULL,
+			.cell = p->cell,
+		};
 		free(p->service);
 		free(p->listen);
 		free(p);
 		master_close_inherited(m, fds, sv->nlisten);
-		worker_run(m->conf, sv, slot, fds, sp[1], getppid());
+		worker_run(&spec);
 	}
 	close(sp[1]);
 	free(fds);
@@ -315,6 +371,8 @@ master_spawn(struct master *m, const struct conf_service *sv, int slot,
 	return 0;
 fail:
 	log_warn("cannot start a worker for %s slot %d", sv->name, slot);
+	if (p->limit != NULL)
+		p->limit->used[p->cell] = 0;
 	free(fds);
 	free(p->service);
 	free(p->listen);
@@ -428,6 +486,11 @@ proc_free(struct master *m, struct proc *p)
 	if (p->io.fd != -1) {
 		loop_del(&m->loop, &p->io);
 		close(p->io.fd);
+	}
+	/* Its connections died with it: take back their count. */
+	if (p->limit != NULL) {
+		limit_reclaim(p->limit->shm, p->cell);
+		p->limit->used[p->cell] = 0;
 	}
 	free(p->service);
 	free(p->listen);
@@ -713,6 +776,13 @@ master_free(struct master *m)
 	if (m->sig_io.fd != -1)
 		close(m->sig_io.fd);
 	loop_close(&m->loop);
+	while (m->limits != NULL) {
+		struct svc_limit *l = m->limits;
+		m->limits = l->next;
+		limit_free(l->shm);
+		free(l->service);
+		free(l);
+	}
 	conf_free(m->conf);
 	free(m->socks);
 	free(m);

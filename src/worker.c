@@ -17,10 +17,12 @@
 
 #include "conf.h"
 #include "conn.h"
+#include "limit.h"
 #include "listener.h"
 #include "log.h"
 #include "loop.h"
 #include "sig.h"
+#include "spawn.h"
 #include "worker.h"
 
 /* Reads land here; connections hold a buffer only for unsent output. */
@@ -42,6 +44,8 @@ struct worker {
 	const struct conf		*conf;
 	const struct conf_service	*svc;
 	int				 slot;
+	struct limit			*limit;
+	int				 cell;
 	struct loop			 loop;
 	struct io			 sig_io;
 	struct io			 ctl_io;
@@ -123,6 +127,9 @@ worker_take(struct worker *w)
 		    batch[i].len) == NULL) {
 			log_warn("%s: cannot take a connection", w->svc->name);
 			close(batch[i].fd);
+			if (w->limit != NULL)
+				limit_release(w->limit, w->cell,
+				    w->svc->max_connections);
 		}
 	}
 	w->spare = batch;
@@ -148,7 +155,9 @@ worker_sig_cb(struct io *io, uint32_t ev)
 
 	(void)ev;
 	while ((sig = sig_read(io->fd)) > 0) {
-		if (sig == SIGQUIT && w->request == RUNNING)
+		if (sig == SIGCHLD)
+			spawn_reap(&w->conns);
+		else if (sig == SIGQUIT && w->request == RUNNING)
 			w->request = STOP_GRACEFUL;
 		else if (sig == SIGTERM || sig == SIGINT)
 			w->request = STOP_FAST;
@@ -201,6 +210,7 @@ static void __attribute__((noreturn))
 worker_exit(struct worker *w, const char *why)
 {
 	conn_close_all(&w->conns, why);
+	spawn_stop_all(&w->conns);
 	log_debug("%s slot %d: exiting (%s)", w->svc->name, w->slot, why);
 	exit(0);
 }
@@ -244,13 +254,13 @@ worker_check_stop(struct worker *w)
 		w->deadline = w->loop.now +
 		    (int64_t)w->conf->shutdown_timeout * 1000;
 		worker_stop_accepting(w);
-		if (w->conns.count > 0)
+		if (w->conns.live > 0)
 			log_info("%s slot %d: stopping, %u connection%s open",
-			    w->svc->name, w->slot, w->conns.count,
-			    w->conns.count == 1 ? "" : "s");
+			    w->svc->name, w->slot, w->conns.live,
+			    w->conns.live == 1 ? "" : "s");
 	}
 	if (w->stopping == STOP_GRACEFUL) {
-		if (w->conns.count == 0)
+		if (w->conns.live == 0)
 			worker_exit(w, "graceful stop");
 		if (w->loop.now >= w->deadline)
 			worker_exit(w, "shutdown timeout");
@@ -291,7 +301,9 @@ worker_drop_privileges(const struct conf *conf)
 static void
 worker_init(struct worker *w, pid_t master, int ctl)
 {
-	static const int	 signals[] = { SIGQUIT, SIGTERM, SIGINT, 0 };
+	static const int	 signals[] = {
+		SIGQUIT, SIGTERM, SIGINT, SIGCHLD, 0
+	};
 	sigset_t		 set;
 	int			 sigfd, qfd;
 	char			 ready = WORKER_READY;
@@ -318,8 +330,11 @@ worker_init(struct worker *w, pid_t master, int ctl)
 	    loop_add(&w->loop, &w->queue_io, qfd, EPOLLIN, worker_queue_cb))
 		fatal("epoll_ctl");
 	pthread_mutex_init(&w->lock, NULL);
-	conn_set_init(&w->conns, &w->loop, w->svc->handler, w->svc->name,
-	    w->svc->idle_timeout, w->scratch, sizeof(w->scratch));
+	conn_set_init(&w->conns, &w->loop, w->svc, w->scratch,
+	    sizeof(w->scratch));
+	w->conns.limit = w->limit;
+	w->conns.cell = w->cell;
+	w->conns.max = w->svc->max_connections;
 
 	w->nacceptors = w->svc->nlisten;
 	if ((w->acceptors = calloc(w->nacceptors, sizeof(*w->acceptors))) ==
@@ -332,6 +347,9 @@ worker_init(struct worker *w, pid_t master, int ctl)
 		a->text = w->svc->listen[i].text;
 		a->handoff = worker_handoff;
 		a->arg = w;
+		a->limit = w->limit;
+		a->cell = w->cell;
+		a->max = w->svc->max_connections;
 		if (listener_start(a) == -1)
 			fatal("cannot start the acceptor for %s", a->text);
 	}
@@ -341,22 +359,22 @@ worker_init(struct worker *w, pid_t master, int ctl)
 
 /*
  * The worker's life: started by the master with the sockets of one slot
- * of one service (fds, one per listen address) and one end of a control
- * socket; ends with exit().
+ * of one service and one end of a control socket; ends with exit().
  */
 void
-worker_run(const struct conf *conf, const struct conf_service *svc,
-    int slot, const int *fds, int ctl, pid_t master)
+worker_run(const struct worker_spec *spec)
 {
 	struct worker	*w;
 
 	if ((w = calloc(1, sizeof(*w))) == NULL)
 		fatal("calloc");
-	w->conf = conf;
-	w->svc = svc;
-	w->slot = slot;
-	w->fds = fds;
-	worker_init(w, master, ctl);
+	w->conf = spec->conf;
+	w->svc = spec->svc;
+	w->slot = spec->slot;
+	w->fds = spec->fds;
+	w->limit = spec->limit;
+	w->cell = spec->cell;
+	worker_init(w, spec->master, spec->ctl);
 
 	for (;;) {
 		if (loop_run_once(&w->loop, worker_timeout(w)) == -1)

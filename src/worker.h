@@ -6,6 +6,19 @@
 
 struct conf;
 struct conf_service;
+struct limit;
+
+/* What a worker is started with. */
+struct worker_spec {
+	const struct conf		*conf;
+	const struct conf_service	*svc;
+	int				 slot;
+	const int			*fds;	/* one per listen address */
+	int				 ctl;	/* its end of the control socket */
+	pid_t				 master;
+	struct limit			*limit;	/* max_connections, or NULL */
+	int				 cell;
+};
 
 /* Messages on the control socket.  Worker to master: */
 #define WORKER_READY	'R'	/* accepting now */
@@ -14,8 +27,6 @@ struct conf_service;
 /* The same, but the sockets are closing: first serve what is queued. */
 #define WORKER_DRAIN	'D'
 
-void	worker_run(const struct conf *, const struct conf_service *,
-	    int slot, const int *fds, int ctl, pid_t master)
-	    __attribute__((noreturn));
+void	worker_run(const struct worker_spec *) __attribute__((noreturn));
 
 #endif

@@ -36,7 +36,7 @@ one_echo() {
 @test "-t rejects a bad file with FILE:LINE and exit 1" {
 	printf 'services = (\n  { name = "x"; handler = "nope"; listen = [ "127.0.0.1:1" ]; }\n);\n' >"$CONF"
 	run -1 "$TCPD" -t -c "$CONF"
-	assert_output "$CONF:2: unknown handler 'nope' (known: echo, discard, chargen, daytime, time)"
+	assert_output "$CONF:2: unknown handler 'nope' (known: echo, discard, chargen, daytime, time, exec)"
 }
 
 @test "-t on a missing file says so" {

@@ -190,3 +190,36 @@ queues_full() {
 rss_kib() {
 	awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"
 }
+
+# Packet capture on loopback, for one port: capture_start PORT, then
+# packets (tcpdump's text of what was captured so far), capture_stop.
+capture_start() {
+	[ "$(id -u)" -eq 0 ] || skip "capturing packets needs root"
+	command -v tcpdump >/dev/null || skip "tcpdump is not installed"
+	CAP=$T/cap.pcap
+	tcpdump -i lo -n -U -w "$CAP" "tcp port $1" 2>"$T/tcpdump.err" &
+	CAP_PID=$!
+	BG_PIDS="${BG_PIDS:-} $CAP_PID"
+	wait_for 10 grep -q 'listening on' "$T/tcpdump.err"
+}
+
+packets() {
+	tcpdump -r "$CAP" -n 2>/dev/null
+}
+
+# Packets from the server side of PORT carrying FIN, or any RST.
+server_fins() {
+	packets | grep -E "IP 127\.0\.0\.1\.$1 > .*Flags \[[^]]*F" || true
+}
+resets() {
+	packets | grep -E 'Flags \[[^]]*R' || true
+}
+has_server_fin() {
+	[ -n "$(server_fins "$1")" ]
+}
+
+# tcp_state PORT SIDE: the TCP states of connections whose SIDE port
+# (sport: the server's end; dport: the client's end) is PORT.
+tcp_state() {
+	ss -Htan state connected "( $2 = :$1 )" | awk '{ print $1 }' | sort -u | tr '\n' ' '
+}

@@ -13,6 +13,7 @@ struct conn;
 struct service {
 	const char	*name;
 	const char	*rfc;
+	int		 program;	/* runs the service's 'exec' program */
 	void		(*open)(struct conn *);
 	void		(*input)(struct conn *);
 	void		(*writable)(struct conn *);
@@ -23,6 +24,7 @@ extern const struct service	service_discard;
 extern const struct service	service_chargen;
 extern const struct service	service_daytime;
 extern const struct service	service_time;
+extern const struct service	service_exec;
 
 const struct service	*service_find(const char *name);
 const char		*service_names(void);

@@ -12,6 +12,7 @@ static const struct service *const services[] = {
 	&service_chargen,
 	&service_daytime,
 	&service_time,
+	&service_exec,
 };
 
 #define NSERVICES	(sizeof(services) / sizeof(services[0]))

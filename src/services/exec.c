@@ -1,0 +1,37 @@
+/*
+ * exec: run the service's program per connection, inetd style, with the
+ * socket as its standard input and output.  The worker then closes its
+ * own copy, which sends nothing: the program's copies keep the
+ * connection open until it closes them or exits.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "../conf.h"
+#include "../conn.h"
+#include "../log.h"
+#include "../spawn.h"
+#include "service.h"
+
+static void
+exec_open(struct conn *c)
+{
+	const struct conf_service	*sv = c->set->conf;
+	pid_t				 pid;
+
+	if ((pid = spawn_program(c, sv->argv, sv->env)) == -1) {
+		log_warn("%s: cannot run %s", sv->name, sv->argv[0]);
+		conn_close(c, "the program did not start");
+		return;
+	}
+	conn_hand_to_child(c, pid);
+}
+
+const struct service service_exec = {
+	.name = "exec",
+	.rfc = "inetd",
+	.program = 1,
+	.open = exec_open,
+};

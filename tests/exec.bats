@@ -1,0 +1,173 @@
+#!/usr/bin/env bats
+# handler = "exec": a program per connection, inetd style.
+
+load helpers
+
+# exec_service PROGRAM_ARRAY [EXTRA]: one exec service on $PORT.
+exec_service() {
+	PORT=$(free_port)
+	write_conf "${TOP:-}" "$(conf_service prog exec "\"127.0.0.1:$PORT\"" \
+	    "workers = ${WORKERS:-1}; exec = [ $1 ]; ${2:-}")"
+	start_tcpd "${WORKERS:-1}"
+}
+
+@test "the socket is the program's stdin and stdout; half-close reaches it" {
+	exec_service '"/usr/bin/tr", "a-z", "A-Z"'
+	run -0 timeout 5 bash -c "printf 'abc\n' | nc -N 127.0.0.1 $PORT"
+	assert_output "ABC"
+	wait_for 5 log_has_n 1 "prog .*: pid [0-9]+ exited with status 0"
+}
+
+@test "the program gets the tcpserver variables and env" {
+	exec_service '"/usr/bin/env"' 'env = [ "GREETING=hello world", "PATH=/bin" ];'
+	run -0 timeout 5 nc -d 127.0.0.1 "$PORT"
+	assert_line "PROTO=TCP"
+	assert_line "TCPREMOTEIP=127.0.0.1"
+	assert_line --regexp '^TCPREMOTEPORT=[0-9]+$'
+	assert_line "TCPLOCALIP=127.0.0.1"
+	assert_line "TCPLOCALPORT=$PORT"
+	assert_line "GREETING=hello world"
+	assert_line "PATH=/bin"
+	[ "$(grep -c '^PATH=' <<<"$output")" -eq 1 ]
+	# Nothing of tcpd's own environment.
+	refute_line --regexp '^TCPD='
+}
+
+@test "the program has fds 0, 1, 2 only, a clean signal mask, its own session" {
+	# The last command replaces the shell, so it reads the program's own
+	# signal state (a shell blocks signals for a moment while it forks).
+	exec_service '"/bin/sh", "-c", "ls /proc/$$/fd; ps -o sid= -p $$; echo $$; exec grep -E \"^Sig(Blk|Ign)\" /proc/self/status"'
+	run -0 timeout 5 nc -d 127.0.0.1 "$PORT"
+	assert_equal "$(sed -n 1,3p <<<"$output" | tr '\n' ' ')" "0 1 2 "
+	assert_equal "$(sed -n 4p <<<"$output" | tr -d ' ')" "$(sed -n 5p <<<"$output")"
+	assert_line --regexp '^SigBlk:[[:space:]]+0+$'
+	assert_line --regexp '^SigIgn:[[:space:]]+0+$'
+}
+
+@test "the program's stderr goes to the log, line by line, not to the client" {
+	exec_service '"/bin/sh", "-c", "echo out; echo first >&2; echo second >&2"'
+	run -0 timeout 5 nc -d 127.0.0.1 "$PORT"
+	assert_output "out"
+	wait_for 5 log_has_n 1 'prog\[[0-9]+\]: first$'
+	wait_for 5 log_has_n 1 'prog\[[0-9]+\]: second$'
+}
+
+@test "a missing or unusable program is rejected by -t and by reload" {
+	PORT=$(free_port)
+	for prog in /nonexistent/prog "$T" "$T/plain" relative/prog; do
+		: >"$T/plain"
+		chmod 644 "$T/plain"
+		write_conf '' "$(conf_service prog exec "\"127.0.0.1:$PORT\"" "exec = [ \"$prog\" ];")"
+		run -1 "$TCPD" -t -c "$CONF"
+		assert_output --regexp "^$CONF:[0-9]+: program "
+	done
+	run -1 "$TCPD" -t -c "$CONF"
+	assert_output --partial "program 'relative/prog' must be an absolute path"
+	write_conf '' "$(conf_service prog exec "\"127.0.0.1:$PORT\"" 'exec = [ "/bin/cat" ];')"
+	start_tcpd 1
+	write_conf '' "$(conf_service prog exec "\"127.0.0.1:$PORT\"" 'exec = [ "/nonexistent/prog" ];')"
+	kill -HUP "$TCPD_PID"
+	wait_for 10 log_has_n 1 "reload refused: $CONF:[0-9]+: program /nonexistent/prog: No such file or directory"
+	run -0 timeout 5 bash -c "echo still | nc -N 127.0.0.1 $PORT"
+	assert_output still
+}
+
+@test "exec and env belong to the exec handler" {
+	printf '%s\n' 'services = ( { name = "e"; handler = "echo"; listen = [ "127.0.0.1:7" ];' \
+	    '  exec = [ "/bin/cat" ]; } );' >"$CONF"
+	run -1 "$TCPD" -t -c "$CONF"
+	assert_output "$CONF:2: 'exec' needs handler = \"exec\""
+	printf '%s\n' 'services = ( { name = "e"; handler = "exec"; listen = [ "127.0.0.1:7" ]; } );' >"$CONF"
+	run -1 "$TCPD" -t -c "$CONF"
+	assert_output "$CONF:1: service 'e' has handler exec but no 'exec'"
+	printf '%s\n' 'services = ( { name = "e"; handler = "exec"; listen = [ "127.0.0.1:7" ];' \
+	    '  exec = [ "/bin/cat" ]; env = [ "1X=y" ]; } );' >"$CONF"
+	run -1 "$TCPD" -t -c "$CONF"
+	assert_output "$CONF:2: bad 'env' entry '1X=y': expected NAME=value"
+}
+
+@test "max_connections holds the next connection in the accept queue, across workers" {
+	WORKERS=2
+	exec_service '"/bin/cat"' 'max_connections = 2;'
+	exec 5<>"/dev/tcp/127.0.0.1/$PORT"
+	exec 6<>"/dev/tcp/127.0.0.1/$PORT"
+	echo one >&5; read -r -t 5 line <&5; [ "$line" = one ]
+	echo two >&6; read -r -t 5 line <&6; [ "$line" = two ]
+	# The third connects (the kernel completes the handshake) but waits,
+	# unaccepted, whichever worker's socket it landed on.
+	exec 7<>"/dev/tcp/127.0.0.1/$PORT"
+	echo three >&7
+	wait_for 5 accept_queue_is "$PORT" 1
+	! read -r -t 1 line <&7
+	# One ends: the third is accepted and served.
+	exec 5>&-
+	read -r -t 5 line <&7
+	[ "$line" = three ]
+	accept_queue_is "$PORT" 0
+	exec 6>&- 7>&-
+}
+
+@test "max_connections applies to built-in handlers too" {
+	PORT=$(free_port)
+	write_conf '' "$(conf_service echo echo "\"127.0.0.1:$PORT\"" 'workers = 1; max_connections = 1;')"
+	start_tcpd 1
+	exec 5<>"/dev/tcp/127.0.0.1/$PORT"
+	echo one >&5; read -r -t 5 line <&5; [ "$line" = one ]
+	exec 6<>"/dev/tcp/127.0.0.1/$PORT"
+	wait_for 5 accept_queue_is "$PORT" 1
+	exec 5>&-
+	wait_for 5 accept_queue_is "$PORT" 0
+	echo two >&6; read -r -t 5 line <&6; [ "$line" = two ]
+	exec 6>&-
+}
+
+@test "a worker killed at max_connections gives its share back" {
+	PORT=$(free_port)
+	write_conf '' "$(conf_service prog exec "\"127.0.0.1:$PORT\"" 'workers = 1; max_connections = 1; exec = [ "/bin/cat" ];')"
+	start_tcpd 1
+	exec 5<>"/dev/tcp/127.0.0.1/$PORT"
+	echo one >&5; read -r -t 5 line <&5; [ "$line" = one ]
+	kill -KILL "$(workers)"
+	wait_for 10 log_has_n 2 'worker [0-9]+ started: service prog slot 0'
+	# The orphaned program still serves its client, but no longer counts.
+	run -0 timeout 5 bash -c "echo two | nc -N 127.0.0.1 $PORT"
+	assert_output two
+	exec 5>&-
+}
+
+@test "graceful stop lets programs finish; past shutdown_timeout they get SIGTERM" {
+	TOP='shutdown_timeout = 30;'
+	exec_service '"/bin/sh", "-c", "echo $$; sleep 1; echo done"'
+	exec 5<>"/dev/tcp/127.0.0.1/$PORT"
+	read -r -t 5 pid <&5
+	kill -QUIT "$TCPD_PID"
+	read -r -t 10 line <&5
+	[ "$line" = done ]
+	wait_for 10 dead "$TCPD_PID"
+	grep -qE "pid $pid exited with status 0" "$LOG"
+	exec 5>&-
+	stop_tcpd
+
+	TOP='shutdown_timeout = 1;'
+	: >"$LOG"
+	exec_service '"/bin/sh", "-c", "echo $$; exec sleep 60"'
+	exec 5<>"/dev/tcp/127.0.0.1/$PORT"
+	read -r -t 5 pid <&5
+	kill -QUIT "$TCPD_PID"
+	wait_for 10 dead "$pid"
+	wait_for 10 dead "$TCPD_PID"
+	grep -qE "pid $pid killed by signal 15" "$LOG"
+	exec 5>&-
+}
+
+@test "fast stop sends SIGTERM to programs at once" {
+	TOP='shutdown_timeout = 30;'
+	exec_service '"/bin/sh", "-c", "echo $$; exec sleep 60"'
+	exec 5<>"/dev/tcp/127.0.0.1/$PORT"
+	read -r -t 5 pid <&5
+	kill -TERM "$TCPD_PID"
+	wait_for 5 dead "$pid"
+	wait_for 5 dead "$TCPD_PID"
+	grep -qE "pid $pid killed by signal 15" "$LOG"
+	exec 5>&-
+}

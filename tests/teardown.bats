@@ -1,0 +1,108 @@
+#!/usr/bin/env bats
+# When close() sends a FIN, when it sends nothing, and when an RST: seen
+# on the wire with tcpdump, and in the socket states ss shows.
+
+load helpers
+
+# service NAME HANDLER [EXTRA]: one service on $PORT, capture started.
+service() {
+	PORT=$(free_port)
+	write_conf 'shutdown_timeout = 2;' \
+	    "$(conf_service "$1" "$2" "\"127.0.0.1:$PORT\"" "workers = 1; ${3:-}")"
+	start_tcpd 1
+	capture_start "$PORT"
+}
+
+@test "exec: no FIN after the worker's close(); the FIN leaves when the program exits" {
+	service prog exec 'exec = [ "/bin/sh", "-c", "echo $$; exec sleep 2" ];'
+	exec 5<>"/dev/tcp/127.0.0.1/$PORT"
+	read -r -t 5 pid <&5
+	wait_for 5 log_has_n 1 "handed to pid $pid; the worker closed its copy, and close\(\) sent nothing: pid $pid still holds the socket"
+	# The worker's copy is closed, the program's still open: no FIN.
+	alive "$pid"
+	[ -z "$(server_fins "$PORT")" ] || fail "FIN while pid $pid runs: $(server_fins "$PORT")"
+	wait_for 10 dead "$pid"
+	wait_for 5 has_server_fin "$PORT"
+	run -0 timeout 5 cat <&5
+	exec 5>&-
+}
+
+@test "exec: closing stdout alone sends no FIN (stdin holds the socket); shutdown() does" {
+	service prog exec 'exec = [ "/bin/sh", "-c", "echo $$; exec 1>&-; exec sleep 2" ];'
+	exec 5<>"/dev/tcp/127.0.0.1/$PORT"
+	read -r -t 5 pid <&5
+	wait_for 5 log_has_n 1 "handed to pid $pid"
+	# It closed fd 1 at once; fd 0 is still a copy of the socket.
+	wait_for 5 test ! -e "/proc/$pid/fd/1"
+	alive "$pid"
+	[ -z "$(server_fins "$PORT")" ] || fail "FIN with fd 0 still open"
+	wait_for 10 dead "$pid"
+	wait_for 5 has_server_fin "$PORT"
+	exec 5>&-
+	stop_tcpd
+	kill -INT "$CAP_PID"
+
+	# shutdown(1, SHUT_WR) sends the FIN whoever else holds the socket.
+	service prog exec 'exec = [ "/usr/bin/perl", "-e", "$| = 1; print qq($$\n); shutdown(STDOUT, 1) or die qq(shutdown: $!); sleep 5" ];'
+	exec 5<>"/dev/tcp/127.0.0.1/$PORT"
+	read -r -t 5 pid <&5
+	wait_for 5 has_server_fin "$PORT"
+	alive "$pid"
+	# The client sees EOF while the program still runs.
+	run -0 timeout 3 cat <&5
+	alive "$pid"
+	exec 5>&-
+}
+
+@test "daytime: unread client input still ends in a FIN, not an RST" {
+	service daytime daytime
+	exec 5<>"/dev/tcp/127.0.0.1/$PORT"
+	# Input that daytime never reads.
+	head -c 2000 /dev/zero | tr '\0' x >&5
+	read -r -t 5 line <&5
+	[[ "$line" =~ [0-9]{4}$'\r'$ ]]
+	run -0 timeout 5 cat <&5		# EOF: the server's FIN
+	exec 5>&-
+	wait_for 5 log_has_n 1 "daytime .*closed \(answer sent\): 2000 bytes in, 26 out"
+	wait_for 5 has_server_fin "$PORT"
+	[ -z "$(resets)" ] || fail "RST on the wire: $(resets)"
+}
+
+@test "TIME_WAIT lands on the side that closed first" {
+	service echo echo
+	run -0 bash -c "echo hi | nc -N 127.0.0.1 $PORT"
+	# echo: the client sent the first FIN, so its end waits.
+	wait_for 5 test "$(tcp_state "$PORT" dport)" = "TIME-WAIT "
+	[ -z "$(tcp_state "$PORT" sport)" ]
+	stop_tcpd
+	kill -INT "$CAP_PID"
+
+	service daytime daytime
+	run -0 timeout 5 nc -d 127.0.0.1 "$PORT"
+	# daytime: the server sent the first FIN, so the server's end waits.
+	wait_for 5 test "$(tcp_state "$PORT" sport)" = "TIME-WAIT "
+	[ -z "$(tcp_state "$PORT" dport)" ]
+}
+
+@test "CLOSE_WAIT: the client half-closes; the server end waits until the program exits" {
+	service prog exec 'exec = [ "/bin/sh", "-c", "echo $$; exec sleep 2" ];'
+	# A client that reads the pid, then shuts down its sending side only.
+	perl -MIO::Socket::INET -e '
+		$| = 1;
+		my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:'"$PORT"'") or die "$!";
+		my $pid = <$s>;
+		print $pid;
+		shutdown($s, 1) or die "shutdown: $!";
+		sleep 10;' >"$T/pid" &
+	BG_PIDS="${BG_PIDS:-} $!"
+	wait_for 5 test -s "$T/pid"
+	pid=$(cat "$T/pid")
+	# The program ignores its stdin, so nobody reads the client's FIN.
+	wait_for 5 test "$(tcp_state "$PORT" sport)" = "CLOSE-WAIT "
+	alive "$pid"
+	[ "$(tcp_state "$PORT" dport)" = "FIN-WAIT-2 " ]
+	# When it exits, the last copy closes: FIN, and CLOSE_WAIT is over.
+	wait_for 10 dead "$pid"
+	wait_for 5 has_server_fin "$PORT"
+	wait_for 5 test -z "$(tcp_state "$PORT" sport)"
+}
