@@ -557,12 +557,7 @@ master_reap(struct master *m)
 			;
 		if (p == NULL)
 			continue;
-		if (WIFEXITED(st))
-			snprintf(how, sizeof(how), "exited with status %d",
-			    WEXITSTATUS(st));
-		else
-			snprintf(how, sizeof(how), "killed by signal %d (%s)",
-			    WTERMSIG(st), strsignal(WTERMSIG(st)));
+		sig_exit_text(st, how, sizeof(how));
 		if (p->retiring || m->stopping != RUNNING)
 			log_info("worker %ld (%s slot %d generation %u) %s",
 			    (long)pid, p->service, p->slot, p->gen, how);

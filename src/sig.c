@@ -2,9 +2,11 @@
 #include "config.h"
 
 #include <sys/signalfd.h>
+#include <sys/wait.h>
 
 #include <errno.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -42,17 +44,15 @@ sig_read(int fd)
 	return -1;
 }
 
-/* Default dispositions and an empty mask, as a new process expects. */
+/* A wait status as words: "exited with status 0", "killed by signal 9 (Killed)". */
 void
-sig_reset(void)
+sig_exit_text(int status, char *buf, size_t len)
 {
-	struct sigaction	 sa;
-	sigset_t		 set;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = SIG_DFL;
-	for (int s = 1; s < NSIG; s++)
-		sigaction(s, &sa, NULL);
-	sigemptyset(&set);
-	sigprocmask(SIG_SETMASK, &set, NULL);
+	if (WIFEXITED(status))
+		snprintf(buf, len, "exited with status %d", WEXITSTATUS(status));
+	else if (WIFSIGNALED(status))
+		snprintf(buf, len, "killed by signal %d (%s)",
+		    WTERMSIG(status), strsignal(WTERMSIG(status)));
+	else
+		snprintf(buf, len, "stopped (status %#x)", status);
 }

@@ -3,9 +3,10 @@
 #define TCPD_SIG_H
 
 #include <signal.h>
+#include <stddef.h>
 
 int	sig_open(const int *signals);
 int	sig_read(int fd);
-void	sig_reset(void);
+void	sig_exit_text(int status, char *, size_t);
 
 #endif

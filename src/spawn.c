@@ -20,6 +20,7 @@
 #include "conn.h"
 #include "log.h"
 #include "loop.h"
+#include "sig.h"
 #include "spawn.h"
 
 /* After SIGTERM at a stop, how long programs get before SIGKILL. */
@@ -269,12 +270,7 @@ spawn_exited(struct conn_set *s, struct conn *c, int st)
 	char	 who[CONN_PEERSTRLEN], how[64];
 	int64_t	 ms = s->loop->now - c->started;
 
-	if (WIFEXITED(st))
-		snprintf(how, sizeof(how), "exited with status %d",
-		    WEXITSTATUS(st));
-	else
-		snprintf(how, sizeof(how), "killed by signal %d (%s)",
-		    WTERMSIG(st), strsignal(WTERMSIG(st)));
+	sig_exit_text(st, how, sizeof(how));
 	conn_peer_text(&c->peer, who, sizeof(who));
 	log_info("%s %s: pid %ld %s after %lld.%03lld s", s->name, who,
 	    (long)c->child, how, (long long)(ms / 1000),
