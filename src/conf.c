@@ -43,7 +43,8 @@ ctx_file(const struct ctx *x, const char *file)
 
 static const char *const top_keys[] = {
 	"user", "group", "pid_file", "log_facility", "log_level",
-	"shutdown_timeout", "services", NULL
+	"shutdown_timeout", "respawn_window", "respawn_limit", "services",
+	NULL
 };
 static const char *const service_keys[] = {
 	"name", "handler", "listen", "workers", "backlog", "idle_timeout",
@@ -495,8 +496,14 @@ load_top(struct ctx *x, struct conf *c, const config_setting_t *root)
 		    "unknown log_level '%s' (err, warning, notice, info, "
 		    "debug)", lvl);
 	c->shutdown_timeout = 10;
+	c->respawn_window = 5;
+	c->respawn_limit = 5;
 	if (get_int(x, root, "shutdown_timeout", 0, 86400,
-	    &c->shutdown_timeout) == -1)
+	    &c->shutdown_timeout) == -1 ||
+	    get_int(x, root, "respawn_window", 1, 3600,
+	    &c->respawn_window) == -1 ||
+	    get_int(x, root, "respawn_limit", 1, 1000,
+	    &c->respawn_limit) == -1)
 		return -1;
 
 	if ((svs = config_setting_get_member(root, "services")) == NULL)

@@ -41,6 +41,8 @@ struct conf {
 	int			 log_facility;
 	int			 log_level;
 	int			 shutdown_timeout;
+	int			 respawn_window;	/* seconds */
+	int			 respawn_limit;
 	struct conf_service	*services;
 	int			 nservices;
 };

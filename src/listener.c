@@ -5,6 +5,8 @@
 #include <netinet/in.h>
 
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <string.h>
 #include <time.h>
@@ -20,6 +22,8 @@
 
 /* How long the acceptor rests when the system is out of fds or memory. */
 #define BACKOFF_MS	100
+/* The most connections shed in one go when out of fds. */
+#define SHED_MAX	256
 
 /*
  * A socket for one slot of one address.  Every slot of an address joins
@@ -90,6 +94,32 @@ rest(int ms)
 }
 
 /*
+ * Out of fds, the queue would only grow, its clients waiting for nothing.
+ * Give back the fd kept in reserve, take each queued connection with it
+ * and close it at once (a clean FIN: nothing was read), then take the
+ * reserve again.  Returns how many were shed.
+ */
+static int
+shed(struct acceptor *a, int *reserve)
+{
+	struct pollfd	 pfd = { .fd = a->fd, .events = POLLIN };
+	int		 n = 0, fd;
+
+	if (*reserve == -1)
+		return 0;
+	close(*reserve);
+	while (n < SHED_MAX && poll(&pfd, 1, 0) == 1) {
+		fd = accept4(a->fd, NULL, NULL, SOCK_CLOEXEC);
+		if (fd == -1)
+			break;
+		close(fd);
+		n++;
+	}
+	*reserve = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	return n;
+}
+
+/*
  * The accept loop.  It only accepts: the connection goes straight to the
  * worker's event loop, so no client can hold up the next accept.
  */
@@ -100,11 +130,13 @@ acceptor_main(void *arg)
 	struct sockaddr_storage	 ss;
 	socklen_t		 len;
 	sigset_t		 set;
-	int			 fd, starved = 0;
+	int			 fd, starved = 0, reserve;
+	long			 shed_count = 0;
 
 	sigemptyset(&set);
 	sigaddset(&set, WAKE_SIGNAL);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+	reserve = open("/dev/null", O_RDONLY | O_CLOEXEC);
 
 	while (!atomic_load(&a->stop)) {
 		/* At max_connections, leave new ones in the accept queue. */
@@ -118,8 +150,11 @@ acceptor_main(void *arg)
 			limit_release(a->limit, a->cell, a->max);
 		if (fd >= 0) {
 			if (starved) {
-				log_notice("accept on %s: recovered", a->text);
+				log_notice("accept on %s: recovered; %ld "
+				    "connection%s shed meanwhile", a->text,
+				    shed_count, shed_count == 1 ? "" : "s");
 				starved = 0;
+				shed_count = 0;
 			}
 			a->handoff(a->arg, fd, &ss, len, a->index);
 			continue;
@@ -142,6 +177,16 @@ acceptor_main(void *arg)
 			break;
 		case EMFILE:
 		case ENFILE:
+			if (!starved)
+				log_warn("accept on %s: shedding queued "
+				    "connections until fds are free", a->text);
+			starved = 1;
+			shed_count += shed(a, &reserve);
+			if (reserve == -1)	/* taken meanwhile: try later */
+				reserve = open("/dev/null",
+				    O_RDONLY | O_CLOEXEC);
+			rest(BACKOFF_MS);
+			break;
 		case ENOBUFS:
 		case ENOMEM:
 			/* Spinning would not help: rest, then try again. */
@@ -157,6 +202,8 @@ acceptor_main(void *arg)
 			break;
 		}
 	}
+	if (reserve != -1)
+		close(reserve);
 	atomic_store(&a->running, 0);
 	return NULL;
 }

@@ -16,6 +16,7 @@
 #include "conf.h"
 #include "log.h"
 #include "master.h"
+#include "proctitle.h"
 
 static const struct {
 	const char	*name;
@@ -213,7 +214,7 @@ raise_nofile(void)
 }
 
 static int
-run(struct conf *conf, int foreground)
+run(struct conf *conf, int foreground, int argc, char *argv[])
 {
 	struct master	*m;
 	char		*pid_file = NULL;
@@ -221,6 +222,7 @@ run(struct conf *conf, int foreground)
 
 	if (!foreground)
 		notify = daemon_start();
+	proctitle_init(argc, argv);
 	log_open(conf->log_facility, conf->log_level, 1, 1);
 	if (conf->user != NULL && geteuid() != 0)
 		log_notice("not started as root: user %s is ignored",
@@ -265,6 +267,12 @@ main(int argc, char *argv[])
 	char		 err[1024];
 	int		 ch, foreground = 0, test = 0, sig = 0;
 
+	/*
+	 * Whatever descriptors the caller left open are not tcpd's: a worker
+	 * would keep them, and whoever waits on their other end would wait
+	 * as long as tcpd runs.
+	 */
+	close_range(STDERR_FILENO + 1, ~0U, 0);
 	log_init(1);
 	while ((ch = getopt(argc, argv, "c:fhs:tV")) != -1) {
 		switch (ch) {
@@ -314,5 +322,5 @@ main(int argc, char *argv[])
 		conf_free(conf);
 		return rc;
 	}
-	return run(conf, foreground);
+	return run(conf, foreground, argc, argv);
 }

@@ -18,12 +18,13 @@
 #include "log.h"
 #include "loop.h"
 #include "master.h"
+#include "proctitle.h"
 #include "sig.h"
 #include "worker.h"
 
-/* A slot that dies this soon after its start is respawned after a pause. */
-#define RESPAWN_QUICK_MS	1000
-#define RESPAWN_MAX_MS		30000
+/* A failing slot's respawns: 1 s, then doubling, up to this. */
+#define RESPAWN_FIRST_MS	1000
+#define RESPAWN_MAX_MS		60000
 /* Beyond shutdown_timeout, before a stopping worker gets SIGKILL. */
 #define KILL_GRACE_MS		5000
 
@@ -98,10 +99,22 @@ struct master {
 	enum stop		 request;
 	enum stop		 stopping;
 	int			 foreground;
+	int			*counts;	/* slots per service, see nslots */
+	int			 scale;		/* pending: +1, -1 per signal */
 };
 
 static void	master_retire(struct master *, struct proc *, enum retire);
 static void	master_drop_respawns(struct master *);
+
+/*
+ * Slots of a service: its workers in the file, or as SIGTTIN and SIGTTOU
+ * changed them (counts, in the order of the file's services).
+ */
+static int
+nslots(const struct conf *c, const struct conf_service *sv, const int *counts)
+{
+	return counts != NULL ? counts[sv - c->services] : sv->workers;
+}
 
 static int
 same_addr(const struct conf_listen *a, const struct conf_listen *b)
@@ -135,7 +148,8 @@ addr_known(struct master *m, const struct conf_listen *l)
  * the reason in err.
  */
 static int
-master_bind(struct master *m, const struct conf *c, char *err, size_t len)
+master_bind(struct master *m, const struct conf *c, const int *counts,
+    char *err, size_t len)
 {
 	int	 first_new = m->nsocks, total = m->nsocks;
 	struct lsock *s;
@@ -143,7 +157,8 @@ master_bind(struct master *m, const struct conf *c, char *err, size_t len)
 	for (int i = 0; i < m->nsocks; i++)
 		m->socks[i].used = 0;
 	for (int i = 0; i < c->nservices; i++)
-		total += c->services[i].nlisten * c->services[i].workers;
+		total += c->services[i].nlisten *
+		    nslots(c, &c->services[i], counts);
 	if ((s = realloc(m->socks, (total ? total : 1) * sizeof(*s))) ==
 	    NULL) {
 		snprintf(err, len, "out of memory");
@@ -161,7 +176,7 @@ master_bind(struct master *m, const struct conf *c, char *err, size_t len)
 				    "address already in use" : strerror(errno));
 				goto fail;
 			}
-			for (int k = 0; k < sv->workers; k++) {
+			for (int k = 0; k < nslots(c, sv, counts); k++) {
 				if ((s = lsock_find(m, l, k)) != NULL) {
 					if (s->backlog != sv->backlog &&
 					    listen(s->fd, sv->backlog) == 0)
@@ -412,14 +427,14 @@ master_start_generation(struct master *m)
 	const struct conf	*c = m->conf;
 
 	for (int i = 0; i < c->nservices; i++)
-		for (int k = 0; k < c->services[i].workers; k++)
+		for (int k = 0; k < nslots(c, &c->services[i], m->counts); k++)
 			master_spawn(m, &c->services[i], k, 0);
 	for (struct proc *p = m->procs; p != NULL; p = p->next) {
 		const struct conf_service *sv;
 		if (p->gen == m->gen || p->retiring)
 			continue;
 		sv = conf_service_find(c, p->service);
-		if (sv == NULL || p->slot >= sv->workers)
+		if (sv == NULL || p->slot >= nslots(c, sv, m->counts))
 			master_retire(m, p, RETIRE_DRAIN);
 	}
 }
@@ -437,6 +452,90 @@ master_log_changes(const struct conf *old, const struct conf *new)
 			    old->services[i].name);
 }
 
+/* The file's worker count of each service. */
+static int *
+master_counts(const struct conf *c)
+{
+	int	*counts = calloc(c->nservices, sizeof(*counts));
+
+	for (int i = 0; counts != NULL && i < c->nservices; i++)
+		counts[i] = c->services[i].workers;
+	return counts;
+}
+
+/*
+ * SIGTTIN, SIGTTOU: one worker more or fewer for every service (from 1
+ * to 256), until the next reload.  A new slot gets sockets of its own; a
+ * slot that goes is drained by its worker before its sockets close.
+ */
+static void
+master_scale(struct master *m, int by)
+{
+	const struct conf	*c = m->conf;
+	char			 err[512];
+	int			*counts, changed = 0;
+
+	if ((counts = calloc(c->nservices, sizeof(*counts))) == NULL) {
+		log_warn("cannot change the worker count");
+		return;
+	}
+	for (int i = 0; i < c->nservices; i++) {
+		counts[i] = m->counts[i] + by;
+		counts[i] = counts[i] < 1 ? 1 : counts[i] > 256 ? 256 : counts[i];
+		changed |= counts[i] != m->counts[i];
+	}
+	if (!changed || master_bind(m, c, counts, err, sizeof(err)) == -1) {
+		if (changed)
+			log_warnx("cannot add a worker: %s", err);
+		else
+			log_notice("%s: no service can have %s workers",
+			    by > 0 ? "SIGTTIN" : "SIGTTOU",
+			    by > 0 ? "more" : "fewer");
+		free(counts);
+		return;
+	}
+	for (int i = 0; i < c->nservices; i++) {
+		const struct conf_service *sv = &c->services[i];
+		for (int k = m->counts[i]; k < counts[i]; k++)
+			master_spawn(m, sv, k, 0);
+		for (struct proc *p = m->procs; p != NULL; p = p->next)
+			if (p->slot >= counts[i] && !p->retiring &&
+			    strcmp(p->service, sv->name) == 0)
+				master_retire(m, p, RETIRE_DRAIN);
+		if (counts[i] != m->counts[i])
+			log_info("%s: %s now has %d worker%s", by > 0 ?
+			    "SIGTTIN" : "SIGTTOU", sv->name, counts[i],
+			    counts[i] == 1 ? "" : "s");
+	}
+	free(m->counts);
+	m->counts = counts;
+	master_unbind_unused(m);
+}
+
+/*
+ * With net.ipv4.tcp_migrate_req at 0, a closing slot socket resets the
+ * handshakes still in flight on it instead of moving them to the other
+ * sockets of its group.  Said once, at start.
+ */
+static void
+master_check_migrate(void)
+{
+	FILE	*fp = fopen("/proc/sys/net/ipv4/tcp_migrate_req", "r");
+	int	 v = -1;
+
+	if (fp == NULL)
+		return;
+	if (fscanf(fp, "%d", &v) != 1)
+		v = -1;
+	fclose(fp);
+	if (v == 0)
+		log_notice("net.ipv4.tcp_migrate_req is 0: when a slot socket "
+		    "closes (fewer workers, an address removed), connections "
+		    "still in their handshake on it are reset; "
+		    "sysctl -w net.ipv4.tcp_migrate_req=1 moves them to the "
+		    "remaining sockets");
+}
+
 /*
  * SIGHUP: read the file again.  Only a file that loads and binds
  * replaces the running configuration; otherwise nothing changes.
@@ -446,6 +545,7 @@ master_reload(struct master *m)
 {
 	struct conf	*c;
 	char		 err[1024];
+	int		*counts = NULL;
 
 	log_info("reload: reading %s", m->conf->path);
 	if ((c = conf_load(m->conf->path, err, sizeof(err))) == NULL) {
@@ -453,12 +553,16 @@ master_reload(struct master *m)
 		    err, m->gen);
 		return;
 	}
-	if (master_bind(m, c, err, sizeof(err)) == -1) {
+	if ((counts = master_counts(c)) == NULL ||
+	    master_bind(m, c, counts, err, sizeof(err)) == -1) {
 		log_warnx("reload refused: %s; still running generation %u",
-		    err, m->gen);
+		    counts ? err : "out of memory", m->gen);
+		free(counts);
 		conf_free(c);
 		return;
 	}
+	free(m->counts);
+	m->counts = counts;
 	if (c->pid_file != NULL && (m->conf->pid_file == NULL ||
 	    strcmp(c->pid_file, m->conf->pid_file) != 0))
 		log_notice("reload: a new pid_file takes effect at restart");
@@ -517,31 +621,97 @@ master_schedule_respawn(struct master *m, const char *service, int slot,
 	m->respawns = r;
 }
 
-/* A worker of the current generation died: put a new one in its slot. */
+/*
+ * Show in ps which slots are failing: dying within respawn_window of
+ * their start respawn_limit times in a row or more.
+ */
+static void
+master_title(struct master *m)
+{
+	char	 failing[256] = "";
+	size_t	 n = 0;
+	int	 count = 0;
+
+	for (struct proc *p = m->procs; p != NULL; p = p->next)
+		if (p->fails >= m->conf->respawn_limit && !p->retiring) {
+			count++;
+			n += snprintf(failing + n, n < sizeof(failing) ?
+			    sizeof(failing) - n : 0, " %s/%d", p->service,
+			    p->slot);
+		}
+	for (struct respawn *r = m->respawns; r != NULL; r = r->next)
+		if (r->fails >= m->conf->respawn_limit) {
+			count++;
+			n += snprintf(failing + n, n < sizeof(failing) ?
+			    sizeof(failing) - n : 0, " %s/%d", r->service,
+			    r->slot);
+		}
+	if (count == 0)
+		proctitle_set("tcpd: master -c %s", m->conf->path);
+	else
+		proctitle_set("tcpd: master -c %s [failing:%s]",
+		    m->conf->path, failing);
+}
+
+/*
+ * A worker of the current generation died: put a new one in its slot,
+ * at once, unless the slot is failing: then after a pause that doubles
+ * with each further quick death.
+ */
 static void
 master_replace(struct master *m, struct proc *p)
 {
 	const struct conf_service	*sv;
+	const struct conf		*c = m->conf;
 	int64_t				 lived = m->loop.now - p->started;
-	int				 fails = p->fails;
-	int64_t				 delay = 0;
+	int				 fails, over;
+	int64_t				 delay;
 
-	sv = conf_service_find(m->conf, p->service);
-	if (sv == NULL || p->slot >= sv->workers)
+	sv = conf_service_find(c, p->service);
+	if (sv == NULL || p->slot >= nslots(c, sv, m->counts))
 		return;
-	fails = lived < RESPAWN_QUICK_MS ? fails + 1 : 0;
-	if (fails > 0) {
-		delay = (int64_t)RESPAWN_QUICK_MS << (fails < 6 ? fails - 1 : 5);
-		if (delay > RESPAWN_MAX_MS)
-			delay = RESPAWN_MAX_MS;
-		log_warnx("%s slot %d died %d time%s in a row within %d ms "
-		    "of its start; respawning in %lld ms", p->service, p->slot,
-		    fails, fails == 1 ? "" : "s", RESPAWN_QUICK_MS,
-		    (long long)delay);
-		master_schedule_respawn(m, p->service, p->slot, fails, delay);
+	fails = lived < (int64_t)c->respawn_window * 1000 ? p->fails + 1 : 0;
+	if (fails < c->respawn_limit) {
+		master_spawn(m, sv, p->slot, fails);
 		return;
 	}
-	master_spawn(m, sv, p->slot, 0);
+	over = fails - c->respawn_limit;
+	delay = (int64_t)RESPAWN_FIRST_MS << (over < 6 ? over : 6);
+	if (delay > RESPAWN_MAX_MS)
+		delay = RESPAWN_MAX_MS;
+	if (over == 0)
+		log_warnx("%s slot %d is failing: its workers died %d times in "
+		    "a row within %d s of starting; respawning with back-off "
+		    "from %d s up to %d s", p->service, p->slot, fails,
+		    c->respawn_window, RESPAWN_FIRST_MS / 1000,
+		    RESPAWN_MAX_MS / 1000);
+	else
+		log_debug("%s slot %d: respawning in %lld ms", p->service,
+		    p->slot, (long long)delay);
+	master_schedule_respawn(m, p->service, p->slot, fails, delay);
+}
+
+/* A worker that has lived through respawn_window clears its slot. */
+static void
+master_check_recovered(struct master *m)
+{
+	int64_t	 window = (int64_t)m->conf->respawn_window * 1000;
+	int	 changed = 0;
+
+	for (struct proc *p = m->procs; p != NULL; p = p->next) {
+		if (p->fails == 0 || !p->ready || m->loop.now - p->started <
+		    window)
+			continue;
+		if (p->fails >= m->conf->respawn_limit) {
+			log_info("%s slot %d recovered: worker %ld has run for "
+			    "%d s", p->service, p->slot, (long)p->pid,
+			    m->conf->respawn_window);
+			changed = 1;
+		}
+		p->fails = 0;
+	}
+	if (changed)
+		master_title(m);
 }
 
 static void
@@ -586,6 +756,12 @@ master_sig_cb(struct io *io, uint32_t ev)
 			break;
 		case SIGHUP:
 			m->reload = 1;
+			break;
+		case SIGTTIN:
+			m->scale++;
+			break;
+		case SIGTTOU:
+			m->scale--;
 			break;
 		case SIGQUIT:
 			if (m->request == RUNNING)
@@ -651,7 +827,7 @@ master_timers(struct master *m)
 		}
 		*rp = r->next;
 		sv = conf_service_find(m->conf, r->service);
-		if (sv != NULL && r->slot < sv->workers)
+		if (sv != NULL && r->slot < nslots(m->conf, sv, m->counts))
 			master_spawn(m, sv, r->slot, r->fails);
 		free(r->service);
 		free(r);
@@ -674,9 +850,14 @@ master_timeout(const struct master *m)
 	for (const struct respawn *r = m->respawns; r != NULL; r = r->next)
 		if (next == -1 || r->at < next)
 			next = r->at;
-	for (const struct proc *p = m->procs; p != NULL; p = p->next)
+	for (const struct proc *p = m->procs; p != NULL; p = p->next) {
+		int64_t recovered = p->started +
+		    (int64_t)m->conf->respawn_window * 1000;
 		if (p->kill_at != 0 && (next == -1 || p->kill_at < next))
 			next = p->kill_at;
+		if (p->fails > 0 && p->ready && (next == -1 || recovered < next))
+			next = recovered;
+	}
 	if (next == -1)
 		return -1;
 	return next <= m->loop.now ? 0 : (int)(next - m->loop.now);
@@ -704,7 +885,9 @@ master_listen(struct master *m)
 {
 	char	 err[512];
 
-	if (master_bind(m, m->conf, err, sizeof(err)) == -1) {
+	if ((m->counts = master_counts(m->conf)) == NULL)
+		return -1;
+	if (master_bind(m, m->conf, m->counts, err, sizeof(err)) == -1) {
 		log_warnx("%s", err);
 		return -1;
 	}
@@ -720,7 +903,7 @@ int
 master_run(struct master *m)
 {
 	static const int signals[] = {
-		SIGCHLD, SIGHUP, SIGQUIT, SIGTERM, SIGINT, 0
+		SIGCHLD, SIGHUP, SIGQUIT, SIGTERM, SIGINT, SIGTTIN, SIGTTOU, 0
 	};
 	int	 sigfd;
 
@@ -736,6 +919,7 @@ master_run(struct master *m)
 	    m->conf->nservices, m->conf->nservices == 1 ? "" : "s",
 	    conf_workers_total(m->conf),
 	    conf_workers_total(m->conf) == 1 ? "" : "s");
+	master_check_migrate();
 	master_start_generation(m);
 
 	for (;;) {
@@ -751,10 +935,18 @@ master_run(struct master *m)
 			break;
 		if (m->reload) {
 			m->reload = 0;
+			m->scale = 0;	/* the file's counts win */
 			if (m->stopping == RUNNING)
 				master_reload(m);
 		}
+		if (m->scale != 0) {
+			if (m->stopping == RUNNING)
+				master_scale(m, m->scale);
+			m->scale = 0;
+		}
 		master_timers(m);
+		master_check_recovered(m);
+		master_title(m);
 	}
 	master_close_sockets(m);
 	log_info("stopped");
@@ -779,6 +971,7 @@ master_free(struct master *m)
 		free(l);
 	}
 	conf_free(m->conf);
+	free(m->counts);
 	free(m->socks);
 	free(m);
 }

@@ -21,6 +21,7 @@
 #include "listener.h"
 #include "log.h"
 #include "loop.h"
+#include "proctitle.h"
 #include "sig.h"
 #include "spawn.h"
 #include "worker.h"
@@ -253,6 +254,8 @@ worker_check_stop(struct worker *w)
 		w->stopping = STOP_GRACEFUL;
 		w->deadline = w->loop.now +
 		    (int64_t)w->conf->shutdown_timeout * 1000;
+		proctitle_set("tcpd: worker %s slot %d (stopping)",
+		    w->svc->name, w->slot);
 		worker_stop_accepting(w);
 		if (w->conns.live > 0)
 			log_info("%s slot %d: stopping, %u connection%s open",
@@ -308,7 +311,16 @@ worker_init(struct worker *w, pid_t master, int ctl)
 	int			 sigfd, qfd;
 	char			 ready = WORKER_READY;
 
+	proctitle_set("tcpd: worker %s slot %d", w->svc->name, w->slot);
 	worker_drop_privileges(w->conf);
+	/*
+	 * A program that went missing since the file was checked: exit, and
+	 * let the connections wait in the queue while the master backs off,
+	 * rather than take each one only to drop it.
+	 */
+	if (w->svc->argv != NULL && access(w->svc->argv[0], X_OK) == -1)
+		fatal("%s slot %d: cannot run %s", w->svc->name, w->slot,
+		    w->svc->argv[0]);
 	/* Set after the uid change, which clears it. */
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
 	if (getppid() != master)

@@ -44,6 +44,12 @@ svc='{ name = "e"; handler = "echo"; listen = [ "127.0.0.1:7007" ]; }'
 	    '  { name = "e"; handler = "echo"; listen = [ "127.0.0.1:7007" ]; idle_timeout = -1; }' ');'
 	check "1: 'shutdown_timeout' must be between 0 and 86400, not 99999" \
 	    'shutdown_timeout = 99999;' "services = ( $svc );"
+	check "1: 'respawn_limit' must be between 1 and 1000, not 0" \
+	    'respawn_limit = 0;' "services = ( $svc );"
+	check "1: 'respawn_window' must be between 1 and 3600, not 0" \
+	    'respawn_window = 0;' "services = ( $svc );"
+	check "2: 'max_connections' must be between 0 and 1000000, not -1" 'services = (' \
+	    '  { name = "e"; handler = "echo"; listen = [ "127.0.0.1:7007" ]; max_connections = -1; }' ');'
 }
 
 @test "unknown handler, log level, facility, user, group" {

@@ -6,10 +6,11 @@ load helpers
 @test "tcpd -c FILE detaches, writes its pid file and serves" {
 	PORT=$(free_port)
 	write_conf '' "$(conf_service echo echo "\"127.0.0.1:$PORT\"" 'workers = 2;')"
-	run -0 timeout 10 "$TCPD" -c "$CONF"
-	assert_output ""
-	[ -s "$PIDFILE" ]
+	run timeout 10 "$TCPD" -c "$CONF"
+	# Known before any check can fail, so that teardown stops it.
 	TCPD_PID=$(cat "$PIDFILE")
+	[ "$status" -eq 0 ]
+	assert_output ""
 	alive "$TCPD_PID"
 	# Its own session, no terminal, and not our child.
 	[ "$(ps -o sid= -p "$TCPD_PID" | tr -d ' ')" = "$TCPD_PID" ]
@@ -32,4 +33,20 @@ load helpers
 	run -1 timeout 10 "$TCPD" -c "$CONF"
 	assert_output --partial "cannot listen on 127.0.0.1:$PORT: address already in use"
 	[ ! -e "$PIDFILE" ]
+}
+
+@test "descriptors left open by the caller are not kept" {
+	PORT=$(free_port)
+	write_conf '' "$(conf_service echo echo "\"127.0.0.1:$PORT\"" 'workers = 2;')"
+	# A pipe whose reader would wait for as long as any holder lives.
+	exec 8> >(cat >/dev/null)
+	pipe=$(readlink /proc/$$/fd/8)
+	"$TCPD" -f -c "$CONF" 2>>"$LOG" 8>&8 &
+	TCPD_PID=$!
+	exec 8>&-
+	wait_for 10 log_has_n 2 'worker [0-9]+ started'
+	for p in "$TCPD_PID" $(workers); do
+		held=$(for f in /proc/$p/fd/*; do readlink "$f"; done | grep -cF "$pipe" || true)
+		[ "$held" -eq 0 ] || fail "pid $p holds $pipe"
+	done
 }

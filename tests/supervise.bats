@@ -1,0 +1,161 @@
+#!/usr/bin/env bats
+# Supervision: crash loops, worker counts on signals, fd exhaustion.
+
+load helpers
+
+master_title() {
+	ps -o args= -p "$TCPD_PID"
+}
+title_has() {
+	master_title | grep -qF -- "$1"
+}
+title_clean() {
+	! master_title | grep -q failing
+}
+
+# An exec service whose program we can break and mend: $T/prog.
+prog_service() {
+	PORT=$(free_port)
+	printf '#!/bin/sh\necho ok\n' >"$T/prog"
+	chmod 755 "$T/prog"
+	write_conf 'respawn_window = 2; respawn_limit = 2;' \
+	    "$(conf_service prog exec "\"127.0.0.1:$PORT\"" "workers = 1; exec = [ \"$T/prog\" ];")"
+	start_tcpd 1
+}
+
+@test "a crash loop backs off, shows as failing, and recovers by itself" {
+	prog_service
+	[ "$(master_title)" = "tcpd: master -c $CONF" ]
+	# The program becomes unusable: each new worker exits at start.
+	chmod 644 "$T/prog"
+	kill -KILL "$(workers)"
+	wait_for 10 log_has_n 1 'prog slot 0 is failing: its workers died 2 times in a row within 2 s of starting; respawning with back-off from 1 s up to 60 s'
+	[ "$(log_count 'is failing')" -eq 1 ]
+	wait_for 5 title_has "[failing: prog/0]"
+	alive "$TCPD_PID"
+	# A client meanwhile waits in the queue, not refused.
+	(timeout 30 nc -d 127.0.0.1 "$PORT" >"$T/out") &
+	BG_PIDS=$!
+	wait_for 5 accept_queue_is "$PORT" 1
+	# Mended, the next respawn takes the client, and the slot recovers.
+	chmod 755 "$T/prog"
+	wait "$BG_PIDS"
+	BG_PIDS=
+	[ "$(cat "$T/out")" = ok ]
+	wait_for 10 log_has_n 1 'prog slot 0 recovered: worker [0-9]+ has run for 2 s'
+	wait_for 5 title_clean
+}
+
+@test "a reload clears a failing slot at once" {
+	prog_service
+	chmod 644 "$T/prog"
+	kill -KILL "$(workers)"
+	wait_for 10 title_has "[failing: prog/0]"
+	chmod 755 "$T/prog"
+	kill -HUP "$TCPD_PID"
+	wait_for 5 log_has_n 1 'reload: generation 2 started'
+	wait_for 5 log_has_n 1 'worker [0-9]+ started: service prog slot 0 generation 2'
+	wait_for 5 title_clean
+	run -0 timeout 5 nc -d 127.0.0.1 "$PORT"
+	assert_output ok
+}
+
+@test "workers show what they serve in ps" {
+	PORT=$(free_port)
+	write_conf '' "$(conf_service echo echo "\"127.0.0.1:$PORT\"" 'workers = 2;')"
+	start_tcpd 2
+	run -0 ps -o args= --ppid "$TCPD_PID"
+	assert_line "tcpd: worker echo slot 0"
+	assert_line "tcpd: worker echo slot 1"
+}
+
+@test "SIGTTIN and SIGTTOU add and remove a worker per service, until a reload" {
+	A=$(free_port) B=$(free_port)
+	write_conf '' "$(
+	    conf_service echo echo "\"127.0.0.1:$A\"" 'workers = 2;'
+	    conf_service daytime daytime "\"127.0.0.1:$B\"" 'workers = 1;')"
+	start_tcpd 3
+	kill -TTIN "$TCPD_PID"
+	wait_for 10 nworkers_is 5
+	wait_for 5 listening "$A" 3
+	wait_for 5 listening "$B" 2
+	kill -TTOU "$TCPD_PID"
+	wait_for 10 nworkers_is 3
+	kill -TTOU "$TCPD_PID"
+	wait_for 10 nworkers_is 2
+	wait_for 5 listening "$A" 1
+	wait_for 5 listening "$B" 1
+	kill -TTOU "$TCPD_PID"
+	wait_for 5 log_has_n 1 'SIGTTOU: no service can have fewer workers'
+	run -0 bash -c "echo one | nc -N 127.0.0.1 $A"
+	assert_output one
+	kill -HUP "$TCPD_PID"
+	wait_for 10 nworkers_is 3
+	wait_for 5 listening "$A" 2
+}
+
+@test "SIGTTOU loses no connection queued on the slot that goes" {
+	PORT=$(free_port)
+	write_conf '' "$(conf_service echo echo "\"127.0.0.1:$PORT\"" 'workers = 2;')"
+	start_tcpd 2
+	ws=$(workers)
+	kill -STOP $ws
+	# Spread over both slot sockets by the kernel.
+	queue_clients "$PORT" 8
+	kill -TTOU "$TCPD_PID"
+	wait_for 5 log_has_n 1 'SIGTTOU: echo now has 1 worker'
+	kill -CONT $ws
+	queued_clients_answered 8
+	wait_for 10 nworkers_is 1
+	wait_for 5 listening "$PORT" 1
+}
+
+@test "tcp_migrate_req at 0 is pointed out once at start" {
+	PORT=$(free_port)
+	write_conf '' "$(conf_service echo echo "\"127.0.0.1:$PORT\"" 'workers = 1;')"
+	start_tcpd 1
+	if [ "$(cat /proc/sys/net/ipv4/tcp_migrate_req)" = 0 ]; then
+		[ "$(log_count 'net.ipv4.tcp_migrate_req is 0')" -eq 1 ]
+	else
+		[ "$(log_count 'tcp_migrate_req')" -eq 0 ]
+	fi
+}
+
+@test "out of fds: the worker sheds queued connections, keeps serving, recovers" {
+	command -v prlimit >/dev/null || skip "prlimit is not installed"
+	PORT=$(free_port)
+	write_conf '' "$(conf_service echo echo "\"127.0.0.1:$PORT\"" 'workers = 1; idle_timeout = 0;')"
+	start_tcpd 1
+	w=$(workers)
+	# RLIMIT_NOFILE bounds fd numbers, and the worker's table has holes:
+	# find the limit that leaves exactly two numbers free below it.
+	limit=0 free=0
+	while (( free < 2 || limit < 3 )); do
+		[ -e "/proc/$w/fd/$limit" ] || free=$((free + 1))
+		limit=$((limit + 1))
+	done
+	open=$(ls "/proc/$w/fd" | wc -l)
+	prlimit --pid "$w" --nofile=$limit:$limit
+	exec 5<>"/dev/tcp/127.0.0.1/$PORT"
+	exec 6<>"/dev/tcp/127.0.0.1/$PORT"
+	echo a >&5; read -r -t 5 line <&5; [ "$line" = a ]
+	echo b >&6; read -r -t 5 line <&6; [ "$line" = b ]
+	# The third is taken and closed at once: EOF, not a hang.
+	run -0 timeout 5 nc -d 127.0.0.1 "$PORT"
+	assert_output ""
+	wait_for 5 log_has_n 1 'accept on 127\.0\.0\.1:[0-9]+: shedding queued connections until fds are free: Too many open files'
+	# Stuck, the acceptor rests instead of spinning: a one-second
+	# measuring window of the worker's CPU time.
+	cpu() { awk '{ print $14 + $15 }' "/proc/$w/stat"; }
+	c1=$(cpu); sleep 1; c2=$(cpu)
+	(( c2 - c1 <= 5 )) || fail "worker used $((c2 - c1)) ticks in 1 s"
+	# Open connections are still served.
+	echo c >&5; read -r -t 5 line <&5; [ "$line" = c ]
+	# fds come back: the next connection is served, and it says so.
+	exec 6>&-
+	wait_for 5 test "$(ls "/proc/$w/fd" | wc -l)" -le $((open + 1))
+	run -0 timeout 5 bash -c "echo back | nc -N 127.0.0.1 $PORT"
+	assert_output back
+	wait_for 5 log_has_n 1 'accept on 127\.0\.0\.1:[0-9]+: recovered; [1-9][0-9]* connections? shed meanwhile'
+	exec 5>&-
+}
