@@ -43,8 +43,8 @@ ctx_file(const struct ctx *x, const char *file)
 
 static const char *const top_keys[] = {
 	"user", "group", "pid_file", "log_facility", "log_level",
-	"shutdown_timeout", "respawn_window", "respawn_limit", "services",
-	NULL
+	"shutdown_timeout", "respawn_window", "respawn_limit",
+	"watchdog_timeout", "services", NULL
 };
 static const char *const service_keys[] = {
 	"name", "handler", "listen", "workers", "backlog", "idle_timeout",
@@ -498,7 +498,10 @@ load_top(struct ctx *x, struct conf *c, const config_setting_t *root)
 	c->shutdown_timeout = 10;
 	c->respawn_window = 5;
 	c->respawn_limit = 5;
-	if (get_int(x, root, "shutdown_timeout", 0, 86400,
+	c->watchdog_timeout = 10;
+	if (get_int(x, root, "watchdog_timeout", 0, 3600,
+	    &c->watchdog_timeout) == -1 ||
+	    get_int(x, root, "shutdown_timeout", 0, 86400,
 	    &c->shutdown_timeout) == -1 ||
 	    get_int(x, root, "respawn_window", 1, 3600,
 	    &c->respawn_window) == -1 ||

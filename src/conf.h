@@ -43,6 +43,7 @@ struct conf {
 	int			 shutdown_timeout;
 	int			 respawn_window;	/* seconds */
 	int			 respawn_limit;
+	int			 watchdog_timeout;	/* seconds, 0 = off */
 	struct conf_service	*services;
 	int			 nservices;
 };

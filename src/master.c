@@ -2,11 +2,13 @@
 #include "config.h"
 
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 
 #include <errno.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,6 +56,8 @@ struct proc {
 	int			 cell;
 	int64_t			 started;
 	int64_t			 kill_at;	/* SIGKILL then, if not 0 */
+	struct heartbeat	*beat;		/* shared with the worker */
+	int			 aborted;	/* the watchdog sent SIGABRT */
 	struct proc		*next;
 };
 
@@ -338,6 +342,13 @@ master_spawn(struct master *m, const struct conf_service *sv, int slot,
 	}
 	memcpy(p->listen, sv->listen, sv->nlisten * sizeof(*p->listen));
 	p->nlisten = sv->nlisten;
+	p->beat = mmap(NULL, sizeof(*p->beat), PROT_READ | PROT_WRITE,
+	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (p->beat == MAP_FAILED) {
+		p->beat = NULL;
+		goto fail;
+	}
+	p->beat->ms = m->loop.now;
 	for (int a = 0; a < sv->nlisten; a++)
 		fds[a] = lsock_find(m, &sv->listen[a], slot)->fd;
 	if (sv->max_connections > 0 &&
@@ -360,6 +371,7 @@ master_spawn(struct master *m, const struct conf_service *sv, int slot,
 			.ctl = sp[1], .master = getppid(),
 			.limit = p->limit ? p->limit->shm : NULL,
 			.cell = p->cell,
+			.beat = p->beat,
 		};
 		free(p->service);
 		free(p->listen);
@@ -388,6 +400,8 @@ fail:
 	log_warn("cannot start a worker for %s slot %d", sv->name, slot);
 	if (p->limit != NULL)
 		p->limit->used[p->cell] = 0;
+	if (p->beat != NULL)
+		munmap(p->beat, sizeof(*p->beat));
 	free(fds);
 	free(p->service);
 	free(p->listen);
@@ -596,6 +610,8 @@ proc_free(struct master *m, struct proc *p)
 		limit_reclaim(p->limit->shm, p->cell);
 		p->limit->used[p->cell] = 0;
 	}
+	if (p->beat != NULL)
+		munmap(p->beat, sizeof(*p->beat));
 	free(p->service);
 	free(p->listen);
 	free(p);
@@ -813,6 +829,37 @@ master_stop(struct master *m, enum stop how)
 	master_close_sockets(m);
 }
 
+/*
+ * A worker whose loop has not woken for watchdog_timeout is hung: log
+ * it, SIGABRT it (a core shows where), and SIGKILL it a second later if
+ * it is still there.  Its slot is respawned as for any death; its
+ * sockets, held here, keep what is queued for the new worker.
+ */
+static void
+master_watchdog(struct master *m)
+{
+	int64_t	 limit = (int64_t)m->conf->watchdog_timeout * 1000, silent;
+
+	if (limit == 0)
+		return;
+	for (struct proc *p = m->procs; p != NULL; p = p->next) {
+		if (p->aborted)
+			continue;
+		silent = m->loop.now - atomic_load(&p->beat->ms);
+		if (silent < limit)
+			continue;
+		log_warnx("worker %ld (%s slot %d) hung: its loop has been "
+		    "silent for %lld.%03lld s with %u connection%s open; "
+		    "sending SIGABRT", (long)p->pid, p->service, p->slot,
+		    (long long)(silent / 1000), (long long)(silent % 1000),
+		    atomic_load(&p->beat->conns),
+		    atomic_load(&p->beat->conns) == 1 ? "" : "s");
+		kill(p->pid, SIGABRT);
+		p->aborted = 1;
+		p->kill_at = m->loop.now + 1000;
+	}
+}
+
 /* Respawns that are due, and workers that overstayed their stop. */
 static void
 master_timers(struct master *m)
@@ -832,11 +879,12 @@ master_timers(struct master *m)
 		free(r->service);
 		free(r);
 	}
+	master_watchdog(m);
 	for (struct proc *p = m->procs; p != NULL; p = p->next)
 		if (p->kill_at != 0 && p->kill_at <= m->loop.now) {
-			log_warnx("worker %ld (%s slot %d) did not stop in "
-			    "time: killing it", (long)p->pid, p->service,
-			    p->slot);
+			log_warnx("worker %ld (%s slot %d) %s: killing it",
+			    (long)p->pid, p->service, p->slot, p->aborted ?
+			    "still there after SIGABRT" : "did not stop in time");
 			kill(p->pid, SIGKILL);
 			p->kill_at = 0;
 		}
@@ -858,6 +906,10 @@ master_timeout(const struct master *m)
 		if (p->fails > 0 && p->ready && (next == -1 || recovered < next))
 			next = recovered;
 	}
+	/* The watchdog looks every second. */
+	if (m->conf->watchdog_timeout > 0 && m->procs != NULL &&
+	    (next == -1 || next > m->loop.now + 1000))
+		next = m->loop.now + 1000;
 	if (next == -1)
 		return -1;
 	return next <= m->loop.now ? 0 : (int)(next - m->loop.now);

@@ -11,6 +11,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -47,6 +48,8 @@ struct worker {
 	int				 slot;
 	struct limit			*limit;
 	int				 cell;
+	struct heartbeat		*beat;
+	int				 beat_ms;	/* 0: no watchdog */
 	struct loop			 loop;
 	struct io			 sig_io;
 	struct io			 ctl_io;
@@ -276,6 +279,9 @@ worker_timeout(struct worker *w)
 	int	 t = conn_timeout(&w->conns);
 	int64_t	 left;
 
+	/* Wake often enough to show the master it is alive. */
+	if (w->beat_ms > 0 && (t == -1 || t > w->beat_ms))
+		t = w->beat_ms;
 	if (w->stopping == STOP_DRAIN)
 		return t == -1 || t > 10 ? 10 : t;	/* look at the queue again */
 	if (w->stopping == STOP_GRACEFUL) {
@@ -386,11 +392,17 @@ worker_run(const struct worker_spec *spec)
 	w->fds = spec->fds;
 	w->limit = spec->limit;
 	w->cell = spec->cell;
+	w->beat = spec->beat;
+	w->beat_ms = spec->conf->watchdog_timeout * 1000 / 3;
 	worker_init(w, spec->master, spec->ctl);
 
 	for (;;) {
 		if (loop_run_once(&w->loop, worker_timeout(w)) == -1)
 			fatal("epoll_wait");
+		atomic_store_explicit(&w->beat->ms, w->loop.now,
+		    memory_order_relaxed);
+		atomic_store_explicit(&w->beat->conns, w->conns.live,
+		    memory_order_relaxed);
 		conn_expire(&w->conns);
 		worker_check_stop(w);
 	}

@@ -8,6 +8,15 @@ struct conf;
 struct conf_service;
 struct limit;
 
+/*
+ * A worker's heartbeat, in memory shared with the master: the loop's
+ * last wakeup (CLOCK_MONOTONIC ms) and its open connections.
+ */
+struct heartbeat {
+	_Atomic long long	 ms;
+	_Atomic unsigned	 conns;
+};
+
 /* What a worker is started with. */
 struct worker_spec {
 	const struct conf		*conf;
@@ -18,6 +27,7 @@ struct worker_spec {
 	pid_t				 master;
 	struct limit			*limit;	/* max_connections, or NULL */
 	int				 cell;
+	struct heartbeat		*beat;
 };
 
 /* Messages on the control socket.  Worker to master: */

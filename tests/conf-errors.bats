@@ -48,6 +48,8 @@ svc='{ name = "e"; handler = "echo"; listen = [ "127.0.0.1:7007" ]; }'
 	    'respawn_limit = 0;' "services = ( $svc );"
 	check "1: 'respawn_window' must be between 1 and 3600, not 0" \
 	    'respawn_window = 0;' "services = ( $svc );"
+	check "1: 'watchdog_timeout' must be between 0 and 3600, not 4000" \
+	    'watchdog_timeout = 4000;' "services = ( $svc );"
 	check "2: 'max_connections' must be between 0 and 1000000, not -1" 'services = (' \
 	    '  { name = "e"; handler = "echo"; listen = [ "127.0.0.1:7007" ]; max_connections = -1; }' ');'
 }

@@ -159,3 +159,31 @@ prog_service() {
 	wait_for 5 log_has_n 1 'accept on 127\.0\.0\.1:[0-9]+: recovered; [1-9][0-9]* connections? shed meanwhile'
 	exec 5>&-
 }
+
+@test "the watchdog kills a hung worker and respawns its slot, losing nothing queued" {
+	PORT=$(free_port)
+	write_conf 'watchdog_timeout = 2;' \
+	    "$(conf_service echo echo "\"127.0.0.1:$PORT\"" 'workers = 1; idle_timeout = 0;')"
+	start_tcpd 1
+	exec 5<>"/dev/tcp/127.0.0.1/$PORT"
+	echo held >&5; read -r -t 5 line <&5; [ "$line" = held ]
+	w=$(workers)
+	# A stopped worker's loop is as silent as a hung one.
+	start=$(date +%s%N)
+	kill -STOP "$w"
+	queue_clients "$PORT" 3
+	wait_for 10 log_has_n 1 "worker $w \(echo slot 0\) hung: its loop has been silent for [2-9]\.[0-9]{3} s with 1 connection open; sending SIGABRT"
+	wait_for 5 log_has_n 1 "worker $w \(echo slot 0 generation 1\) killed by signal 9"
+	wait_for 5 log_has_n 2 'worker [0-9]+ started: service echo slot 0 generation 1'
+	echo "slot back $(( ($(date +%s%N) - start) / 1000000 )) ms after the stop (watchdog_timeout 2 s)" >&3
+	queued_clients_answered 3
+	exec 5>&-
+	# An idle worker is not hung: it wakes to beat.  Over a measuring
+	# window longer than watchdog_timeout, it stays, and nothing is said.
+	w2=$(workers)
+	sleep 3
+	[ "$(workers)" = "$w2" ]
+	[ "$(log_count 'hung')" -eq 1 ]
+	run -0 timeout 5 bash -c "echo new | nc -N 127.0.0.1 $PORT"
+	assert_output new
+}
