@@ -214,6 +214,7 @@ conn_release(struct conn *c)
 	if (s->limit != NULL)
 		limit_release(s->limit, s->cell, s->max);
 	s->live--;
+	s->released++;
 	free(c->out);
 	free(c);
 }

@@ -46,6 +46,7 @@ struct conn_set {
 	/* Off the loop, held by the program of an exec service. */
 	struct conn_list	 children;
 	unsigned		 live;		/* not yet released */
+	unsigned long long	 released;	/* since the worker started */
 	char			*scratch;	/* shared read buffer */
 	size_t			 scratchlen;
 	/* max_connections, when set: the service's shared count. */

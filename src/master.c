@@ -27,6 +27,9 @@
 /* A failing slot's respawns: 1 s, then doubling, up to this. */
 #define RESPAWN_FIRST_MS	1000
 #define RESPAWN_MAX_MS		60000
+/* How often the watchdog looks, and how long SIGABRT has before SIGKILL. */
+#define WATCHDOG_LOOK_MS	250
+#define WATCHDOG_GRACE_MS	500
 /* Beyond shutdown_timeout, before a stopping worker gets SIGKILL. */
 #define KILL_GRACE_MS		5000
 
@@ -57,6 +60,7 @@ struct proc {
 	int64_t			 started;
 	int64_t			 kill_at;	/* SIGKILL then, if not 0 */
 	struct heartbeat	*beat;		/* shared with the worker */
+	int64_t			 down_since;	/* its slot's, when it replaced a dead one */
 	int			 aborted;	/* the watchdog sent SIGABRT */
 	struct proc		*next;
 };
@@ -75,6 +79,7 @@ struct respawn {
 	int			 slot;
 	int			 fails;
 	int64_t			 at;
+	int64_t			 down_since;	/* when its last worker died */
 	struct respawn		*next;
 };
 
@@ -250,8 +255,15 @@ proc_ctl_cb(struct io *io, uint32_t ev)
 	n = recv(io->fd, &msg, 1, MSG_DONTWAIT);
 	if (n == 1 && msg == WORKER_READY) {
 		p->ready = 1;
-		log_info("worker %ld started: service %s slot %d generation %u",
-		    (long)p->pid, p->service, p->slot, p->gen);
+		if (p->down_since != 0)
+			log_info("worker %ld started: service %s slot %d "
+			    "generation %u, %lld ms after the last one died",
+			    (long)p->pid, p->service, p->slot, p->gen,
+			    (long long)(m->loop.now - p->down_since));
+		else
+			log_info("worker %ld started: service %s slot %d "
+			    "generation %u", (long)p->pid, p->service, p->slot,
+			    p->gen);
 		/* Its predecessor in the slot may go now: see master_retire. */
 		for (struct proc *o = m->procs; o != NULL; o = o->next)
 			if (o->gen < p->gen && o->slot == p->slot &&
@@ -321,7 +333,7 @@ master_limit_cell(struct master *m, const char *service,
 
 static int
 master_spawn(struct master *m, const struct conf_service *sv, int slot,
-    int fails)
+    int fails, int64_t down_since)
 {
 	struct worker_spec	 spec;
 	struct proc		*p;
@@ -386,6 +398,7 @@ master_spawn(struct master *m, const struct conf_service *sv, int slot,
 	p->slot = slot;
 	p->gen = m->gen;
 	p->fails = fails;
+	p->down_since = down_since;
 	p->started = m->loop.now;
 	if (loop_add(&m->loop, &p->io, sp[0], EPOLLIN, proc_ctl_cb) == -1) {
 		close(sp[0]);
@@ -442,7 +455,7 @@ master_start_generation(struct master *m)
 
 	for (int i = 0; i < c->nservices; i++)
 		for (int k = 0; k < nslots(c, &c->services[i], m->counts); k++)
-			master_spawn(m, &c->services[i], k, 0);
+			master_spawn(m, &c->services[i], k, 0, 0);
 	for (struct proc *p = m->procs; p != NULL; p = p->next) {
 		const struct conf_service *sv;
 		if (p->gen == m->gen || p->retiring)
@@ -511,7 +524,7 @@ master_scale(struct master *m, int by)
 	for (int i = 0; i < c->nservices; i++) {
 		const struct conf_service *sv = &c->services[i];
 		for (int k = m->counts[i]; k < counts[i]; k++)
-			master_spawn(m, sv, k, 0);
+			master_spawn(m, sv, k, 0, 0);
 		for (struct proc *p = m->procs; p != NULL; p = p->next)
 			if (p->slot >= counts[i] && !p->retiring &&
 			    strcmp(p->service, sv->name) == 0)
@@ -633,6 +646,7 @@ master_schedule_respawn(struct master *m, const char *service, int slot,
 	r->slot = slot;
 	r->fails = fails;
 	r->at = m->loop.now + delay;
+	r->down_since = m->loop.now;
 	r->next = m->respawns;
 	m->respawns = r;
 }
@@ -688,7 +702,7 @@ master_replace(struct master *m, struct proc *p)
 		return;
 	fails = lived < (int64_t)c->respawn_window * 1000 ? p->fails + 1 : 0;
 	if (fails < c->respawn_limit) {
-		master_spawn(m, sv, p->slot, fails);
+		master_spawn(m, sv, p->slot, fails, m->loop.now);
 		return;
 	}
 	over = fails - c->respawn_limit;
@@ -730,6 +744,17 @@ master_check_recovered(struct master *m)
 		master_title(m);
 }
 
+/*
+ * Connections a dead worker had accepted and not finished, as far as its
+ * last heartbeat tells (at most that many: some may have ended since).
+ */
+static unsigned long long
+proc_held(const struct proc *p)
+{
+	return atomic_load(&p->beat->accepted) -
+	    atomic_load(&p->beat->finished);
+}
+
 static void
 master_reap(struct master *m)
 {
@@ -749,8 +774,9 @@ master_reap(struct master *m)
 			    (long)pid, p->service, p->slot, p->gen, how);
 		else
 			log_warnx("worker %ld (%s slot %d generation %u) %s "
-			    "unexpectedly", (long)pid, p->service, p->slot,
-			    p->gen, how);
+			    "unexpectedly, holding %llu connection%s", (long)pid,
+			    p->service, p->slot, p->gen, how, proc_held(p),
+			    proc_held(p) == 1 ? "" : "s");
 		if (!p->retiring && m->stopping == RUNNING && p->gen == m->gen)
 			master_replace(m, p);
 		proc_free(m, p);
@@ -831,8 +857,8 @@ master_stop(struct master *m, enum stop how)
 
 /*
  * A worker whose loop has not woken for watchdog_timeout is hung: log
- * it, SIGABRT it (a core shows where), and SIGKILL it a second later if
- * it is still there.  Its slot is respawned as for any death; its
+ * it, SIGABRT it (a core shows where), and SIGKILL it half a second
+ * later if it is still there.  Its slot is respawned as for any death; its
  * sockets, held here, keep what is queued for the new worker.
  */
 static void
@@ -856,7 +882,7 @@ master_watchdog(struct master *m)
 		    atomic_load(&p->beat->conns) == 1 ? "" : "s");
 		kill(p->pid, SIGABRT);
 		p->aborted = 1;
-		p->kill_at = m->loop.now + 1000;
+		p->kill_at = m->loop.now + WATCHDOG_GRACE_MS;
 	}
 }
 
@@ -875,7 +901,7 @@ master_timers(struct master *m)
 		*rp = r->next;
 		sv = conf_service_find(m->conf, r->service);
 		if (sv != NULL && r->slot < nslots(m->conf, sv, m->counts))
-			master_spawn(m, sv, r->slot, r->fails);
+			master_spawn(m, sv, r->slot, r->fails, r->down_since);
 		free(r->service);
 		free(r);
 	}
@@ -906,10 +932,9 @@ master_timeout(const struct master *m)
 		if (p->fails > 0 && p->ready && (next == -1 || recovered < next))
 			next = recovered;
 	}
-	/* The watchdog looks every second. */
 	if (m->conf->watchdog_timeout > 0 && m->procs != NULL &&
-	    (next == -1 || next > m->loop.now + 1000))
-		next = m->loop.now + 1000;
+	    (next == -1 || next > m->loop.now + WATCHDOG_LOOK_MS))
+		next = m->loop.now + WATCHDOG_LOOK_MS;
 	if (next == -1)
 		return -1;
 	return next <= m->loop.now ? 0 : (int)(next - m->loop.now);

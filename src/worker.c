@@ -82,6 +82,7 @@ worker_handoff(void *arg, int fd, const struct sockaddr_storage *peer,
 	uint64_t	 one = 1;
 
 	(void)index;
+	atomic_fetch_add_explicit(&w->beat->accepted, 1, memory_order_relaxed);
 	pthread_mutex_lock(&w->lock);
 	if (w->queued == w->queuecap) {
 		size_t cap = w->queuecap ? w->queuecap * 2 : 64;
@@ -402,6 +403,8 @@ worker_run(const struct worker_spec *spec)
 		atomic_store_explicit(&w->beat->ms, w->loop.now,
 		    memory_order_relaxed);
 		atomic_store_explicit(&w->beat->conns, w->conns.live,
+		    memory_order_relaxed);
+		atomic_store_explicit(&w->beat->finished, w->conns.released,
 		    memory_order_relaxed);
 		conn_expire(&w->conns);
 		worker_check_stop(w);

@@ -10,11 +10,15 @@ struct limit;
 
 /*
  * A worker's heartbeat, in memory shared with the master: the loop's
- * last wakeup (CLOCK_MONOTONIC ms) and its open connections.
+ * last wakeup (CLOCK_MONOTONIC ms), its open connections, and counts of
+ * the connections accepted and finished, from which the master tells
+ * how many a worker that died still held.
  */
 struct heartbeat {
-	_Atomic long long	 ms;
-	_Atomic unsigned	 conns;
+	_Atomic long long		 ms;
+	_Atomic unsigned		 conns;
+	_Atomic unsigned long long	 accepted;
+	_Atomic unsigned long long	 finished;
 };
 
 /* What a worker is started with. */
