@@ -240,7 +240,12 @@ conn_close(struct conn *c, const char *reason)
 		c->reason = reason;
 	if (c->closer == NULL)
 		c->closer = "server";
-	loop_del(c->set->loop, &c->io);
+	/*
+	 * close() of the last fd of a socket takes it out of epoll: only
+	 * when a program holds copies must the worker say so itself.
+	 */
+	if (c->child != 0)
+		loop_del(c->set->loop, &c->io);
 	list_remove(c);
 	c->set->count--;
 	conn_close_fd(c);
@@ -343,10 +348,10 @@ conn_read(struct conn *c, void *buf, size_t len)
 		return n;
 	}
 	if (n == 0) {
+		/* conn_io stops reading after the callback, if still open. */
 		c->flags |= CONN_PEER_EOF;
 		if (c->closer == NULL)
 			c->closer = "client";
-		conn_update(c);
 		return 0;
 	}
 	if (errno != EAGAIN)
