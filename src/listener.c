@@ -6,6 +6,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
@@ -25,11 +27,20 @@
 /* The most connections shed in one go when out of fds. */
 #define SHED_MAX	256
 
+/* One listening socket: one address in one slot. */
+struct lsock {
+	struct conf_listen	 l;
+	int			 slot;
+	int			 fd;
+	int			 backlog;
+	int			 used;	/* by the configuration being applied */
+};
+
 /*
  * A socket for one slot of one address.  Every slot of an address joins
  * one SO_REUSEPORT group, so the kernel spreads new connections over them.
  */
-int
+static int
 listener_open(const struct conf_listen *l, int backlog)
 {
 	int	 fd, on = 1, saved;
@@ -61,7 +72,7 @@ fail:
  * included, so before the first slot socket of an address is made, a
  * plain bind checks that nobody listens there yet.
  */
-int
+static int
 listener_probe(const struct conf_listen *l)
 {
 	int	 fd, on = 1, rc, saved;
@@ -77,6 +88,155 @@ listener_probe(const struct conf_listen *l)
 	close(fd);
 	errno = saved;
 	return rc;
+}
+
+static int
+same_addr(const struct conf_listen *a, const struct conf_listen *b)
+{
+	return a->addrlen == b->addrlen &&
+	    memcmp(&a->addr, &b->addr, a->addrlen) == 0;
+}
+
+static struct lsock *
+lsock_find(const struct listeners *ls, const struct conf_listen *l, int slot)
+{
+	for (int i = 0; i < ls->n; i++)
+		if (ls->socks[i].slot == slot && same_addr(&ls->socks[i].l, l))
+			return &ls->socks[i];
+	return NULL;
+}
+
+static int
+addr_known(const struct listeners *ls, const struct conf_listen *l)
+{
+	for (int i = 0; i < ls->n; i++)
+		if (same_addr(&ls->socks[i].l, l))
+			return 1;
+	return 0;
+}
+
+/*
+ * Make sure every address of c has a socket for each of its slots
+ * (counts[i] for service i, or the file's workers when counts is NULL):
+ * existing ones are kept, with the new backlog; the rest are bound.
+ * Kept and new ones are marked used.  On failure, what this call bound
+ * is closed again and -1 returned with the reason in err.
+ */
+int
+listeners_bind(struct listeners *ls, const struct conf *c, const int *counts,
+    char *err, size_t errlen)
+{
+	int		 first_new = ls->n, total = ls->n, n;
+	struct lsock	*s;
+
+	for (int i = 0; i < ls->n; i++)
+		ls->socks[i].used = 0;
+	for (int i = 0; i < c->nservices; i++)
+		total += c->services[i].nlisten *
+		    (counts ? counts[i] : c->services[i].workers);
+	if ((s = realloc(ls->socks, (total ? total : 1) * sizeof(*s))) ==
+	    NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	ls->socks = s;
+
+	for (int i = 0; i < c->nservices; i++) {
+		const struct conf_service *sv = &c->services[i];
+		n = counts ? counts[i] : sv->workers;
+		for (int a = 0; a < sv->nlisten; a++) {
+			const struct conf_listen *l = &sv->listen[a];
+			if (!addr_known(ls, l) && listener_probe(l) == -1) {
+				snprintf(err, errlen, "cannot listen on %s: %s",
+				    l->text, errno == EADDRINUSE ?
+				    "address already in use" : strerror(errno));
+				goto fail;
+			}
+			for (int k = 0; k < n; k++) {
+				if ((s = lsock_find(ls, l, k)) != NULL) {
+					if (s->backlog != sv->backlog &&
+					    listen(s->fd, sv->backlog) == 0)
+						s->backlog = sv->backlog;
+					s->used = 1;
+					continue;
+				}
+				s = &ls->socks[ls->n];
+				if ((s->fd = listener_open(l, sv->backlog)) ==
+				    -1) {
+					snprintf(err, errlen, "cannot listen on "
+					    "%s: %s", l->text, strerror(errno));
+					goto fail;
+				}
+				s->l = *l;
+				s->slot = k;
+				s->backlog = sv->backlog;
+				s->used = 1;
+				ls->n++;
+			}
+		}
+	}
+	return 0;
+fail:
+	while (ls->n > first_new)
+		close(ls->socks[--ls->n].fd);
+	return -1;
+}
+
+/* Close the sockets the last listeners_bind() did not mark used. */
+void
+listeners_close_unused(struct listeners *ls)
+{
+	int	 j = 0;
+
+	for (int i = 0; i < ls->n; i++) {
+		if (ls->socks[i].used) {
+			ls->socks[j++] = ls->socks[i];
+			continue;
+		}
+		log_info("closing %s slot %d", ls->socks[i].l.text,
+		    ls->socks[i].slot);
+		close(ls->socks[i].fd);
+	}
+	ls->n = j;
+}
+
+void
+listeners_close_all(struct listeners *ls)
+{
+	for (int i = 0; i < ls->n; i++)
+		close(ls->socks[i].fd);
+	ls->n = 0;
+}
+
+/* In a new worker: drop the copies of every socket but its own. */
+void
+listeners_close_except(struct listeners *ls, const int *keep, int nkeep)
+{
+	for (int i = 0; i < ls->n; i++) {
+		int mine = 0;
+		for (int k = 0; k < nkeep; k++)
+			mine |= (ls->socks[i].fd == keep[k]);
+		if (!mine)
+			close(ls->socks[i].fd);
+	}
+}
+
+/* The socket of an address in a slot, or -1. */
+int
+listeners_fd(const struct listeners *ls, const struct conf_listen *l,
+    int slot)
+{
+	const struct lsock	*s = lsock_find(ls, l, slot);
+
+	return s != NULL ? s->fd : -1;
+}
+
+void
+listeners_free(struct listeners *ls)
+{
+	listeners_close_all(ls);
+	free(ls->socks);
+	ls->socks = NULL;
 }
 
 static void

@@ -6,9 +6,21 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stddef.h>
 
+struct conf;
 struct conf_listen;
 struct limit;
+
+/*
+ * The slot sockets the master holds: one per listen address per worker
+ * slot, kept while their address and slot stay in the configuration.
+ */
+struct lsock;
+struct listeners {
+	struct lsock	*socks;
+	int		 n;
+};
 
 typedef void	(*listener_handoff)(void *arg, int fd,
 		    const struct sockaddr_storage *, socklen_t, int index);
@@ -28,8 +40,14 @@ struct acceptor {
 	atomic_int		 running;
 };
 
-int	listener_open(const struct conf_listen *, int backlog);
-int	listener_probe(const struct conf_listen *);
+int	listeners_bind(struct listeners *, const struct conf *,
+	    const int *counts, char *err, size_t errlen);
+void	listeners_close_unused(struct listeners *);
+void	listeners_close_all(struct listeners *);
+void	listeners_close_except(struct listeners *, const int *keep, int n);
+int	listeners_fd(const struct listeners *, const struct conf_listen *,
+	    int slot);
+void	listeners_free(struct listeners *);
 int	listener_start(struct acceptor *);
 void	listener_stop(struct acceptor *);
 

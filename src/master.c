@@ -33,15 +33,6 @@
 /* Beyond shutdown_timeout, before a stopping worker gets SIGKILL. */
 #define KILL_GRACE_MS		5000
 
-/* One listening socket: one address in one slot. */
-struct lsock {
-	struct conf_listen	 l;
-	int			 slot;
-	int			 fd;
-	int			 backlog;
-	int			 used;	/* by the configuration being applied */
-};
-
 /* A worker process, as the master sees it. */
 struct proc {
 	struct io		 io;	/* master's end of the control socket */
@@ -97,8 +88,7 @@ struct master {
 	struct loop		 loop;
 	struct io		 sig_io;
 	int			 pidfd;
-	struct lsock		*socks;
-	int			 nsocks;
+	struct listeners	 listeners;
 	struct proc		*procs;
 	struct respawn		*respawns;
 	struct svc_limit	*limits;
@@ -125,120 +115,12 @@ nslots(const struct conf *c, const struct conf_service *sv, const int *counts)
 	return counts != NULL ? counts[sv - c->services] : sv->workers;
 }
 
-static int
-same_addr(const struct conf_listen *a, const struct conf_listen *b)
-{
-	return a->addrlen == b->addrlen &&
-	    memcmp(&a->addr, &b->addr, a->addrlen) == 0;
-}
-
-static struct lsock *
-lsock_find(struct master *m, const struct conf_listen *l, int slot)
-{
-	for (int i = 0; i < m->nsocks; i++)
-		if (m->socks[i].slot == slot && same_addr(&m->socks[i].l, l))
-			return &m->socks[i];
-	return NULL;
-}
-
-static int
-addr_known(struct master *m, const struct conf_listen *l)
-{
-	for (int i = 0; i < m->nsocks; i++)
-		if (same_addr(&m->socks[i].l, l))
-			return 1;
-	return 0;
-}
-
-/*
- * Make sure every address of c has a socket for each of its slots:
- * existing ones are kept (and get the new backlog), the rest are bound.
- * On failure, what this call bound is closed again and -1 returned with
- * the reason in err.
- */
-static int
-master_bind(struct master *m, const struct conf *c, const int *counts,
-    char *err, size_t len)
-{
-	int	 first_new = m->nsocks, total = m->nsocks;
-	struct lsock *s;
-
-	for (int i = 0; i < m->nsocks; i++)
-		m->socks[i].used = 0;
-	for (int i = 0; i < c->nservices; i++)
-		total += c->services[i].nlisten *
-		    nslots(c, &c->services[i], counts);
-	if ((s = realloc(m->socks, (total ? total : 1) * sizeof(*s))) ==
-	    NULL) {
-		snprintf(err, len, "out of memory");
-		return -1;
-	}
-	m->socks = s;
-
-	for (int i = 0; i < c->nservices; i++) {
-		const struct conf_service *sv = &c->services[i];
-		for (int a = 0; a < sv->nlisten; a++) {
-			const struct conf_listen *l = &sv->listen[a];
-			if (!addr_known(m, l) && listener_probe(l) == -1) {
-				snprintf(err, len, "cannot listen on %s: %s",
-				    l->text, errno == EADDRINUSE ?
-				    "address already in use" : strerror(errno));
-				goto fail;
-			}
-			for (int k = 0; k < nslots(c, sv, counts); k++) {
-				if ((s = lsock_find(m, l, k)) != NULL) {
-					if (s->backlog != sv->backlog &&
-					    listen(s->fd, sv->backlog) == 0)
-						s->backlog = sv->backlog;
-					s->used = 1;
-					continue;
-				}
-				s = &m->socks[m->nsocks];
-				if ((s->fd = listener_open(l, sv->backlog)) ==
-				    -1) {
-					snprintf(err, len, "cannot listen on "
-					    "%s: %s", l->text, strerror(errno));
-					goto fail;
-				}
-				s->l = *l;
-				s->slot = k;
-				s->backlog = sv->backlog;
-				s->used = 1;
-				m->nsocks++;
-			}
-		}
-	}
-	return 0;
-fail:
-	while (m->nsocks > first_new)
-		close(m->socks[--m->nsocks].fd);
-	return -1;
-}
-
-/* Close the sockets the running configuration no longer uses. */
-static void
-master_unbind_unused(struct master *m)
-{
-	int	 j = 0;
-
-	for (int i = 0; i < m->nsocks; i++) {
-		if (m->socks[i].used) {
-			m->socks[j++] = m->socks[i];
-			continue;
-		}
-		log_info("closing %s slot %d", m->socks[i].l.text,
-		    m->socks[i].slot);
-		close(m->socks[i].fd);
-	}
-	m->nsocks = j;
-}
-
 /* Does the master still hold every socket of p's slot? */
 static int
 proc_sockets_kept(struct master *m, const struct proc *p)
 {
 	for (int i = 0; i < p->nlisten; i++)
-		if (lsock_find(m, &p->listen[i], p->slot) == NULL)
+		if (listeners_fd(&m->listeners, &p->listen[i], p->slot) == -1)
 			return 0;
 	return 1;
 }
@@ -284,13 +166,7 @@ proc_ctl_cb(struct io *io, uint32_t ev)
 static void
 master_close_inherited(struct master *m, const int *keep, int nkeep)
 {
-	for (int i = 0; i < m->nsocks; i++) {
-		int mine = 0;
-		for (int k = 0; k < nkeep; k++)
-			mine |= (m->socks[i].fd == keep[k]);
-		if (!mine)
-			close(m->socks[i].fd);
-	}
+	listeners_close_except(&m->listeners, keep, nkeep);
 	for (struct proc *p = m->procs; p != NULL; p = p->next)
 		if (p->io.fd != -1)
 			close(p->io.fd);
@@ -362,7 +238,7 @@ master_spawn(struct master *m, const struct conf_service *sv, int slot,
 	}
 	p->beat->ms = m->loop.now;
 	for (int a = 0; a < sv->nlisten; a++)
-		fds[a] = lsock_find(m, &sv->listen[a], slot)->fd;
+		fds[a] = listeners_fd(&m->listeners, &sv->listen[a], slot);
 	if (sv->max_connections > 0 &&
 	    (p->cell = master_limit_cell(m, sv->name, &p->limit)) == -1) {
 		log_warnx("%s slot %d: no room to count max_connections",
@@ -511,7 +387,7 @@ master_scale(struct master *m, int by)
 		counts[i] = counts[i] < 1 ? 1 : counts[i] > 256 ? 256 : counts[i];
 		changed |= counts[i] != m->counts[i];
 	}
-	if (!changed || master_bind(m, c, counts, err, sizeof(err)) == -1) {
+	if (!changed || listeners_bind(&m->listeners, c, counts, err, sizeof(err)) == -1) {
 		if (changed)
 			log_warnx("cannot add a worker: %s", err);
 		else
@@ -536,7 +412,7 @@ master_scale(struct master *m, int by)
 	}
 	free(m->counts);
 	m->counts = counts;
-	master_unbind_unused(m);
+	listeners_close_unused(&m->listeners);
 }
 
 /*
@@ -581,7 +457,7 @@ master_reload(struct master *m)
 		return;
 	}
 	if ((counts = master_counts(c)) == NULL ||
-	    master_bind(m, c, counts, err, sizeof(err)) == -1) {
+	    listeners_bind(&m->listeners, c, counts, err, sizeof(err)) == -1) {
 		log_warnx("reload refused: %s; still running generation %u",
 		    counts ? err : "out of memory", m->gen);
 		free(counts);
@@ -599,7 +475,7 @@ master_reload(struct master *m)
 	m->conf = c;
 	m->gen++;
 	master_drop_respawns(m);	/* the new generation fills every slot */
-	master_unbind_unused(m);
+	listeners_close_unused(&m->listeners);
 	master_start_generation(m);
 	log_info("reload: generation %u started", m->gen);
 }
@@ -818,14 +694,6 @@ master_sig_cb(struct io *io, uint32_t ev)
 }
 
 static void
-master_close_sockets(struct master *m)
-{
-	for (int i = 0; i < m->nsocks; i++)
-		close(m->socks[i].fd);
-	m->nsocks = 0;
-}
-
-static void
 master_drop_respawns(struct master *m)
 {
 	while (m->respawns != NULL) {
@@ -852,7 +720,7 @@ master_stop(struct master *m, enum stop how)
 	 * last: the sockets go and new connections are refused, rather than
 	 * queued for nobody and reset at exit.
 	 */
-	master_close_sockets(m);
+	listeners_close_all(&m->listeners);
 }
 
 /*
@@ -964,7 +832,7 @@ master_listen(struct master *m)
 
 	if ((m->counts = master_counts(m->conf)) == NULL)
 		return -1;
-	if (master_bind(m, m->conf, m->counts, err, sizeof(err)) == -1) {
+	if (listeners_bind(&m->listeners, m->conf, m->counts, err, sizeof(err)) == -1) {
 		log_warnx("%s", err);
 		return -1;
 	}
@@ -1025,7 +893,7 @@ master_run(struct master *m)
 		master_check_recovered(m);
 		master_title(m);
 	}
-	master_close_sockets(m);
+	listeners_close_all(&m->listeners);
 	log_info("stopped");
 	return 0;
 }
@@ -1033,7 +901,7 @@ master_run(struct master *m)
 void
 master_free(struct master *m)
 {
-	master_close_sockets(m);
+	listeners_close_all(&m->listeners);
 	master_drop_respawns(m);
 	while (m->procs != NULL)
 		proc_free(m, m->procs);
@@ -1049,6 +917,6 @@ master_free(struct master *m)
 	}
 	conf_free(m->conf);
 	free(m->counts);
-	free(m->socks);
+	listeners_free(&m->listeners);
 	free(m);
 }
