@@ -1,7 +1,7 @@
 #!/usr/bin/env bats
 # The fault tests of tests/fault/run in their short form: reload storm,
 # kill storm, stalled worker, all workers down, watchdog, fd exhaustion,
-# each under load in a private network namespace.
+# crash loop, each in a private network namespace.
 
 load helpers
 
@@ -12,5 +12,5 @@ load helpers
 	run "$BATS_TEST_DIRNAME/fault/run" --short
 	printf '# %s\n' "${lines[@]}" >&3
 	[ "$status" -eq 0 ]
-	assert_line --regexp '^fault tests: 6 passed, 0 failed$'
+	assert_line --regexp '^fault tests: 7 passed, 0 failed$'
 }

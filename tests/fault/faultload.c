@@ -187,7 +187,7 @@ main(int argc, char *argv[])
 	struct epoll_event	 evs[256];
 	struct rlimit		 rl;
 	double			 rate = 1000;
-	long			 target;
+	long			 target, total;
 	int			 seconds = 5, timeout = 5000, port = 0, ch, ep;
 	const char		*host = "127.0.0.1";
 	int64_t			 t0, now, end;
@@ -225,7 +225,9 @@ main(int argc, char *argv[])
 	t0 = now_ms();
 	end = t0 + (int64_t)seconds * 1000;
 	/* Start on schedule until the end; then wait for the stragglers. */
-	while ((now = now_ms()) < end || inflight > 0) {
+	total = (long)(rate * seconds);
+	while ((now = now_ms()) < end || (long)(seed - 1) < total ||
+	    inflight > 0) {
 		/* On an absolute schedule: exactly rate x seconds in all. */
 		target = (long)(rate * (double)((now < end ? now : end) - t0) /
 		    1000.0);
