@@ -306,9 +306,10 @@ rest_ms(int ms)
 }
 
 /*
- * At a worker's end: SIGTERM to every program still running, SIGKILL
- * to those still there STOP_GRACE_MS later; then what they wrote to
- * stderr and was not logged yet is.
+ * At a worker's end: SIGTERM to every program still running, and to
+ * the processes of its group, SIGKILL to those still there
+ * STOP_GRACE_MS later; then what they wrote to stderr and was not
+ * logged yet is.
  */
 void
 spawn_stop_all(struct conn_set *s)
@@ -318,8 +319,9 @@ spawn_stop_all(struct conn_set *s)
 
 	if (s->children.head == NULL)
 		goto out;
+	/* Each program leads a process group: what it started goes too. */
 	for (c = s->children.head; c != NULL; c = c->next)
-		kill(c->child, SIGTERM);
+		kill(-c->child, SIGTERM);
 	while (s->children.head != NULL && waited < STOP_GRACE_MS) {
 		rest_ms(10);
 		waited += 10;
@@ -329,7 +331,7 @@ spawn_stop_all(struct conn_set *s)
 	for (c = s->children.head; c != NULL; c = c->next) {
 		log_warnx("%s: pid %ld ignored SIGTERM: killing it", s->name,
 		    (long)c->child);
-		kill(c->child, SIGKILL);
+		kill(-c->child, SIGKILL);
 	}
 	while (s->children.head != NULL) {
 		pid_t pid = s->children.head->child;
@@ -345,7 +347,9 @@ out:
 	while (errlogs != NULL) {
 		char chunk[4096];
 		ssize_t n;
-		while ((n = read(errlogs->io.fd, chunk, sizeof(chunk))) > 0)
+		/* Bounded: a child the program left behind may write on. */
+		for (int i = 0; i < 16 &&
+		    (n = read(errlogs->io.fd, chunk, sizeof(chunk))) > 0; i++)
 			errlog_take(errlogs, chunk, n);
 		errlog_close(errlogs);
 	}

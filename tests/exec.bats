@@ -160,6 +160,20 @@ exec_service() {
 	exec 5>&-
 }
 
+@test "stopping reaches what a program left running, and its stderr" {
+	TOP='shutdown_timeout = 30;'
+	# A silent background child (no pipe to die on), and one that writes
+	# to stderr without end.
+	exec_service '"/bin/sh", "-c", "sleep 60 & echo $!; (while :; do echo spam >&2; done) & exec sleep 60"'
+	exec 5<>"/dev/tcp/127.0.0.1/$PORT"
+	read -r -t 5 bg <&5
+	wait_for 5 log_has_n 1 'prog\[[0-9]+\]: spam$'
+	kill -TERM "$TCPD_PID"
+	wait_for 10 dead "$TCPD_PID"
+	wait_for 5 dead "$bg"
+	exec 5>&-
+}
+
 @test "fast stop sends SIGTERM to programs at once" {
 	TOP='shutdown_timeout = 30;'
 	exec_service '"/bin/sh", "-c", "echo $$; exec sleep 60"'
