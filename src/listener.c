@@ -309,6 +309,9 @@ acceptor_main(void *arg)
 		if (fd == -1 && a->limit != NULL)
 			limit_release(a->limit, a->cell, a->max);
 		if (fd >= 0) {
+			/* A reserve lost to a shortage comes back first. */
+			if (reserve == -1)
+				reserve = open("/dev/null", O_RDONLY | O_CLOEXEC);
 			if (starved) {
 				log_notice("accept on %s: recovered; %ld "
 				    "connection%s shed meanwhile", a->text,

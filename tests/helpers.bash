@@ -131,7 +131,9 @@ conf_service() {
 # write_conf TOP_SETTINGS SERVICE_LINES: a whole config file.
 write_conf() {
 	{
-		printf 'pid_file = "%s";\nlog_level = "debug";\n' "$PIDFILE"
+		printf 'pid_file = "%s";\n' "$PIDFILE"
+		# Debug, unless the test says otherwise.
+		[[ "$1" == *log_level* ]] || printf 'log_level = "debug";\n'
 		printf '%s\n' "$1"
 		printf 'services = (\n%s\n);\n' "${2%,}"
 	} >"$CONF"
