@@ -290,7 +290,7 @@ acceptor_main(void *arg)
 	struct sockaddr_storage	 ss;
 	socklen_t		 len;
 	sigset_t		 set;
-	int			 fd, starved = 0, reserve;
+	int			 fd, starved = 0, paused = 0, reserve;
 	long			 shed_count = 0;
 
 	sigemptyset(&set);
@@ -299,6 +299,25 @@ acceptor_main(void *arg)
 	reserve = open("/dev/null", O_RDONLY | O_CLOEXEC);
 
 	while (!atomic_load(&a->stop)) {
+		/*
+		 * A loop that does not take what was handed to it is hung: the
+		 * watchdog will replace the worker, and what this thread took
+		 * would die with it.  Leave new connections in the queue, which
+		 * the master holds, for the next worker.
+		 */
+		if (a->stalled != NULL && a->stalled(a->arg)) {
+			if (!paused)
+				log_warnx("accept on %s: paused, the event loop "
+				    "has not taken connections for %d ms",
+				    a->text, LISTENER_STALL_MS);
+			paused = 1;
+			rest(50);
+			continue;
+		}
+		if (paused) {
+			log_notice("accept on %s: resumed", a->text);
+			paused = 0;
+		}
 		/* At max_connections, leave new ones in the accept queue. */
 		if (a->limit != NULL &&
 		    !limit_reserve(a->limit, a->cell, a->max, a->fd, &a->stop))

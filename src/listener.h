@@ -24,6 +24,12 @@ struct listeners {
 
 typedef void	(*listener_handoff)(void *arg, int fd,
 		    const struct sockaddr_storage *, socklen_t, int index);
+/*
+ * Non-zero while the taker of handed-off connections has left them for
+ * LISTENER_STALL_MS or more.
+ */
+#define LISTENER_STALL_MS	500
+typedef int	(*listener_stalled)(void *arg);
 
 /* One thread blocked in accept4() on one slot socket. */
 struct acceptor {
@@ -31,6 +37,7 @@ struct acceptor {
 	int			 index;		/* which listen address */
 	const char		*text;
 	listener_handoff	 handoff;
+	listener_stalled	 stalled;
 	void			*arg;
 	struct limit		*limit;		/* max_connections, or NULL */
 	int			 cell;

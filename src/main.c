@@ -296,7 +296,11 @@ main(int argc, char *argv[])
 			test = 1;
 			break;
 		case 'V':
+#ifdef TCPD_TEST_HOOKS
+			printf("tcpd %s (with test hooks)\n", PACKAGE_VERSION);
+#else
 			printf("tcpd %s\n", PACKAGE_VERSION);
+#endif
 			return 0;
 		default:
 			usage(stderr, 2);

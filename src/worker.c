@@ -57,6 +57,7 @@ struct worker {
 
 	/* Filled by the acceptors, emptied by the loop. */
 	pthread_mutex_t			 lock;
+	_Atomic long long		 queue_since;	/* ms; 0: empty */
 	struct accepted			*queue, *spare;
 	size_t				 queued, queuecap, sparecap;
 
@@ -102,9 +103,21 @@ worker_handoff(void *arg, int fd, const struct sockaddr_storage *peer,
 	memcpy(&q->peer, peer, len);
 	/* The loop empties the whole queue per wakeup: one wakeup will do. */
 	wake = (w->queued == 1);
+	if (wake)
+		atomic_store(&w->queue_since, loop_now_ms());
 	pthread_mutex_unlock(&w->lock);
 	if (wake && write(w->queue_io.fd, &one, sizeof(one)) == -1)
 		log_warn("%s: eventfd", w->svc->name);
+}
+
+/* Runs in an acceptor thread: has the loop left the queue too long? */
+static int
+worker_stalled(void *arg)
+{
+	struct worker	*w = arg;
+	long long	 since = atomic_load(&w->queue_since);
+
+	return since != 0 && loop_now_ms() - since >= LISTENER_STALL_MS;
 }
 
 /* Take what the acceptors queued and give it to the handler. */
@@ -125,6 +138,7 @@ worker_take(struct worker *w)
 	w->queue = w->spare;
 	w->queuecap = w->sparecap;
 	w->queued = 0;
+	atomic_store(&w->queue_since, 0);
 	pthread_mutex_unlock(&w->lock);
 
 	for (size_t i = 0; i < n; i++) {
@@ -162,6 +176,12 @@ worker_sig_cb(struct io *io, uint32_t ev)
 	while ((sig = sig_read(io->fd)) > 0) {
 		if (sig == SIGCHLD)
 			spawn_reap(&w->conns);
+#ifdef TCPD_TEST_HOOKS
+		/* Tests only: hang this loop, as a bug in a handler might. */
+		else if (sig == SIGUSR1)
+			for (;;)
+				pause();
+#endif
 		else if (sig == SIGQUIT && w->request == RUNNING)
 			w->request = STOP_GRACEFUL;
 		else if (sig == SIGTERM || sig == SIGINT)
@@ -312,7 +332,11 @@ static void
 worker_init(struct worker *w, pid_t master, int ctl)
 {
 	static const int	 signals[] = {
-		SIGQUIT, SIGTERM, SIGINT, SIGCHLD, 0
+		SIGQUIT, SIGTERM, SIGINT, SIGCHLD,
+#ifdef TCPD_TEST_HOOKS
+		SIGUSR1,
+#endif
+		0
 	};
 	sigset_t		 set;
 	int			 sigfd, qfd;
@@ -365,6 +389,7 @@ worker_init(struct worker *w, pid_t master, int ctl)
 		a->index = i;
 		a->text = w->svc->listen[i].text;
 		a->handoff = worker_handoff;
+		a->stalled = worker_stalled;
 		a->arg = w;
 		a->limit = w->limit;
 		a->cell = w->cell;

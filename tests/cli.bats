@@ -11,7 +11,7 @@ one_echo() {
 
 @test "-V prints the version" {
 	run -0 "$TCPD" -V
-	assert_output --regexp '^tcpd [0-9]+\.[0-9]+\.[0-9]+$'
+	assert_output --regexp '^tcpd [0-9]+\.[0-9]+\.[0-9]+( \(with test hooks\))?$'
 }
 
 @test "-h prints the usage, with the default config path" {

@@ -189,3 +189,33 @@ prog_service() {
 	run -0 timeout 5 bash -c "echo new | nc -N 127.0.0.1 $PORT"
 	assert_output new
 }
+
+@test "a hung loop: its acceptor leaves new connections queued for the successor" {
+	"$TCPD" -V | grep -q 'test hooks' || skip "needs ./configure --enable-test-hooks"
+	PORT=$(free_port)
+	write_conf 'watchdog_timeout = 3;' \
+	    "$(conf_service echo echo "\"127.0.0.1:$PORT\"" 'workers = 1; idle_timeout = 0;')"
+	start_tcpd 1
+	w=$(workers)
+	# The hook hangs the loop; the acceptor thread runs on.
+	kill -USR1 "$w"
+	# A client is accepted and handed to the hung loop.
+	(echo first | timeout 20 nc -N 127.0.0.1 "$PORT" >"$T/first") &
+	BG_PIDS=$!
+	server_side() { [ -n "$(tcp_state "$PORT" sport)" ]; }
+	wait_for 5 server_side
+	wait_for 5 accept_queue_is "$PORT" 0
+	# Past the acceptor's threshold (500 ms) since that hand-off: the
+	# next client is the last one it takes, then it pauses.
+	sleep 1
+	(echo second | timeout 20 nc -N 127.0.0.1 "$PORT" >"$T/second") &
+	BG_PIDS="$BG_PIDS $!"
+	wait_for 5 log_has_n 1 'accept on 127\.0\.0\.1:[0-9]+: paused, the event loop has not taken connections for 500 ms'
+	# From now on clients stay queued, in the socket the master holds.
+	queue_clients "$PORT" 4
+	wait_for 10 log_has_n 1 "worker $w \(echo slot 0\) hung"
+	wait_for 10 log_has_n 1 "worker $w \(echo slot 0 generation 1\) killed by signal 6 \(Aborted\) unexpectedly, holding 2 connections"
+	queued_clients_answered 4
+	# The two it had taken died with it.
+	[ "$(cat "$T/first")$(cat "$T/second")" = "" ]
+}
