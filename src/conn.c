@@ -127,7 +127,6 @@ conn_new(struct conn_set *s, int fd, const struct sockaddr_storage *peer,
 		list_append(&s->idle, c, NOW(s) + s->idle_ms);
 	else
 		list_append(&s->untimed, c, 0);
-	s->count++;
 	s->live++;
 	if (log_debugging()) {
 		conn_peer_text(&c->peer, who, sizeof(who));
@@ -247,7 +246,6 @@ conn_close(struct conn *c, const char *reason)
 	if (c->child != 0)
 		loop_del(c->set->loop, &c->io);
 	list_remove(c);
-	c->set->count--;
 	conn_close_fd(c);
 	conn_unref(c);
 }

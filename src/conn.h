@@ -35,7 +35,6 @@ struct conn_set {
 	const struct service	*svc;
 	const char		*name;		/* the service's, for logs */
 	int64_t			 idle_ms;	/* 0: no idle timeout */
-	unsigned		 count;
 	/*
 	 * Timer lists.  Every deadline in a list is now + the same delay, so
 	 * appending keeps it sorted: each timer costs O(1).

@@ -338,7 +338,7 @@ acceptor_main(void *arg)
 				starved = 0;
 				shed_count = 0;
 			}
-			a->handoff(a->arg, fd, &ss, len, a->index);
+			a->handoff(a->arg, fd, &ss, len);
 			continue;
 		}
 		switch (errno) {

@@ -23,7 +23,7 @@ struct listeners {
 };
 
 typedef void	(*listener_handoff)(void *arg, int fd,
-		    const struct sockaddr_storage *, socklen_t, int index);
+		    const struct sockaddr_storage *, socklen_t);
 /*
  * Non-zero while the taker of handed-off connections has left them for
  * LISTENER_STALL_MS or more.
@@ -34,7 +34,6 @@ typedef int	(*listener_stalled)(void *arg);
 /* One thread blocked in accept4() on one slot socket. */
 struct acceptor {
 	int			 fd;
-	int			 index;		/* which listen address */
 	const char		*text;
 	listener_handoff	 handoff;
 	listener_stalled	 stalled;

@@ -105,14 +105,11 @@ struct master {
 static void	master_retire(struct master *, struct proc *, enum retire);
 static void	master_drop_respawns(struct master *);
 
-/*
- * Slots of a service: its workers in the file, or as SIGTTIN and SIGTTOU
- * changed them (counts, in the order of the file's services).
- */
+/* Slots of a service now: the file's workers, as SIGTTIN/SIGTTOU changed them. */
 static int
-nslots(const struct conf *c, const struct conf_service *sv, const int *counts)
+nslots(const struct master *m, const struct conf_service *sv)
 {
-	return counts != NULL ? counts[sv - c->services] : sv->workers;
+	return m->counts[sv - m->conf->services];
 }
 
 /* Does the master still hold every socket of p's slot? */
@@ -330,14 +327,14 @@ master_start_generation(struct master *m)
 	const struct conf	*c = m->conf;
 
 	for (int i = 0; i < c->nservices; i++)
-		for (int k = 0; k < nslots(c, &c->services[i], m->counts); k++)
+		for (int k = 0; k < nslots(m, &c->services[i]); k++)
 			master_spawn(m, &c->services[i], k, 0, 0);
 	for (struct proc *p = m->procs; p != NULL; p = p->next) {
 		const struct conf_service *sv;
 		if (p->gen == m->gen || p->retiring)
 			continue;
 		sv = conf_service_find(c, p->service);
-		if (sv == NULL || p->slot >= nslots(c, sv, m->counts))
+		if (sv == NULL || p->slot >= nslots(m, sv))
 			master_retire(m, p, RETIRE_DRAIN);
 	}
 }
@@ -574,7 +571,7 @@ master_replace(struct master *m, struct proc *p)
 	int64_t				 delay;
 
 	sv = conf_service_find(c, p->service);
-	if (sv == NULL || p->slot >= nslots(c, sv, m->counts))
+	if (sv == NULL || p->slot >= nslots(m, sv))
 		return;
 	fails = lived < (int64_t)c->respawn_window * 1000 ? p->fails + 1 : 0;
 	if (fails < c->respawn_limit) {
@@ -768,7 +765,7 @@ master_timers(struct master *m)
 		}
 		*rp = r->next;
 		sv = conf_service_find(m->conf, r->service);
-		if (sv != NULL && r->slot < nslots(m->conf, sv, m->counts))
+		if (sv != NULL && r->slot < nslots(m, sv))
 			master_spawn(m, sv, r->slot, r->fails, r->down_since);
 		free(r->service);
 		free(r);

@@ -75,14 +75,13 @@ struct worker {
 /* Runs in an acceptor thread. */
 static void
 worker_handoff(void *arg, int fd, const struct sockaddr_storage *peer,
-    socklen_t len, int index)
+    socklen_t len)
 {
 	struct worker	*w = arg;
 	struct accepted	*q;
 	int		 wake;
 	uint64_t	 one = 1;
 
-	(void)index;
 	atomic_fetch_add_explicit(&w->beat->accepted, 1, memory_order_relaxed);
 	pthread_mutex_lock(&w->lock);
 	if (w->queued == w->queuecap) {
@@ -386,7 +385,6 @@ worker_init(struct worker *w, pid_t master, int ctl)
 	for (int i = 0; i < w->nacceptors; i++) {
 		struct acceptor *a = &w->acceptors[i];
 		a->fd = w->fds[i];
-		a->index = i;
 		a->text = w->svc->listen[i].text;
 		a->handoff = worker_handoff;
 		a->stalled = worker_stalled;

@@ -52,7 +52,6 @@ chargen_writable(struct conn *c)
 
 const struct service service_chargen = {
 	.name = "chargen",
-	.rfc = "RFC 864",
 	.open = chargen_open,
 	.input = chargen_input,
 	.writable = chargen_writable,

@@ -23,6 +23,5 @@ daytime_open(struct conn *c)
 
 const struct service service_daytime = {
 	.name = "daytime",
-	.rfc = "RFC 867",
 	.open = daytime_open,
 };

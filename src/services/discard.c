@@ -16,6 +16,5 @@ discard_input(struct conn *c)
 
 const struct service service_discard = {
 	.name = "discard",
-	.rfc = "RFC 863",
 	.input = discard_input,
 };

@@ -20,6 +20,5 @@ echo_input(struct conn *c)
 
 const struct service service_echo = {
 	.name = "echo",
-	.rfc = "RFC 862",
 	.input = echo_input,
 };

@@ -31,7 +31,6 @@ exec_open(struct conn *c)
 
 const struct service service_exec = {
 	.name = "exec",
-	.rfc = "inetd",
 	.program = 1,
 	.open = exec_open,
 };

@@ -12,7 +12,6 @@ struct conn;
  */
 struct service {
 	const char	*name;
-	const char	*rfc;
 	int		 program;	/* runs the service's 'exec' program */
 	void		(*open)(struct conn *);
 	void		(*input)(struct conn *);

@@ -23,6 +23,5 @@ time_open(struct conn *c)
 
 const struct service service_time = {
 	.name = "time",
-	.rfc = "RFC 868",
 	.open = time_open,
 };
