@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "addr.h"
 #include "conf.h"
 #include "log.h"
 #include "services/service.h"
@@ -142,94 +143,6 @@ get_int(struct ctx *x, const config_setting_t *g, const char *name,
 	return 0;
 }
 
-/*
- * "a.b.c.d:port" or "[v6]:port" into a sockaddr, with a canonical text
- * form for logs and for comparing.
- */
-static int
-parse_addr(const char *s, struct conf_listen *l)
-{
-	char		 host[INET6_ADDRSTRLEN + 1], canon[INET6_ADDRSTRLEN];
-	const char	*colon, *port;
-	char		*end;
-	size_t		 hlen;
-	unsigned long	 p;
-	int		 v6 = (s[0] == '[');
-
-	memset(l, 0, sizeof(*l));
-	if (v6) {
-		const char *close = strchr(s, ']');
-		if (close == NULL || close[1] != ':')
-			return -1;
-		hlen = close - (s + 1);
-		memcpy(host, s + 1, hlen < sizeof(host) ? hlen : 0);
-		port = close + 2;
-	} else {
-		if ((colon = strrchr(s, ':')) == NULL)
-			return -1;
-		hlen = colon - s;
-		memcpy(host, s, hlen < sizeof(host) ? hlen : 0);
-		port = colon + 1;
-	}
-	if (hlen == 0 || hlen >= sizeof(host))
-		return -1;
-	host[hlen] = '\0';
-	if (*port < '0' || *port > '9')
-		return -1;
-	errno = 0;
-	p = strtoul(port, &end, 10);
-	if (errno != 0 || *end != '\0' || p == 0 || p > 65535)
-		return -1;
-
-	if (v6) {
-		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&l->addr;
-		sin6->sin6_family = AF_INET6;
-		sin6->sin6_port = htons(p);
-		if (inet_pton(AF_INET6, host, &sin6->sin6_addr) != 1)
-			return -1;
-		l->addrlen = sizeof(*sin6);
-		inet_ntop(AF_INET6, &sin6->sin6_addr, canon, sizeof(canon));
-		snprintf(l->text, sizeof(l->text), "[%s]:%lu", canon, p);
-	} else {
-		struct sockaddr_in *sin = (struct sockaddr_in *)&l->addr;
-		sin->sin_family = AF_INET;
-		sin->sin_port = htons(p);
-		if (inet_pton(AF_INET, host, &sin->sin_addr) != 1)
-			return -1;
-		l->addrlen = sizeof(*sin);
-		inet_ntop(AF_INET, &sin->sin_addr, canon, sizeof(canon));
-		snprintf(l->text, sizeof(l->text), "%s:%lu", canon, p);
-	}
-	return 0;
-}
-
-/*
- * Two addresses clash when a connection could reach either: the same
- * address, or the same port and family where one is the wildcard.
- * SO_REUSEPORT would otherwise let both bind and split the traffic.
- */
-static int
-addr_clash(const struct conf_listen *a, const struct conf_listen *b)
-{
-	if (a->addr.ss_family != b->addr.ss_family)
-		return 0;
-	if (a->addr.ss_family == AF_INET) {
-		const struct sockaddr_in *x = (const void *)&a->addr;
-		const struct sockaddr_in *y = (const void *)&b->addr;
-		return x->sin_port == y->sin_port &&
-		    (x->sin_addr.s_addr == y->sin_addr.s_addr ||
-		    x->sin_addr.s_addr == htonl(INADDR_ANY) ||
-		    y->sin_addr.s_addr == htonl(INADDR_ANY));
-	} else {
-		const struct sockaddr_in6 *x = (const void *)&a->addr;
-		const struct sockaddr_in6 *y = (const void *)&b->addr;
-		return x->sin6_port == y->sin6_port &&
-		    (IN6_ARE_ADDR_EQUAL(&x->sin6_addr, &y->sin6_addr) ||
-		    IN6_IS_ADDR_UNSPECIFIED(&x->sin6_addr) ||
-		    IN6_IS_ADDR_UNSPECIFIED(&y->sin6_addr));
-	}
-}
-
 static int
 load_listen(struct ctx *x, struct conf *c, struct conf_service *sv,
     const config_setting_t *g)
@@ -257,16 +170,17 @@ load_listen(struct ctx *x, struct conf *c, struct conf_service *sv,
 		if (config_setting_type(e) != CONFIG_TYPE_STRING)
 			return bad(x, ls, "'listen' entries must be strings");
 		text = config_setting_get_string(e);
-		if (parse_addr(text, l) == -1)
+		if (addr_parse(text, &l->addr, &l->addrlen) == -1)
 			return bad(x, ls, "bad listen address '%s': expected "
 			    "a.b.c.d:port or [ipv6]:port, port 1-65535", text);
+		addr_text(&l->addr, l->text, sizeof(l->text));
 		sv->nlisten = i + 1;
 		/* Against every address seen so far, this service included. */
 		for (int s = 0; s < c->nservices + 1; s++) {
 			const struct conf_service *o = &c->services[s];
 			int m = (o == sv) ? i : o->nlisten;
 			for (int j = 0; j < m; j++) {
-				if (!addr_clash(l, &o->listen[j]))
+				if (!addr_clash(&l->addr, &o->listen[j].addr))
 					continue;
 				return bad(x, ls, "listen address %s clashes "
 				    "with %s of service '%s' (line %d)",

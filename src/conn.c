@@ -5,7 +5,6 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
-#include <arpa/inet.h>
 
 #include <errno.h>
 #include <stdio.h>
@@ -13,11 +12,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "addr.h"
 #include "conf.h"
 #include "conn.h"
 #include "limit.h"
 #include "log.h"
 #include "services/service.h"
+#include "util.h"
 
 #define NOW(s)	((s)->loop->now)
 
@@ -75,22 +76,6 @@ pending(const struct conn *c)
 }
 
 void
-conn_peer_text(const struct sockaddr_storage *ss, char *buf, size_t len)
-{
-	char	 host[INET6_ADDRSTRLEN] = "?";
-
-	if (ss->ss_family == AF_INET6) {
-		const struct sockaddr_in6 *s6 = (const void *)ss;
-		inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof(host));
-		snprintf(buf, len, "[%s]:%u", host, ntohs(s6->sin6_port));
-	} else {
-		const struct sockaddr_in *s4 = (const void *)ss;
-		inet_ntop(AF_INET, &s4->sin_addr, host, sizeof(host));
-		snprintf(buf, len, "%s:%u", host, ntohs(s4->sin_port));
-	}
-}
-
-void
 conn_set_init(struct conn_set *s, struct loop *loop,
     const struct conf_service *sv, char *scratch, size_t scratchlen)
 {
@@ -110,7 +95,7 @@ conn_new(struct conn_set *s, int fd, const struct sockaddr_storage *peer,
     socklen_t peerlen)
 {
 	struct conn	*c;
-	char		 who[CONN_PEERSTRLEN];
+	char		 who[ADDR_STRLEN];
 
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return NULL;
@@ -129,7 +114,7 @@ conn_new(struct conn_set *s, int fd, const struct sockaddr_storage *peer,
 		list_append(&s->untimed, c, 0);
 	s->live++;
 	if (log_debugging()) {
-		conn_peer_text(&c->peer, who, sizeof(who));
+		addr_text(&c->peer, who, sizeof(who));
 		log_debug("%s %s: connected", s->name, who);
 	}
 	if (s->svc->open != NULL) {
@@ -174,7 +159,7 @@ wire_on_close(const struct conn *c)
 static void
 conn_close_fd(struct conn *c)
 {
-	char		 who[CONN_PEERSTRLEN], why[128];
+	char		 who[ADDR_STRLEN], why[128];
 	const char	*wire = NULL;
 	int64_t		 ms;
 
@@ -184,7 +169,7 @@ conn_close_fd(struct conn *c)
 	c->io.fd = -1;
 	if (!log_debugging())
 		return;
-	conn_peer_text(&c->peer, who, sizeof(who));
+	addr_text(&c->peer, who, sizeof(who));
 	if (c->child != 0) {
 		log_debug("%s %s: handed to pid %ld; the worker closed its "
 		    "copy, and close() sent nothing: pid %ld still holds the "
@@ -558,7 +543,7 @@ conn_close_all(struct conn_set *s, const char *reason)
 {
 	struct conn_list	*lists[] = { &s->idle, &s->linger, &s->untimed };
 
-	for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++)
+	for (size_t i = 0; i < nitems(lists); i++)
 		while (lists[i]->head != NULL)
 			conn_close(lists[i]->head, reason);
 }

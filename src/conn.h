@@ -18,8 +18,6 @@ struct limit;
 #define CONN_OUT_MAX	(256 * 1024)
 /* After our FIN, how long to read the peer's leftovers before closing. */
 #define CONN_LINGER_MS	5000
-/* "[v6 address]:port" */
-#define CONN_PEERSTRLEN	64
 
 struct conn;
 
@@ -114,6 +112,5 @@ void	 conn_child_gone(struct conn *);
 int	 conn_timeout(const struct conn_set *);
 void	 conn_expire(struct conn_set *);
 void	 conn_close_all(struct conn_set *, const char *reason);
-void	 conn_peer_text(const struct sockaddr_storage *, char *, size_t);
 
 #endif

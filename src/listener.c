@@ -11,13 +11,14 @@
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "addr.h"
 #include "conf.h"
 #include "limit.h"
 #include "listener.h"
 #include "log.h"
+#include "util.h"
 
 /* Interrupts a blocked accept4() when the worker stops accepting. */
 #define WAKE_SIGNAL	SIGUSR2
@@ -90,18 +91,11 @@ listener_probe(const struct conf_listen *l)
 	return rc;
 }
 
-static int
-same_addr(const struct conf_listen *a, const struct conf_listen *b)
-{
-	return a->addrlen == b->addrlen &&
-	    memcmp(&a->addr, &b->addr, a->addrlen) == 0;
-}
-
 static struct lsock *
 lsock_find(const struct listeners *ls, const struct conf_listen *l, int slot)
 {
 	for (int i = 0; i < ls->n; i++)
-		if (ls->socks[i].slot == slot && same_addr(&ls->socks[i].l, l))
+		if (ls->socks[i].slot == slot && addr_same(&ls->socks[i].l.addr, ls->socks[i].l.addrlen, &l->addr, l->addrlen))
 			return &ls->socks[i];
 	return NULL;
 }
@@ -110,7 +104,7 @@ static int
 addr_known(const struct listeners *ls, const struct conf_listen *l)
 {
 	for (int i = 0; i < ls->n; i++)
-		if (same_addr(&ls->socks[i].l, l))
+		if (addr_same(&ls->socks[i].l.addr, ls->socks[i].l.addrlen, &l->addr, l->addrlen))
 			return 1;
 	return 0;
 }
@@ -245,14 +239,6 @@ wake_handler(int sig)
 	(void)sig;
 }
 
-static void
-rest(int ms)
-{
-	struct timespec	 ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
-
-	nanosleep(&ts, NULL);	/* cut short by WAKE_SIGNAL: fine */
-}
-
 /*
  * Out of fds, the queue would only grow, its clients waiting for nothing.
  * Give back the fd kept in reserve, take each queued connection with it
@@ -311,7 +297,7 @@ acceptor_main(void *arg)
 				    "has not taken connections for %d ms",
 				    a->text, LISTENER_STALL_MS);
 			paused = 1;
-			rest(50);
+			sleep_ms(50);
 			continue;
 		}
 		if (paused) {
@@ -367,7 +353,7 @@ acceptor_main(void *arg)
 			if (reserve == -1)	/* taken meanwhile: try later */
 				reserve = open("/dev/null",
 				    O_RDONLY | O_CLOEXEC);
-			rest(BACKOFF_MS);
+			sleep_ms(BACKOFF_MS);
 			break;
 		case ENOBUFS:
 		case ENOMEM:
@@ -376,11 +362,11 @@ acceptor_main(void *arg)
 				log_warn("accept on %s, backing off",
 				    a->text);
 			starved = 1;
-			rest(BACKOFF_MS);
+			sleep_ms(BACKOFF_MS);
 			break;
 		default:
 			log_warn("accept on %s", a->text);
-			rest(1000);
+			sleep_ms(1000);
 			break;
 		}
 	}
@@ -427,7 +413,7 @@ listener_stop(struct acceptor *a)
 	atomic_store(&a->stop, 1);
 	for (int i = 0; atomic_load(&a->running) && i < 5000; i++) {
 		pthread_kill(a->thread, WAKE_SIGNAL);
-		rest(1);
+		sleep_ms(1);
 	}
 	if (atomic_load(&a->running))
 		pthread_cancel(a->thread);

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "util.h"
 
 static int	log_stderr = 1;
 static int	log_syslog;
@@ -33,8 +34,6 @@ static const struct {
 	{ "notice", LOG_NOTICE }, { "info", LOG_INFO },
 	{ "debug", LOG_DEBUG },
 };
-
-#define nitems(a)	(sizeof(a) / sizeof((a)[0]))
 
 /* Before the configuration is read: stderr only. */
 void

@@ -17,6 +17,7 @@
 #include "log.h"
 #include "master.h"
 #include "proctitle.h"
+#include "util.h"
 
 static const struct {
 	const char	*name;
@@ -45,7 +46,7 @@ usage(FILE *fp, int status)
 static int
 command_signal(const char *name)
 {
-	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+	for (size_t i = 0; i < nitems(commands); i++)
 		if (strcmp(commands[i].name, name) == 0)
 			return commands[i].sig;
 	return 0;

@@ -22,6 +22,7 @@
 #include "master.h"
 #include "proctitle.h"
 #include "sig.h"
+#include "util.h"
 #include "worker.h"
 
 /* A failing slot's respawns: 1 s, then doubling, up to this. */
@@ -659,8 +660,7 @@ master_reap(struct master *m)
 static void
 master_sig_cb(struct io *io, uint32_t ev)
 {
-	struct master	*m = (struct master *)((char *)io -
-	    offsetof(struct master, sig_io));
+	struct master	*m = container_of(io, struct master, sig_io);
 	int		 sig;
 
 	(void)ev;

@@ -17,11 +17,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "addr.h"
 #include "conn.h"
 #include "log.h"
 #include "loop.h"
 #include "sig.h"
 #include "spawn.h"
+#include "util.h"
 
 /* After SIGTERM at a stop, how long programs get before SIGKILL. */
 #define STOP_GRACE_MS	2000
@@ -107,21 +109,6 @@ env_add(char **v, int *n, const char *name, const char *value)
 		return;
 	snprintf(v[*n], len, "%s=%s", name, value);
 	(*n)++;
-}
-
-static void
-addr_parts(const struct sockaddr_storage *ss, char *ip, size_t iplen,
-    char *port, size_t portlen)
-{
-	if (ss->ss_family == AF_INET6) {
-		const struct sockaddr_in6 *s6 = (const void *)ss;
-		inet_ntop(AF_INET6, &s6->sin6_addr, ip, iplen);
-		snprintf(port, portlen, "%u", ntohs(s6->sin6_port));
-	} else {
-		const struct sockaddr_in *s4 = (const void *)ss;
-		inet_ntop(AF_INET, &s4->sin_addr, ip, iplen);
-		snprintf(port, portlen, "%u", ntohs(s4->sin_port));
-	}
 }
 
 /*
@@ -267,11 +254,11 @@ out:
 static void
 spawn_exited(struct conn_set *s, struct conn *c, int st)
 {
-	char	 who[CONN_PEERSTRLEN], how[64];
+	char	 who[ADDR_STRLEN], how[64];
 	int64_t	 ms = s->loop->now - c->started;
 
 	sig_exit_text(st, how, sizeof(how));
-	conn_peer_text(&c->peer, who, sizeof(who));
+	addr_text(&c->peer, who, sizeof(who));
 	log_info("%s %s: pid %ld %s after %lld.%03lld s", s->name, who,
 	    (long)c->child, how, (long long)(ms / 1000),
 	    (long long)(ms % 1000));
@@ -297,14 +284,6 @@ spawn_reap(struct conn_set *s)
 	}
 }
 
-static void
-rest_ms(int ms)
-{
-	struct timespec	 ts = { 0, (long)ms * 1000000 };
-
-	nanosleep(&ts, NULL);
-}
-
 /*
  * At a worker's end: SIGTERM to every program still running, and to
  * the processes of its group, SIGKILL to those still there
@@ -323,7 +302,7 @@ spawn_stop_all(struct conn_set *s)
 	for (c = s->children.head; c != NULL; c = c->next)
 		kill(-c->child, SIGTERM);
 	while (s->children.head != NULL && waited < STOP_GRACE_MS) {
-		rest_ms(10);
+		sleep_ms(10);
 		waited += 10;
 		s->loop->now = loop_now_ms();
 		spawn_reap(s);

@@ -25,6 +25,7 @@
 #include "proctitle.h"
 #include "sig.h"
 #include "spawn.h"
+#include "util.h"
 #include "worker.h"
 
 /* Reads land here; connections hold a buffer only for unsent output. */
@@ -157,8 +158,7 @@ worker_take(struct worker *w)
 static void
 worker_queue_cb(struct io *io, uint32_t ev)
 {
-	struct worker	*w = (struct worker *)((char *)io -
-	    offsetof(struct worker, queue_io));
+	struct worker	*w = container_of(io, struct worker, queue_io);
 
 	(void)ev;
 	worker_take(w);
@@ -167,8 +167,7 @@ worker_queue_cb(struct io *io, uint32_t ev)
 static void
 worker_sig_cb(struct io *io, uint32_t ev)
 {
-	struct worker	*w = (struct worker *)((char *)io -
-	    offsetof(struct worker, sig_io));
+	struct worker	*w = container_of(io, struct worker, sig_io);
 	int		 sig;
 
 	(void)ev;
@@ -192,8 +191,7 @@ worker_sig_cb(struct io *io, uint32_t ev)
 static void
 worker_ctl_cb(struct io *io, uint32_t ev)
 {
-	struct worker	*w = (struct worker *)((char *)io -
-	    offsetof(struct worker, ctl_io));
+	struct worker	*w = container_of(io, struct worker, ctl_io);
 	char		 msg;
 	ssize_t		 n;
 

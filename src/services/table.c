@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "../util.h"
 #include "service.h"
 
 static const struct service *const services[] = {
@@ -15,7 +16,7 @@ static const struct service *const services[] = {
 	&service_exec,
 };
 
-#define NSERVICES	(sizeof(services) / sizeof(services[0]))
+#define NSERVICES	nitems(services)
 
 const struct service *
 service_find(const char *name)

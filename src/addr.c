@@ -1,0 +1,132 @@
+/* Socket addresses: parsed from the configuration, formatted for logs. */
+#include "config.h"
+
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "addr.h"
+
+/*
+ * "a.b.c.d:port" or "[v6]:port", port 1-65535, into ss.  Returns -1 for
+ * anything else.
+ */
+int
+addr_parse(const char *s, struct sockaddr_storage *ss, socklen_t *len)
+{
+	char		 host[INET6_ADDRSTRLEN + 1];
+	const char	*end_host, *port;
+	char		*end;
+	size_t		 hlen;
+	unsigned long	 p;
+	int		 v6 = (s[0] == '[');
+
+	memset(ss, 0, sizeof(*ss));
+	if (v6) {
+		if ((end_host = strchr(s, ']')) == NULL || end_host[1] != ':')
+			return -1;
+		s++;
+		port = end_host + 2;
+	} else {
+		if ((end_host = strrchr(s, ':')) == NULL)
+			return -1;
+		port = end_host + 1;
+	}
+	hlen = end_host - s;
+	if (hlen == 0 || hlen >= sizeof(host))
+		return -1;
+	memcpy(host, s, hlen);
+	host[hlen] = '\0';
+	if (*port < '0' || *port > '9')
+		return -1;
+	errno = 0;
+	p = strtoul(port, &end, 10);
+	if (errno != 0 || *end != '\0' || p == 0 || p > 65535)
+		return -1;
+	if (v6) {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons(p);
+		*len = sizeof(*sin6);
+		return inet_pton(AF_INET6, host, &sin6->sin6_addr) == 1 ? 0 : -1;
+	} else {
+		struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(p);
+		*len = sizeof(*sin);
+		return inet_pton(AF_INET, host, &sin->sin_addr) == 1 ? 0 : -1;
+	}
+}
+
+/* The address and the port as two strings, as programs' variables want. */
+void
+addr_parts(const struct sockaddr_storage *ss, char *ip, size_t iplen,
+    char *port, size_t portlen)
+{
+	unsigned	 p = 0;
+
+	snprintf(ip, iplen, "?");
+	if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const void *)ss;
+		inet_ntop(AF_INET6, &s6->sin6_addr, ip, iplen);
+		p = ntohs(s6->sin6_port);
+	} else if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *s4 = (const void *)ss;
+		inet_ntop(AF_INET, &s4->sin_addr, ip, iplen);
+		p = ntohs(s4->sin_port);
+	}
+	snprintf(port, portlen, "%u", p);
+}
+
+/* "a.b.c.d:port" or "[v6]:port": the one form logs and ps show. */
+void
+addr_text(const struct sockaddr_storage *ss, char *buf, size_t len)
+{
+	char	 ip[INET6_ADDRSTRLEN], port[8];
+
+	addr_parts(ss, ip, sizeof(ip), port, sizeof(port));
+	if (ss->ss_family == AF_INET6)
+		snprintf(buf, len, "[%s]:%s", ip, port);
+	else
+		snprintf(buf, len, "%s:%s", ip, port);
+}
+
+/* The same address and port. */
+int
+addr_same(const struct sockaddr_storage *a, socklen_t alen,
+    const struct sockaddr_storage *b, socklen_t blen)
+{
+	return alen == blen && memcmp(a, b, alen) == 0;
+}
+
+/*
+ * Two addresses clash when a connection could reach either: the same
+ * address, or the same port and family where one is the wildcard.
+ * SO_REUSEPORT would otherwise let both bind and split the traffic.
+ */
+int
+addr_clash(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family)
+		return 0;
+	if (a->ss_family == AF_INET) {
+		const struct sockaddr_in *x = (const void *)a;
+		const struct sockaddr_in *y = (const void *)b;
+		return x->sin_port == y->sin_port &&
+		    (x->sin_addr.s_addr == y->sin_addr.s_addr ||
+		    x->sin_addr.s_addr == htonl(INADDR_ANY) ||
+		    y->sin_addr.s_addr == htonl(INADDR_ANY));
+	} else {
+		const struct sockaddr_in6 *x = (const void *)a;
+		const struct sockaddr_in6 *y = (const void *)b;
+		return x->sin6_port == y->sin6_port &&
+		    (IN6_ARE_ADDR_EQUAL(&x->sin6_addr, &y->sin6_addr) ||
+		    IN6_IS_ADDR_UNSPECIFIED(&x->sin6_addr) ||
+		    IN6_IS_ADDR_UNSPECIFIED(&y->sin6_addr));
+	}
+}

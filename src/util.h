@@ -1,0 +1,23 @@
+/* Small helpers every module may use: array length, container_of, a nap. */
+#ifndef TCPD_UTIL_H
+#define TCPD_UTIL_H
+
+#include <stddef.h>
+#include <time.h>
+
+#define nitems(a)	(sizeof(a) / sizeof((a)[0]))
+
+/* The struct that embeds member m at address p. */
+#define container_of(p, type, m) \
+	((type *)(void *)((char *)(p) - offsetof(type, m)))
+
+/* Sleep ms milliseconds; a signal may cut it short, which callers allow. */
+static inline void
+sleep_ms(long ms)
+{
+	struct timespec	 ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+#endif
