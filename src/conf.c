@@ -44,7 +44,7 @@ ctx_file(const struct ctx *x, const char *file)
 
 static const char *const top_keys[] = {
 	"user", "group", "pid_file", "log_facility", "log_level",
-	"shutdown_timeout", "respawn_window", "respawn_limit",
+	"shutdown_timeout", "retire_timeout", "respawn_window", "respawn_limit",
 	"watchdog_timeout", "services", NULL
 };
 static const char *const service_keys[] = {
@@ -417,6 +417,8 @@ load_top(struct ctx *x, struct conf *c, const config_setting_t *root)
 	    &c->watchdog_timeout) == -1 ||
 	    get_int(x, root, "shutdown_timeout", 0, 86400,
 	    &c->shutdown_timeout) == -1 ||
+	    get_int(x, root, "retire_timeout", 0, 2000000,
+	    &c->retire_timeout) == -1 ||
 	    get_int(x, root, "respawn_window", 1, 3600,
 	    &c->respawn_window) == -1 ||
 	    get_int(x, root, "respawn_limit", 1, 1000,

@@ -41,6 +41,7 @@ struct conf {
 	int			 log_facility;
 	int			 log_level;
 	int			 shutdown_timeout;
+	int			 retire_timeout;	/* seconds, 0 = none */
 	int			 respawn_window;	/* seconds */
 	int			 respawn_limit;
 	int			 watchdog_timeout;	/* seconds, 0 = off */

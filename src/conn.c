@@ -75,12 +75,15 @@ pending(const struct conn *c)
 	return c->outlen - c->outoff;
 }
 
+/* The connections of a worker serving sv: none yet. */
 void
 conn_set_init(struct conn_set *s, struct loop *loop,
-    const struct conf_service *sv, char *scratch, size_t scratchlen)
+    const struct conf_service *sv, const struct limit_ref *limit,
+    char *scratch, size_t scratchlen)
 {
 	memset(s, 0, sizeof(*s));
 	s->loop = loop;
+	s->limit = limit;
 	s->conf = sv;
 	s->svc = sv->handler;
 	s->name = sv->name;
@@ -163,18 +166,18 @@ conn_close_fd(struct conn *c)
 	const char	*wire = NULL;
 	int64_t		 ms;
 
-	if (log_debugging() && c->child == 0)
+	if (log_debugging() && c->holder == 0)
 		wire = wire_on_close(c);
 	close(c->io.fd);
 	c->io.fd = -1;
 	if (!log_debugging())
 		return;
 	addr_text(&c->peer, who, sizeof(who));
-	if (c->child != 0) {
+	if (c->holder != 0) {
 		log_debug("%s %s: handed to pid %ld; the worker closed its "
 		    "copy, and close() sent nothing: pid %ld still holds the "
-		    "socket", c->set->name, who, (long)c->child,
-		    (long)c->child);
+		    "socket", c->set->name, who, (long)c->holder,
+		    (long)c->holder);
 		return;
 	}
 	ms = NOW(c->set) - c->started;
@@ -196,7 +199,7 @@ conn_release(struct conn *c)
 	struct conn_set	*s = c->set;
 
 	if (s->limit != NULL)
-		limit_release(s->limit, s->cell, s->max);
+		limit_put(s->limit);
 	s->live--;
 	s->released++;
 	free(c->out);
@@ -228,7 +231,7 @@ conn_close(struct conn *c, const char *reason)
 	 * close() of the last fd of a socket takes it out of epoll: only
 	 * when a program holds copies must the worker say so itself.
 	 */
-	if (c->child != 0)
+	if (c->holder != 0)
 		loop_del(c->set->loop, &c->io);
 	list_remove(c);
 	conn_close_fd(c);
@@ -236,33 +239,42 @@ conn_close(struct conn *c, const char *reason)
 }
 
 /*
- * An exec service's program now holds the connection: it takes a
- * reference, and the worker lets go of its own copy of the socket.
+ * Another process (a program) now holds the socket: it takes a reference,
+ * given back with conn_unref() when it lets go, and the worker closes
+ * its own copy, which sends nothing while the holder has one.
  */
 void
-conn_hand_to_child(struct conn *c, pid_t pid)
+conn_detach(struct conn *c, pid_t holder)
 {
-	c->child = pid;
+	c->holder = holder;
 	conn_ref(c);
 	conn_close(c, "handed to the program");
-	list_append(&c->set->children, c, 0);
 }
 
-struct conn *
-conn_child_find(struct conn_set *s, pid_t pid)
-{
-	for (struct conn *c = s->children.head; c != NULL; c = c->next)
-		if (c->child == pid)
-			return c;
-	return NULL;
-}
-
-/* Its program exited: the last copy of the socket went with it. */
+/*
+ * An accepted socket that will not become a connection: read what the
+ * client sent already (so close() sends a FIN rather than an RST), send
+ * our FIN, close, give back its max_connections unit, and say why (why
+ * NULL: the caller says it once for many).
+ */
 void
-conn_child_gone(struct conn *c)
+conn_drop(int fd, const struct limit_ref *limit,
+    const struct sockaddr_storage *peer, const char *why)
 {
-	list_remove(c);
-	conn_unref(c);
+	char	 buf[4096], who[ADDR_STRLEN] = "?";
+
+	for (int i = 0; i < 16 &&
+	    recv(fd, buf, sizeof(buf), MSG_DONTWAIT) > 0; i++)
+		;
+	shutdown(fd, SHUT_WR);
+	close(fd);
+	if (limit != NULL)
+		limit_put(limit);
+	if (why == NULL)
+		return;
+	if (peer != NULL)
+		addr_text(peer, who, sizeof(who));
+	log_warnx("dropped a connection from %s: %s", who, why);
 }
 
 /* A read or write failed: the peer reset, or worse. */

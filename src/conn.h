@@ -12,7 +12,7 @@
 
 struct service;
 struct conf_service;
-struct limit;
+struct limit_ref;
 
 /* Output a connection may queue beyond what the kernel takes. */
 #define CONN_OUT_MAX	(256 * 1024)
@@ -40,16 +40,11 @@ struct conn_set {
 	struct conn_list	 idle;
 	struct conn_list	 linger;
 	struct conn_list	 untimed;
-	/* Off the loop, held by the program of an exec service. */
-	struct conn_list	 children;
 	unsigned		 live;		/* not yet released */
 	unsigned long long	 released;	/* since the worker started */
 	char			*scratch;	/* shared read buffer */
 	size_t			 scratchlen;
-	/* max_connections, when set: the service's shared count. */
-	struct limit		*limit;
-	int			 cell;
-	int			 max;
+	const struct limit_ref	*limit;		/* max_connections, or NULL */
 };
 
 enum {
@@ -65,8 +60,8 @@ enum {
 /*
  * References: the event loop holds one from accept to conn_close (it
  * covers the epoll registration, the timers and queued output, which all
- * end there); a handler's callback holds one while it runs; the program
- * of an exec service holds one until it exits.
+ * end there); a handler's callback holds one while it runs; whoever
+ * holds the socket after conn_detach() holds one until it lets go.
  */
 struct conn {
 	struct io		 io;		/* first: the loop's handle */
@@ -81,7 +76,7 @@ struct conn {
 	char			*out;		/* queued output, or NULL */
 	size_t			 outoff, outlen;
 	uint64_t		 bytes_in, bytes_out;
-	pid_t			 child;		/* the program holding it */
+	pid_t			 holder;	/* a program holding the socket */
 	const char		*closer;	/* who sent the first FIN */
 	const char		*reason;	/* why it ended */
 	int			 error;		/* errno that ended it */
@@ -90,7 +85,8 @@ struct conn {
 };
 
 void	 conn_set_init(struct conn_set *, struct loop *,
-	    const struct conf_service *, char *scratch, size_t scratchlen);
+	    const struct conf_service *, const struct limit_ref *,
+	    char *scratch, size_t scratchlen);
 struct conn *
 	 conn_new(struct conn_set *, int fd,
 	    const struct sockaddr_storage *, socklen_t);
@@ -104,10 +100,9 @@ void	 conn_want_write(struct conn *, int);
 void	 conn_finish(struct conn *, const char *reason);
 void	 conn_close(struct conn *, const char *reason);
 
-void	 conn_hand_to_child(struct conn *, pid_t);
-struct conn *
-	 conn_child_find(struct conn_set *, pid_t);
-void	 conn_child_gone(struct conn *);
+void	 conn_detach(struct conn *, pid_t holder);
+void	 conn_drop(int fd, const struct limit_ref *,
+	    const struct sockaddr_storage *, const char *why);
 
 int	 conn_timeout(const struct conn_set *);
 void	 conn_expire(struct conn_set *);

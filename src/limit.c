@@ -12,6 +12,22 @@
 
 #include "limit.h"
 
+/* Workers of one service that can count at once (all generations). */
+#define LIMIT_CELLS	1023
+
+/*
+ * In memory shared by the master and the service's workers.  Each worker
+ * also counts its own share in a cell of its own, so that when it dies
+ * the master can take back what it held.  Only the master touches used.
+ */
+struct limit {
+	atomic_int	 active;
+	atomic_int	 cell[LIMIT_CELLS];
+	unsigned char	 used[LIMIT_CELLS];
+	int		 nused;
+};
+
+/* A new count at zero, in shared memory. */
 struct limit *
 limit_new(void)
 {
@@ -29,6 +45,21 @@ limit_free(struct limit *l)
 		munmap(l, sizeof(*l));
 }
 
+/* A free cell for a new worker, or -1 with errno set. */
+int
+limit_cell_get(struct limit *l)
+{
+	for (int i = 0; i < LIMIT_CELLS; i++)
+		if (!l->used[i]) {
+			l->used[i] = 1;
+			l->nused++;
+			atomic_store(&l->cell[i], 0);
+			return i;
+		}
+	errno = ENOSPC;
+	return -1;
+}
+
 /* Shared between processes: not FUTEX_PRIVATE. */
 static void
 futex_wait(atomic_int *addr, int val)
@@ -42,48 +73,9 @@ futex_wake(atomic_int *addr)
 	syscall(SYS_futex, addr, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
 }
 
-/*
- * In an acceptor, before accept4(): wait until the service is under max
- * and a connection is waiting on fd, then count it.  Until then the
- * connection stays in the accept queue.  Returns 1 once counted, 0 when
- * *stop was set (a signal interrupts the waits).
- */
-int
-limit_reserve(struct limit *l, int cell, int max, int fd,
-    const atomic_int *stop)
-{
-	struct pollfd	 pfd = { .fd = fd, .events = POLLIN };
-	int		 n;
-
-	while (!atomic_load(stop)) {
-		n = atomic_load(&l->active);
-		if (n >= max) {
-			futex_wait(&l->active, n);
-			continue;
-		}
-		if (poll(&pfd, 1, -1) != 1 || !(pfd.revents & POLLIN))
-			continue;
-		/* The cell first: a death in between undercounts, never over. */
-		atomic_fetch_add(&l->cell[cell], 1);
-		if (atomic_compare_exchange_strong(&l->active, &n, n + 1))
-			return 1;
-		atomic_fetch_sub(&l->cell[cell], 1);
-	}
-	return 0;
-}
-
-/* A counted connection ended. */
+/* A worker is gone: take back what its connections held, free its cell. */
 void
-limit_release(struct limit *l, int cell, int max)
-{
-	atomic_fetch_sub(&l->cell[cell], 1);
-	if (atomic_fetch_sub(&l->active, 1) >= max)
-		futex_wake(&l->active);
-}
-
-/* In the master, when a worker is gone: take back its share. */
-void
-limit_reclaim(struct limit *l, int cell)
+limit_cell_put(struct limit *l, int cell)
 {
 	int	 v = atomic_exchange(&l->cell[cell], 0);
 
@@ -91,4 +83,51 @@ limit_reclaim(struct limit *l, int cell)
 		atomic_fetch_sub(&l->active, v);
 		futex_wake(&l->active);
 	}
+	l->used[cell] = 0;
+	l->nused--;
+}
+
+int
+limit_cells_used(const struct limit *l)
+{
+	return l->nused;
+}
+
+/*
+ * In an acceptor, before accept4(): wait until the service is under max
+ * and a connection is waiting on fd, then count it.  Until then the
+ * connection stays in the accept queue.  Returns 1 once counted, 0 when
+ * *stop was set (a signal interrupts the waits).
+ */
+int
+limit_take(const struct limit_ref *r, int fd, const atomic_int *stop)
+{
+	struct limit	*l = r->shm;
+	struct pollfd	 pfd = { .fd = fd, .events = POLLIN };
+	int		 n;
+
+	while (!atomic_load(stop)) {
+		n = atomic_load(&l->active);
+		if (n >= r->max) {
+			futex_wait(&l->active, n);
+			continue;
+		}
+		if (poll(&pfd, 1, -1) != 1 || !(pfd.revents & POLLIN))
+			continue;
+		/* The cell first: a death in between undercounts, never over. */
+		atomic_fetch_add(&l->cell[r->cell], 1);
+		if (atomic_compare_exchange_strong(&l->active, &n, n + 1))
+			return 1;
+		atomic_fetch_sub(&l->cell[r->cell], 1);
+	}
+	return 0;
+}
+
+/* A counted connection ended, or was never made. */
+void
+limit_put(const struct limit_ref *r)
+{
+	atomic_fetch_sub(&r->shm->cell[r->cell], 1);
+	if (atomic_fetch_sub(&r->shm->active, 1) >= r->max)
+		futex_wake(&r->shm->active);
 }

@@ -4,24 +4,28 @@
 
 #include <stdatomic.h>
 
-/* Workers of one service that can count at once (all generations). */
-#define LIMIT_CELLS	1023
+struct limit;
 
 /*
- * In memory shared by the master and the service's workers.  Each worker
- * also counts its own share in a cell of its own, so that when it dies
- * the master can take back what it held.
+ * What a worker holds: its service's count, its own cell in it (so the
+ * master can take back a dead worker's share), and the cap.
  */
-struct limit {
-	atomic_int	 active;
-	atomic_int	 cell[LIMIT_CELLS];
+struct limit_ref {
+	struct limit	*shm;
+	int		 cell;
+	int		 max;
 };
 
+/* In the master. */
 struct limit	*limit_new(void);
 void		 limit_free(struct limit *);
-int		 limit_reserve(struct limit *, int cell, int max, int fd,
+int		 limit_cell_get(struct limit *);
+void		 limit_cell_put(struct limit *, int cell);
+int		 limit_cells_used(const struct limit *);
+
+/* In a worker. */
+int		 limit_take(const struct limit_ref *, int fd,
 		    const atomic_int *stop);
-void		 limit_release(struct limit *, int cell, int max);
-void		 limit_reclaim(struct limit *, int cell);
+void		 limit_put(const struct limit_ref *);
 
 #endif

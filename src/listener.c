@@ -1,32 +1,19 @@
-/* Listening sockets: created and bound by the master, accepted on by workers. */
+/* The master's listening sockets: one per address per worker slot. */
 #include "config.h"
 
 #include <sys/socket.h>
 #include <netinet/in.h>
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <poll.h>
-#include <signal.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "addr.h"
 #include "conf.h"
-#include "limit.h"
 #include "listener.h"
 #include "log.h"
-#include "util.h"
-
-/* Interrupts a blocked accept4() when the worker stops accepting. */
-#define WAKE_SIGNAL	SIGUSR2
-
-/* How long the acceptor rests when the system is out of fds or memory. */
-#define BACKOFF_MS	100
-/* The most connections shed in one go when out of fds. */
-#define SHED_MAX	256
 
 /* One listening socket: one address in one slot. */
 struct lsock {
@@ -202,19 +189,6 @@ listeners_close_all(struct listeners *ls)
 	ls->n = 0;
 }
 
-/* In a new worker: drop the copies of every socket but its own. */
-void
-listeners_close_except(struct listeners *ls, const int *keep, int nkeep)
-{
-	for (int i = 0; i < ls->n; i++) {
-		int mine = 0;
-		for (int k = 0; k < nkeep; k++)
-			mine |= (ls->socks[i].fd == keep[k]);
-		if (!mine)
-			close(ls->socks[i].fd);
-	}
-}
-
 /* The socket of an address in a slot, or -1. */
 int
 listeners_fd(const struct listeners *ls, const struct conf_listen *l,
@@ -231,191 +205,4 @@ listeners_free(struct listeners *ls)
 	listeners_close_all(ls);
 	free(ls->socks);
 	ls->socks = NULL;
-}
-
-static void
-wake_handler(int sig)
-{
-	(void)sig;
-}
-
-/*
- * Out of fds, the queue would only grow, its clients waiting for nothing.
- * Give back the fd kept in reserve, take each queued connection with it
- * and close it at once (a clean FIN: nothing was read), then take the
- * reserve again.  Returns how many were shed.
- */
-static int
-shed(struct acceptor *a, int *reserve)
-{
-	struct pollfd	 pfd = { .fd = a->fd, .events = POLLIN };
-	int		 n = 0, fd;
-
-	if (*reserve == -1)
-		return 0;
-	close(*reserve);
-	while (n < SHED_MAX && poll(&pfd, 1, 0) == 1) {
-		fd = accept4(a->fd, NULL, NULL, SOCK_CLOEXEC);
-		if (fd == -1)
-			break;
-		close(fd);
-		n++;
-	}
-	*reserve = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	return n;
-}
-
-/*
- * The accept loop.  It only accepts: the connection goes straight to the
- * worker's event loop, so no client can hold up the next accept.
- */
-static void *
-acceptor_main(void *arg)
-{
-	struct acceptor		*a = arg;
-	struct sockaddr_storage	 ss;
-	socklen_t		 len;
-	sigset_t		 set;
-	int			 fd, starved = 0, paused = 0, reserve;
-	long			 shed_count = 0;
-
-	sigemptyset(&set);
-	sigaddset(&set, WAKE_SIGNAL);
-	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
-	reserve = open("/dev/null", O_RDONLY | O_CLOEXEC);
-
-	while (!atomic_load(&a->stop)) {
-		/*
-		 * A loop that does not take what was handed to it is hung: the
-		 * watchdog will replace the worker, and what this thread took
-		 * would die with it.  Leave new connections in the queue, which
-		 * the master holds, for the next worker.
-		 */
-		if (a->stalled != NULL && a->stalled(a->arg)) {
-			if (!paused)
-				log_warnx("accept on %s: paused, the event loop "
-				    "has not taken connections for %d ms",
-				    a->text, LISTENER_STALL_MS);
-			paused = 1;
-			sleep_ms(50);
-			continue;
-		}
-		if (paused) {
-			log_notice("accept on %s: resumed", a->text);
-			paused = 0;
-		}
-		/* At max_connections, leave new ones in the accept queue. */
-		if (a->limit != NULL &&
-		    !limit_reserve(a->limit, a->cell, a->max, a->fd, &a->stop))
-			continue;
-		len = sizeof(ss);
-		fd = accept4(a->fd, (struct sockaddr *)&ss, &len,
-		    SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (fd == -1 && a->limit != NULL)
-			limit_release(a->limit, a->cell, a->max);
-		if (fd >= 0) {
-			/* A reserve lost to a shortage comes back first. */
-			if (reserve == -1)
-				reserve = open("/dev/null", O_RDONLY | O_CLOEXEC);
-			if (starved) {
-				log_notice("accept on %s: recovered; %ld "
-				    "connection%s shed meanwhile", a->text,
-				    shed_count, shed_count == 1 ? "" : "s");
-				starved = 0;
-				shed_count = 0;
-			}
-			a->handoff(a->arg, fd, &ss, len);
-			continue;
-		}
-		switch (errno) {
-		case EINTR:
-		case EAGAIN:
-		case ECONNABORTED:
-		case EPROTO:
-		case EPERM:		/* a firewall said no */
-		case ENETDOWN:
-		case ENETUNREACH:
-		case EHOSTDOWN:
-		case EHOSTUNREACH:
-		case ENONET:
-		case ENOPROTOOPT:
-		case EOPNOTSUPP:
-		case ETIMEDOUT:
-			/* That connection is gone; the next one may not be. */
-			break;
-		case EMFILE:
-		case ENFILE:
-			if (!starved)
-				log_warn("accept on %s: shedding queued "
-				    "connections until fds are free", a->text);
-			starved = 1;
-			shed_count += shed(a, &reserve);
-			if (reserve == -1)	/* taken meanwhile: try later */
-				reserve = open("/dev/null",
-				    O_RDONLY | O_CLOEXEC);
-			sleep_ms(BACKOFF_MS);
-			break;
-		case ENOBUFS:
-		case ENOMEM:
-			/* Spinning would not help: rest, then try again. */
-			if (!starved)
-				log_warn("accept on %s, backing off",
-				    a->text);
-			starved = 1;
-			sleep_ms(BACKOFF_MS);
-			break;
-		default:
-			log_warn("accept on %s", a->text);
-			sleep_ms(1000);
-			break;
-		}
-	}
-	if (reserve != -1)
-		close(reserve);
-	atomic_store(&a->running, 0);
-	return NULL;
-}
-
-int
-listener_start(struct acceptor *a)
-{
-	static int		 installed;
-	struct sigaction	 sa;
-	int			 rc;
-
-	if (!installed) {
-		memset(&sa, 0, sizeof(sa));
-		sa.sa_handler = wake_handler;	/* no SA_RESTART: EINTR */
-		sigemptyset(&sa.sa_mask);
-		if (sigaction(WAKE_SIGNAL, &sa, NULL) == -1)
-			return -1;
-		installed = 1;
-	}
-	atomic_store(&a->stop, 0);
-	atomic_store(&a->running, 1);
-	if ((rc = pthread_create(&a->thread, NULL, acceptor_main, a)) != 0) {
-		atomic_store(&a->running, 0);
-		errno = rc;
-		return -1;
-	}
-	return 0;
-}
-
-/*
- * Stop accepting.  The socket is shared with the master and with other
- * generations, so it is neither shut down nor given new flags: the thread
- * is woken out of accept4() by a signal, sent again until it has seen the
- * stop flag (one may land just before it blocks).
- */
-void
-listener_stop(struct acceptor *a)
-{
-	atomic_store(&a->stop, 1);
-	for (int i = 0; atomic_load(&a->running) && i < 5000; i++) {
-		pthread_kill(a->thread, WAKE_SIGNAL);
-		sleep_ms(1);
-	}
-	if (atomic_load(&a->running))
-		pthread_cancel(a->thread);
-	pthread_join(a->thread, NULL);
 }

@@ -13,8 +13,11 @@
 #include "util.h"
 
 static int	log_stderr = 1;
+static int	log_fd = STDERR_FILENO;	/* where "stderr" lines go */
+static int	log_fd_max = LOG_DEBUG;	/* and up to which priority */
 static int	log_syslog;
 static int	log_max = LOG_INFO;
+static int	log_fac = LOG_DAEMON;
 
 static const struct {
 	const char	*name;
@@ -50,11 +53,46 @@ log_open(int facility, int level, int to_syslog, int to_stderr)
 	if (log_syslog)
 		closelog();
 	log_max = level;
+	log_fac = facility;
 	log_stderr = to_stderr;
 	log_syslog = to_syslog;
 	if (to_syslog) {
 		openlog("tcpd", LOG_PID | LOG_NDELAY, facility);
 		setlogmask(LOG_UPTO(level));
+	}
+}
+
+/*
+ * In a new process that is about to close every fd it did not make:
+ * let go of the syslog socket first, so that no later write lands on an
+ * fd number that something else reuses; log_reopen() makes its own.
+ */
+void
+log_detach(void)
+{
+	if (log_syslog)
+		closelog();
+	log_fd = STDERR_FILENO;
+	log_fd_max = LOG_DEBUG;
+}
+
+/*
+ * Write the stderr copy of lines up to priority max to fd instead: a
+ * starting daemon tells its caller what went wrong, nothing else.
+ */
+void
+log_to_fd(int fd, int max)
+{
+	log_fd = fd;
+	log_fd_max = max;
+}
+
+void
+log_reopen(void)
+{
+	if (log_syslog) {
+		openlog("tcpd", LOG_PID | LOG_NDELAY, log_fac);
+		setlogmask(LOG_UPTO(log_max));
 	}
 }
 
@@ -101,14 +139,14 @@ vlog(int pri, const char *err, const char *fmt, va_list ap)
 		else
 			syslog(pri, "%s", msg);
 	}
-	if (log_stderr) {
+	if (log_stderr && pri <= log_fd_max) {
 		n = snprintf(line, sizeof(line), "tcpd[%ld]: %s%s%s\n",
 		    (long)getpid(), msg, err ? ": " : "", err ? err : "");
 		if (n > (int)sizeof(line) - 1) {
 			n = sizeof(line) - 1;
 			line[n - 1] = '\n';
 		}
-		if (write(STDERR_FILENO, line, n) == -1) {
+		if (write(log_fd, line, n) == -1) {
 			/* nowhere left to say so */
 		}
 	}

@@ -6,6 +6,9 @@
 
 void	log_init(int to_stderr);
 void	log_open(int facility, int level, int to_syslog, int to_stderr);
+void	log_detach(void);
+void	log_to_fd(int fd, int max);
+void	log_reopen(void);
 int	log_level(void);
 int	log_facility_parse(const char *);
 int	log_level_parse(const char *);

@@ -146,10 +146,15 @@ pidfile_write(int fd, const char *path)
 	return 0;
 }
 
+/* The caller's stderr, for a starting daemon's errors; -1 once started. */
+static int	daemon_errfd = -1;
+
 /*
- * Detach.  The parent waits until the daemon says it is listening, so
- * the exit status of `tcpd -c FILE` tells an init system whether the
- * start worked; errors until then still reach the terminal.
+ * Detach.  The parent waits until every worker accepts, so the exit
+ * status of `tcpd -c FILE` tells an init system whether the start
+ * worked.  Errors until then still reach the caller's stderr, through a
+ * copy only the master logs to: workers, forked meanwhile, get
+ * /dev/null, and so cannot keep the caller's pipe open.
  */
 static int
 daemon_start(void)
@@ -177,28 +182,29 @@ daemon_start(void)
 		fatal("setsid");
 	if (chdir("/") == -1)
 		fatal("chdir /");
+	if ((daemon_errfd = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3)) != -1)
+		log_to_fd(daemon_errfd, LOG_WARNING);
 	if ((null = open("/dev/null", O_RDWR)) != -1) {
 		dup2(null, STDIN_FILENO);
+		dup2(null, STDOUT_FILENO);
+		dup2(null, STDERR_FILENO);
 		if (null > STDERR_FILENO)
 			close(null);
 	}
 	return p[1];
 }
 
+/* Started: the parent may exit 0, and the caller's stderr is let go. */
 static void
 daemon_ready(int notify)
 {
-	int	 null;
-
 	if (write(notify, "1", 1) == -1)
 		log_warn("cannot tell the parent we started");
 	close(notify);
-	if ((null = open("/dev/null", O_RDWR)) != -1) {
-		dup2(null, STDOUT_FILENO);
-		dup2(null, STDERR_FILENO);
-		if (null > STDERR_FILENO)
-			close(null);
-	}
+	log_to_fd(STDERR_FILENO, LOG_DEBUG);
+	if (daemon_errfd != -1)
+		close(daemon_errfd);
+	daemon_errfd = -1;
 }
 
 /* As many fds as the hard limit allows: each connection takes one. */
@@ -212,6 +218,28 @@ raise_nofile(void)
 		if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
 			log_warn("cannot raise the fd limit");
 	}
+}
+
+/*
+ * -t: can the master hold every socket it needs?  The limit may differ
+ * under the init system that starts tcpd, so this warns, and start
+ * refuses.  At start tcpd raises its soft limit to the hard one.
+ */
+static void
+check_fds(const struct conf *conf)
+{
+	struct rlimit	 rl;
+	int		 start = master_fds_needed(conf, 0);
+	int		 reload = master_fds_needed(conf, 1);
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1 || rl.rlim_max >= (rlim_t)reload)
+		return;
+	fprintf(stderr, "%s: warning: the master needs %d file descriptors "
+	    "(per slot, one per listen address and one for its worker; a "
+	    "reload needs one more per slot: %d), but the limit here is %llu "
+	    "(ulimit -Hn)%s\n", conf->path, start, reload,
+	    (unsigned long long)rl.rlim_max,
+	    rl.rlim_max < (rlim_t)start ? ": tcpd would not start" : "");
 }
 
 static int
@@ -241,7 +269,8 @@ run(struct conf *conf, int foreground, int argc, char *argv[])
 	if ((m = master_new(conf, pidfd, foreground)) == NULL)
 		fatal("calloc");
 	if (master_listen(m) == -1 ||
-	    (pidfd != -1 && pidfile_write(pidfd, pid_file) == -1)) {
+	    (pidfd != -1 && pidfile_write(pidfd, pid_file) == -1) ||
+	    master_start(m) == -1) {
 		if (pid_file != NULL)
 			unlink(pid_file);
 		master_free(m);
@@ -318,6 +347,7 @@ main(int argc, char *argv[])
 		return 1;
 	}
 	if (test) {
+		check_fds(conf);
 		printf("%s: configuration OK\n", path);
 		conf_free(conf);
 		return 0;

@@ -1,4 +1,4 @@
-/* The master: slot sockets, spawning and reaping workers, reload, stop. */
+/* The master: its loop, signals, reload, scaling, start and stop. */
 #ifndef TCPD_MASTER_H
 #define TCPD_MASTER_H
 
@@ -7,7 +7,9 @@ struct conf;
 struct master;
 
 struct master	*master_new(struct conf *, int pidfd, int foreground);
+int		 master_fds_needed(const struct conf *, int reloading);
 int		 master_listen(struct master *);
+int		 master_start(struct master *);
 int		 master_run(struct master *);
 void		 master_free(struct master *);
 

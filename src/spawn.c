@@ -40,8 +40,16 @@ struct errlog {
 	char		 buf[LINE_MAX_LOG];
 };
 
-/* Every open stderr pipe of this worker's programs. */
+/* A program running for a connection, which it holds a reference to. */
+struct program {
+	pid_t		 pid;
+	struct conn	*c;
+	struct program	*next;
+};
+
+/* Every open stderr pipe of this worker's programs, and the programs. */
 static struct errlog	*errlogs;
+static struct program	*programs;
 
 static void
 errlog_flush(struct errlog *e)
@@ -181,10 +189,9 @@ spawn_all_signals(sigset_t *set)
 /*
  * Start argv with the connection as its fd 0 and 1 and a pipe to the
  * log as fd 2; a clean signal mask, default dispositions, a session of
- * its own and no other fd.  Returns its pid, or -1.  The connection's
- * socket stays open here: the caller decides when to close its copy.
+ * its own and no other fd.  Returns its pid, or -1.
  */
-pid_t
+static pid_t
 spawn_program(struct conn *c, char *const *argv, char *const *extra)
 {
 	posix_spawn_file_actions_t	 fa;
@@ -251,36 +258,93 @@ out:
 	return pid;
 }
 
-static void
-spawn_exited(struct conn_set *s, struct conn *c, int st)
+/*
+ * Run argv for c: the program holds the connection from now on, and the
+ * worker lets go of its own copy of the socket.  Returns -1 if it could
+ * not be started; c is then as it was.
+ */
+int
+spawn_run(struct conn *c, char *const *argv, char *const *env)
 {
-	char	 who[ADDR_STRLEN], how[64];
-	int64_t	 ms = s->loop->now - c->started;
+	struct program	*p;
+	pid_t		 pid;
+
+	if ((p = malloc(sizeof(*p))) == NULL)
+		return -1;
+	if ((pid = spawn_program(c, argv, env)) == -1) {
+		free(p);
+		return -1;
+	}
+	p->pid = pid;
+	p->c = c;
+	p->next = programs;
+	programs = p;
+	conn_detach(c, pid);
+	return 0;
+}
+
+/* Log how a program ended, and what that put on the wire. */
+static void
+spawn_exited(const struct program *p, int st)
+{
+	struct conn	*c = p->c;
+	char		 who[ADDR_STRLEN], how[64];
+	int64_t		 ms = c->set->loop->now - c->started;
 
 	sig_exit_text(st, how, sizeof(how));
 	addr_text(&c->peer, who, sizeof(who));
-	log_info("%s %s: pid %ld %s after %lld.%03lld s", s->name, who,
-	    (long)c->child, how, (long long)(ms / 1000),
+	log_info("%s %s: pid %ld %s after %lld.%03lld s", c->set->name, who,
+	    (long)p->pid, how, (long long)(ms / 1000),
 	    (long long)(ms % 1000));
 	log_debug("%s %s: pid %ld held the last copy of the socket, so the "
 	    "kernel closed it at its exit: FIN, unless the program sent one "
 	    "earlier with shutdown(), or RST if it left input unread",
-	    s->name, who, (long)c->child);
+	    c->set->name, who, (long)p->pid);
+}
+
+/* The program pid ended with status st: it lets go of its connection. */
+static void
+spawn_gone(pid_t pid, int st)
+{
+	struct program	**pp, *p;
+
+	for (pp = &programs; (p = *pp) != NULL; pp = &p->next)
+		if (p->pid == pid)
+			break;
+	if (p == NULL)
+		return;
+	*pp = p->next;
+	spawn_exited(p, st);
+	conn_unref(p->c);
+	free(p);
 }
 
 /* SIGCHLD: every program that ended gives back its connection. */
 void
-spawn_reap(struct conn_set *s)
+spawn_reap(void)
 {
 	pid_t	 pid;
 	int	 st;
 
-	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
-		struct conn *c = conn_child_find(s, pid);
-		if (c == NULL)
-			continue;
-		spawn_exited(s, c, st);
-		conn_child_gone(c);
+	while ((pid = waitpid(-1, &st, WNOHANG)) > 0)
+		spawn_gone(pid, st);
+}
+
+/*
+ * Log what the programs wrote to stderr and was not logged yet, bounded:
+ * a child a program left behind may write on.
+ */
+static void
+spawn_drain_errlogs(void)
+{
+	char	 chunk[4096];
+	ssize_t	 n;
+
+	while (errlogs != NULL) {
+		for (int i = 0; i < 16 &&
+		    (n = read(errlogs->io.fd, chunk, sizeof(chunk))) > 0; i++)
+			errlog_take(errlogs, chunk, n);
+		errlog_close(errlogs);
 	}
 }
 
@@ -291,45 +355,31 @@ spawn_reap(struct conn_set *s)
  * logged yet is.
  */
 void
-spawn_stop_all(struct conn_set *s)
+spawn_stop_all(struct loop *loop)
 {
-	struct conn	*c;
-	int		 waited = 0;
+	struct program	*p;
+	int		 waited = 0, st;
 
-	if (s->children.head == NULL)
-		goto out;
 	/* Each program leads a process group: what it started goes too. */
-	for (c = s->children.head; c != NULL; c = c->next)
-		kill(-c->child, SIGTERM);
-	while (s->children.head != NULL && waited < STOP_GRACE_MS) {
+	for (p = programs; p != NULL; p = p->next)
+		kill(-p->pid, SIGTERM);
+	while (programs != NULL && waited < STOP_GRACE_MS) {
 		sleep_ms(10);
 		waited += 10;
-		s->loop->now = loop_now_ms();
-		spawn_reap(s);
+		loop->now = loop_now_ms();
+		spawn_reap();
 	}
-	for (c = s->children.head; c != NULL; c = c->next) {
-		log_warnx("%s: pid %ld ignored SIGTERM: killing it", s->name,
-		    (long)c->child);
-		kill(-c->child, SIGKILL);
+	for (p = programs; p != NULL; p = p->next) {
+		log_warnx("%s: pid %ld ignored SIGTERM: killing it",
+		    p->c->set->name, (long)p->pid);
+		kill(-p->pid, SIGKILL);
 	}
-	while (s->children.head != NULL) {
-		pid_t pid = s->children.head->child;
-		int st;
-		if (waitpid(pid, &st, 0) == -1 && errno != EINTR) {
-			conn_child_gone(s->children.head);
-			continue;
-		}
-		spawn_exited(s, s->children.head, st);
-		conn_child_gone(s->children.head);
+	while (programs != NULL) {
+		pid_t pid = programs->pid;
+		pid_t rc;
+		while ((rc = waitpid(pid, &st, 0)) == -1 && errno == EINTR)
+			;
+		spawn_gone(pid, rc == pid ? st : 0);
 	}
-out:
-	while (errlogs != NULL) {
-		char chunk[4096];
-		ssize_t n;
-		/* Bounded: a child the program left behind may write on. */
-		for (int i = 0; i < 16 &&
-		    (n = read(errlogs->io.fd, chunk, sizeof(chunk))) > 0; i++)
-			errlog_take(errlogs, chunk, n);
-		errlog_close(errlogs);
-	}
+	spawn_drain_errlogs();
 }

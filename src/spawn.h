@@ -5,10 +5,10 @@
 #include <sys/types.h>
 
 struct conn;
-struct conn_set;
+struct loop;
 
-pid_t	spawn_program(struct conn *, char *const *argv, char *const *env);
-void	spawn_reap(struct conn_set *);
-void	spawn_stop_all(struct conn_set *);
+int	spawn_run(struct conn *, char *const *argv, char *const *env);
+void	spawn_reap(void);
+void	spawn_stop_all(struct loop *);
 
 #endif

@@ -20,4 +20,8 @@ sleep_ms(long ms)
 	nanosleep(&ts, NULL);
 }
 
+#ifndef HAVE_CLOSE_RANGE
+int	close_range(unsigned, unsigned, int);	/* compat.c */
+#endif
+
 #endif

@@ -16,13 +16,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "acceptor.h"
 #include "conf.h"
 #include "conn.h"
-#include "limit.h"
-#include "listener.h"
 #include "log.h"
 #include "loop.h"
 #include "proctitle.h"
+#include "services/service.h"
 #include "sig.h"
 #include "spawn.h"
 #include "util.h"
@@ -30,6 +30,8 @@
 
 /* Reads land here; connections hold a buffer only for unsent output. */
 #define SCRATCH_SIZE	(64 * 1024)
+/* The longest a draining worker takes what is queued before it stops. */
+#define DRAIN_MAX_MS	2000
 
 /* A connection accepted by an acceptor, waiting for the event loop. */
 struct accepted {
@@ -38,17 +40,25 @@ struct accepted {
 	struct sockaddr_storage	 peer;
 };
 
-/* The longest a worker spends taking what is queued before it stops. */
-#define DRAIN_MAX_MS	2000
-
-enum stop { RUNNING, STOP_DRAIN, STOP_GRACEFUL, STOP_FAST };
+/*
+ * A worker's life: serving; draining (still accepting, until the queue
+ * its sockets hold is empty, since they close with it); finishing (not
+ * accepting, until its connections and programs end or a deadline).
+ */
+enum wstate { W_SERVING, W_DRAINING, W_FINISHING, W_NSTATES };
+enum wevent {
+	EV_RETIRE, EV_DRAIN, EV_FAST,	/* asked to stop, so */
+	EV_DRAINED,			/* the queue is empty, or DRAIN_MAX_MS */
+	EV_IDLE,			/* no connection or program left */
+	EV_DEADLINE,			/* the stop's deadline has come */
+	EV_NEVENTS
+};
 
 struct worker {
 	const struct conf		*conf;
 	const struct conf_service	*svc;
 	int				 slot;
-	struct limit			*limit;
-	int				 cell;
+	struct limit_ref		 limit;
 	struct heartbeat		*beat;
 	int				 beat_ms;	/* 0: no watchdog */
 	struct loop			 loop;
@@ -65,15 +75,18 @@ struct worker {
 	struct acceptor			*acceptors;
 	int				 nacceptors;
 	const int			*fds;
-
 	struct conn_set			 conns;
-	enum stop			 request;	/* from signals */
-	enum stop			 stopping;
-	int64_t				 deadline;
+
+	enum wstate			 state;
+	enum stop_how			 how;		/* the stop under way */
+	enum stop_how			 asked;		/* not acted on yet */
+	int				 asked_timeout;	/* seconds, 0: none */
+	int64_t				 drain_until;
+	int64_t				 deadline;	/* 0: none */
 	char				 scratch[SCRATCH_SIZE];
 };
 
-/* Runs in an acceptor thread. */
+/* Runs in an acceptor thread: queue fd for the loop, and wake it. */
 static void
 worker_handoff(void *arg, int fd, const struct sockaddr_storage *peer,
     socklen_t len)
@@ -83,20 +96,18 @@ worker_handoff(void *arg, int fd, const struct sockaddr_storage *peer,
 	int		 wake;
 	uint64_t	 one = 1;
 
-	atomic_fetch_add_explicit(&w->beat->accepted, 1, memory_order_relaxed);
 	pthread_mutex_lock(&w->lock);
 	if (w->queued == w->queuecap) {
 		size_t cap = w->queuecap ? w->queuecap * 2 : 64;
 		if ((q = realloc(w->queue, cap * sizeof(*q))) == NULL) {
 			pthread_mutex_unlock(&w->lock);
-			log_warnx("%s: out of memory, dropping a connection",
-			    w->svc->name);
-			close(fd);
+			conn_drop(fd, w->conns.limit, peer, "out of memory");
 			return;
 		}
 		w->queue = q;
 		w->queuecap = cap;
 	}
+	atomic_fetch_add_explicit(&w->beat->accepted, 1, memory_order_relaxed);
 	q = &w->queue[w->queued++];
 	q->fd = fd;
 	q->len = len;
@@ -117,7 +128,7 @@ worker_stalled(void *arg)
 	struct worker	*w = arg;
 	long long	 since = atomic_load(&w->queue_since);
 
-	return since != 0 && loop_now_ms() - since >= LISTENER_STALL_MS;
+	return since != 0 && loop_now_ms() - since >= ACCEPTOR_STALL_MS;
 }
 
 /* Take what the acceptors queued and give it to the handler. */
@@ -141,16 +152,13 @@ worker_take(struct worker *w)
 	atomic_store(&w->queue_since, 0);
 	pthread_mutex_unlock(&w->lock);
 
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < n; i++)
 		if (conn_new(&w->conns, batch[i].fd, &batch[i].peer,
 		    batch[i].len) == NULL) {
-			log_warn("%s: cannot take a connection", w->svc->name);
-			close(batch[i].fd);
-			if (w->limit != NULL)
-				limit_release(w->limit, w->cell,
-				    w->svc->max_connections);
+			conn_drop(batch[i].fd, w->conns.limit, &batch[i].peer,
+			    strerror(errno));
+			w->conns.released++;
 		}
-	}
 	w->spare = batch;
 	w->sparecap = cap;
 }
@@ -158,10 +166,36 @@ worker_take(struct worker *w)
 static void
 worker_queue_cb(struct io *io, uint32_t ev)
 {
-	struct worker	*w = container_of(io, struct worker, queue_io);
-
 	(void)ev;
-	worker_take(w);
+	worker_take(container_of(io, struct worker, queue_io));
+}
+
+/* What each signal means to a worker; all are read from a signalfd. */
+static const struct {
+	int	 sig;
+	enum { WS_REAP, WS_DRAIN, WS_FAST, WS_HANG, WS_NONE } act;
+} worker_signals[] = {
+	{ SIGCHLD, WS_REAP }, { SIGQUIT, WS_DRAIN },
+	{ SIGTERM, WS_FAST }, { SIGINT, WS_FAST },
+#ifdef TCPD_TEST_HOOKS
+	{ SIGUSR1, WS_HANG },
+#else
+	{ SIGUSR1, WS_NONE },
+#endif
+	/* Meant for the master, or for nobody: said, not obeyed. */
+	{ SIGHUP, WS_NONE }, { SIGTTIN, WS_NONE }, { SIGTTOU, WS_NONE },
+	{ SIGALRM, WS_NONE },
+};
+
+/* A stop asked for, by the master or a signal; acted on between waits. */
+static void
+worker_ask(struct worker *w, enum stop_how how, int timeout)
+{
+	if (how > w->asked || (how == w->asked && timeout > 0 &&
+	    (w->asked_timeout == 0 || timeout < w->asked_timeout))) {
+		w->asked = how;
+		w->asked_timeout = timeout;
+	}
 }
 
 static void
@@ -171,70 +205,50 @@ worker_sig_cb(struct io *io, uint32_t ev)
 	int		 sig;
 
 	(void)ev;
-	while ((sig = sig_read(io->fd)) > 0) {
-		if (sig == SIGCHLD)
-			spawn_reap(&w->conns);
-#ifdef TCPD_TEST_HOOKS
-		/* Tests only: hang this loop, as a bug in a handler might. */
-		else if (sig == SIGUSR1)
-			for (;;)
-				pause();
-#endif
-		else if (sig == SIGQUIT && w->request == RUNNING)
-			w->request = STOP_GRACEFUL;
-		else if (sig == SIGTERM || sig == SIGINT)
-			w->request = STOP_FAST;
-	}
+	while ((sig = sig_read(io->fd)) > 0)
+		for (size_t i = 0; i < nitems(worker_signals); i++) {
+			if (worker_signals[i].sig != sig)
+				continue;
+			switch (worker_signals[i].act) {
+			case WS_REAP:	spawn_reap(); break;
+			case WS_DRAIN:
+				worker_ask(w, STOP_DRAIN,
+				    w->conf->shutdown_timeout);
+				break;
+			case WS_FAST:	worker_ask(w, STOP_FAST, 0); break;
+			case WS_HANG:	/* tests only: a handler's bug */
+				for (;;)
+					pause();
+			case WS_NONE:
+				log_notice("%s slot %d: signal %d (%s) ignored: "
+				    "signals are for the master", w->svc->name,
+				    w->slot, sig, strsignal(sig));
+				break;
+			}
+		}
 }
 
 /* A message from the master, or EOF: the master is gone, so is this worker. */
 static void
 worker_ctl_cb(struct io *io, uint32_t ev)
 {
-	struct worker	*w = container_of(io, struct worker, ctl_io);
-	char		 msg;
-	ssize_t		 n;
+	struct worker		*w = container_of(io, struct worker, ctl_io);
+	struct worker_msg	 msg;
+	ssize_t			 n;
 
 	(void)ev;
-	n = recv(io->fd, &msg, 1, MSG_DONTWAIT);
-	if (n == 1 && w->request == RUNNING) {
-		if (msg == WORKER_QUIT)
-			w->request = STOP_GRACEFUL;
-		else if (msg == WORKER_DRAIN)
-			w->request = STOP_DRAIN;
+	n = recv(io->fd, &msg, sizeof(msg), MSG_DONTWAIT);
+	if (n == (ssize_t)sizeof(msg) && msg.type == WORKER_STOP &&
+	    msg.how > STOP_NONE && msg.how <= STOP_FAST) {
+		worker_ask(w, msg.how, (int)msg.timeout);
 		return;
 	}
 	if (n == 0 || (n == -1 && errno != EAGAIN && errno != EINTR)) {
 		log_warnx("%s slot %d: master gone, stopping", w->svc->name,
 		    w->slot);
 		loop_del(&w->loop, io);
-		w->request = STOP_FAST;
+		worker_ask(w, STOP_FAST, 0);
 	}
-}
-
-/*
- * Stop accepting: the acceptors end, what they accepted is served, and
- * this process's copies of the slot sockets close.  The master keeps its
- * own, so connections still queued on them wait for the next worker.
- */
-static void
-worker_stop_accepting(struct worker *w)
-{
-	for (int i = 0; i < w->nacceptors; i++)
-		listener_stop(&w->acceptors[i]);
-	worker_take(w);
-	for (int i = 0; i < w->nacceptors; i++)
-		close(w->acceptors[i].fd);
-	w->nacceptors = 0;
-}
-
-static void __attribute__((noreturn))
-worker_exit(struct worker *w, const char *why)
-{
-	conn_close_all(&w->conns, why);
-	spawn_stop_all(&w->conns);
-	log_debug("%s slot %d: exiting (%s)", w->svc->name, w->slot, why);
-	exit(0);
 }
 
 /* Is a connection waiting in the accept queue of any slot socket? */
@@ -249,50 +263,144 @@ worker_queued(const struct worker *w)
 	return 0;
 }
 
-/* Act on a stop asked for, between two batches of events. */
-static void
-worker_check_stop(struct worker *w)
+/* End now: connections closed, programs stopped. */
+static void __attribute__((noreturn))
+worker_exit(struct worker *w, const char *why)
 {
-	if (w->request == STOP_FAST) {
-		if (w->nacceptors > 0)
-			worker_stop_accepting(w);
-		worker_exit(w, "fast stop");
-	}
-	/*
-	 * Draining: the acceptors go on until the queue is empty, since the
-	 * socket closes with this worker and would reset what it holds.
-	 */
-	if (w->request == STOP_DRAIN && w->stopping == RUNNING) {
-		w->stopping = STOP_DRAIN;
-		w->deadline = w->loop.now + DRAIN_MAX_MS;
-	}
-	if (w->stopping == STOP_DRAIN &&
-	    (w->loop.now >= w->deadline || !worker_queued(w))) {
-		w->stopping = RUNNING;
-		w->request = STOP_GRACEFUL;
-	}
-	if (w->request == STOP_GRACEFUL && w->stopping == RUNNING) {
-		w->stopping = STOP_GRACEFUL;
-		w->deadline = w->loop.now +
-		    (int64_t)w->conf->shutdown_timeout * 1000;
-		proctitle_set("tcpd: worker %s slot %d (stopping)",
-		    w->svc->name, w->slot);
-		worker_stop_accepting(w);
-		if (w->conns.live > 0)
-			log_info("%s slot %d: stopping, %u connection%s open",
-			    w->svc->name, w->slot, w->conns.live,
-			    w->conns.live == 1 ? "" : "s");
-	}
-	if (w->stopping == STOP_GRACEFUL) {
-		if (w->conns.live == 0)
-			worker_exit(w, "graceful stop");
-		if (w->loop.now >= w->deadline)
-			worker_exit(w, "shutdown timeout");
-	}
+	for (int i = 0; i < w->nacceptors; i++)
+		acceptor_stop(&w->acceptors[i]);
+	if (w->nacceptors > 0)
+		worker_take(w);
+	conn_close_all(&w->conns, why);
+	spawn_stop_all(&w->loop);
+	log_debug("%s slot %d: exiting (%s)", w->svc->name, w->slot, why);
+	exit(0);
 }
 
+/* A stop's deadline: the earlier of the one set and now + timeout. */
+static void
+worker_tighten(struct worker *w)
+{
+	int64_t	 at;
+
+	if (w->asked > w->how)
+		w->how = w->asked;
+	if (w->asked_timeout == 0)
+		return;
+	at = w->loop.now + (int64_t)w->asked_timeout * 1000;
+	if (w->deadline == 0 || at < w->deadline)
+		w->deadline = at;
+}
+
+/* Draining: accept on until the queue is empty, then finish. */
+static void
+w_drain(struct worker *w)
+{
+	worker_tighten(w);
+	w->state = W_DRAINING;
+	w->drain_until = w->loop.now + DRAIN_MAX_MS;
+}
+
+/*
+ * Stop accepting: the acceptors end, what they accepted is served, and
+ * this process's copies of the slot sockets close.  The master keeps its
+ * own, so connections still queued on them wait for the next worker.
+ */
+static void
+w_finish(struct worker *w)
+{
+	unsigned	 n = w->conns.live;
+	const char	*what = w->how == STOP_RETIRE ? "retiring" : "stopping";
+
+	worker_tighten(w);
+	w->state = W_FINISHING;
+	for (int i = 0; i < w->nacceptors; i++)
+		acceptor_stop(&w->acceptors[i]);
+	worker_take(w);
+	for (int i = 0; i < w->nacceptors; i++)
+		close(w->acceptors[i].fd);
+	w->nacceptors = 0;
+	proctitle_set("tcpd: worker %s slot %d (%s)", w->svc->name, w->slot,
+	    what);
+	if (n == 0)
+		return;
+	if (w->deadline != 0)
+		log_info("%s slot %d: %s, %u connection%s open, %lld s at most",
+		    w->svc->name, w->slot, what, n, n == 1 ? "" : "s",
+		    (long long)((w->deadline - w->loop.now + 999) / 1000));
+	else
+		log_info("%s slot %d: %s, %u connection%s open, no deadline",
+		    w->svc->name, w->slot, what, n, n == 1 ? "" : "s");
+}
+
+static void
+w_fast(struct worker *w)
+{
+	worker_exit(w, "fast stop");
+}
+
+static void
+w_done(struct worker *w)
+{
+	worker_exit(w, w->how == STOP_RETIRE ? "retired" : "graceful stop");
+}
+
+static void
+w_late(struct worker *w)
+{
+	worker_exit(w, w->how == STOP_RETIRE ? "retire timeout" :
+	    "shutdown timeout");
+}
+
+/* State x event: what to do; NULL: nothing. */
+static void (*const transitions[W_NSTATES][EV_NEVENTS])(struct worker *) = {
+	[W_SERVING] = {
+		[EV_RETIRE] = w_finish, [EV_DRAIN] = w_drain,
+		[EV_FAST] = w_fast,
+	},
+	[W_DRAINING] = {
+		[EV_RETIRE] = worker_tighten, [EV_DRAIN] = worker_tighten,
+		[EV_FAST] = w_fast, [EV_DRAINED] = w_finish,
+	},
+	[W_FINISHING] = {
+		[EV_RETIRE] = worker_tighten, [EV_DRAIN] = worker_tighten,
+		[EV_FAST] = w_fast, [EV_IDLE] = w_done, [EV_DEADLINE] = w_late,
+	},
+};
+
+static void
+worker_step(struct worker *w, enum wevent ev)
+{
+	if (transitions[w->state][ev] != NULL)
+		transitions[w->state][ev](w);
+}
+
+/* After each wait: turn what happened into the lifecycle's events. */
+static void
+worker_check(struct worker *w)
+{
+	static const enum wevent asked_event[] = {
+		[STOP_RETIRE] = EV_RETIRE, [STOP_DRAIN] = EV_DRAIN,
+		[STOP_FAST] = EV_FAST,
+	};
+
+	if (w->asked != STOP_NONE) {
+		worker_step(w, asked_event[w->asked]);
+		w->asked = STOP_NONE;
+		w->asked_timeout = 0;
+	}
+	if (w->state == W_DRAINING &&
+	    (w->loop.now >= w->drain_until || !worker_queued(w)))
+		worker_step(w, EV_DRAINED);
+	if (w->state == W_FINISHING && w->conns.live == 0)
+		worker_step(w, EV_IDLE);
+	if (w->deadline != 0 && w->loop.now >= w->deadline)
+		worker_step(w, EV_DEADLINE);
+}
+
+/* How long the next wait may be. */
 static int
-worker_timeout(struct worker *w)
+worker_timeout(const struct worker *w)
 {
 	int	 t = conn_timeout(&w->conns);
 	int64_t	 left;
@@ -300,9 +408,9 @@ worker_timeout(struct worker *w)
 	/* Wake often enough to show the master it is alive. */
 	if (w->beat_ms > 0 && (t == -1 || t > w->beat_ms))
 		t = w->beat_ms;
-	if (w->stopping == STOP_DRAIN)
+	if (w->state == W_DRAINING)
 		return t == -1 || t > 10 ? 10 : t;	/* look at the queue again */
-	if (w->stopping == STOP_GRACEFUL) {
+	if (w->deadline != 0) {
 		left = w->deadline - w->loop.now;
 		if (left < 0)
 			left = 0;
@@ -325,57 +433,28 @@ worker_drop_privileges(const struct conf *conf)
 		fatalx("could give up root, but regained it: refusing to run");
 }
 
-static void
-worker_init(struct worker *w, pid_t master, int ctl)
+/* Signals as events, in one place: the worker's set, and the rest. */
+static int
+worker_signals_open(void)
 {
-	static const int	 signals[] = {
-		SIGQUIT, SIGTERM, SIGINT, SIGCHLD,
-#ifdef TCPD_TEST_HOOKS
-		SIGUSR1,
-#endif
-		0
-	};
-	sigset_t		 set;
-	int			 sigfd, qfd;
-	char			 ready = WORKER_READY;
-
-	proctitle_set("tcpd: worker %s slot %d", w->svc->name, w->slot);
-	worker_drop_privileges(w->conf);
-	/*
-	 * A program that went missing since the file was checked: exit, and
-	 * let the connections wait in the queue while the master backs off,
-	 * rather than take each one only to drop it.
-	 */
-	if (w->svc->argv != NULL && access(w->svc->argv[0], X_OK) == -1)
-		fatal("%s slot %d: cannot run %s", w->svc->name, w->slot,
-		    w->svc->argv[0]);
-	/* Set after the uid change, which clears it. */
-	prctl(PR_SET_PDEATHSIG, SIGTERM);
-	if (getppid() != master)
-		exit(0);
+	int		 sigs[nitems(worker_signals) + 1];
+	sigset_t	 set;
 
 	/* Acceptor threads take the wake signal; this one does not. */
 	sigemptyset(&set);
 	sigaddset(&set, SIGUSR2);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	signal(SIGPIPE, SIG_IGN);
-	if ((sigfd = sig_open(signals)) == -1)
-		fatal("signalfd");
-	if (loop_init(&w->loop) == -1)
-		fatal("epoll");
-	if ((qfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1)
-		fatal("eventfd");
-	if (loop_add(&w->loop, &w->sig_io, sigfd, EPOLLIN, worker_sig_cb) ||
-	    loop_add(&w->loop, &w->ctl_io, ctl, EPOLLIN, worker_ctl_cb) ||
-	    loop_add(&w->loop, &w->queue_io, qfd, EPOLLIN, worker_queue_cb))
-		fatal("epoll_ctl");
-	pthread_mutex_init(&w->lock, NULL);
-	conn_set_init(&w->conns, &w->loop, w->svc, w->scratch,
-	    sizeof(w->scratch));
-	w->conns.limit = w->limit;
-	w->conns.cell = w->cell;
-	w->conns.max = w->svc->max_connections;
+	signal(SIGPIPE, SIG_IGN);	/* writes say MSG_NOSIGNAL; syslog may not */
+	for (size_t i = 0; i < nitems(worker_signals); i++)
+		sigs[i] = worker_signals[i].sig;
+	sigs[nitems(worker_signals)] = 0;
+	return sig_open(sigs);
+}
 
+/* One acceptor thread per slot socket. */
+static void
+worker_start_acceptors(struct worker *w)
+{
 	w->nacceptors = w->svc->nlisten;
 	if ((w->acceptors = calloc(w->nacceptors, sizeof(*w->acceptors))) ==
 	    NULL)
@@ -387,13 +466,49 @@ worker_init(struct worker *w, pid_t master, int ctl)
 		a->handoff = worker_handoff;
 		a->stalled = worker_stalled;
 		a->arg = w;
-		a->limit = w->limit;
-		a->cell = w->cell;
-		a->max = w->svc->max_connections;
-		if (listener_start(a) == -1)
+		a->limit = w->conns.limit;
+		if (acceptor_start(a) == -1)
 			fatal("cannot start the acceptor for %s", a->text);
 	}
-	if (send(ctl, &ready, 1, MSG_NOSIGNAL) == -1)
+}
+
+/* From fork to accepting: identity, signals, loop, acceptors, READY. */
+static void
+worker_init(struct worker *w, pid_t master, int ctl)
+{
+	struct worker_msg	 ready = { WORKER_READY, STOP_NONE, 0 };
+	int			 sigfd, qfd;
+
+	proctitle_set("tcpd: worker %s slot %d", w->svc->name, w->slot);
+	worker_drop_privileges(w->conf);
+	/*
+	 * A handler that cannot work (a program gone since the file was
+	 * checked): exit, and let connections wait in the queue while the
+	 * master backs off, rather than take each one only to drop it.
+	 */
+	if (w->svc->handler->start != NULL && w->svc->handler->start(w->svc) ==
+	    -1)
+		fatal("%s slot %d", w->svc->name, w->slot);
+	/* Set after the uid change, which clears it. */
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	if (getppid() != master)
+		exit(0);
+	if ((sigfd = worker_signals_open()) == -1)
+		fatal("signalfd");
+	if (loop_init(&w->loop) == -1)
+		fatal("epoll");
+	if ((qfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1)
+		fatal("eventfd");
+	if (loop_add(&w->loop, &w->sig_io, sigfd, EPOLLIN, worker_sig_cb) ||
+	    loop_add(&w->loop, &w->ctl_io, ctl, EPOLLIN, worker_ctl_cb) ||
+	    loop_add(&w->loop, &w->queue_io, qfd, EPOLLIN, worker_queue_cb))
+		fatal("epoll_ctl");
+	pthread_mutex_init(&w->lock, NULL);
+	conn_set_init(&w->conns, &w->loop, w->svc,
+	    w->limit.shm != NULL ? &w->limit : NULL, w->scratch,
+	    sizeof(w->scratch));
+	worker_start_acceptors(w);
+	if (send(ctl, &ready, sizeof(ready), MSG_NOSIGNAL) == -1)
 		exit(0);	/* the master is gone already */
 }
 
@@ -413,7 +528,6 @@ worker_run(const struct worker_spec *spec)
 	w->slot = spec->slot;
 	w->fds = spec->fds;
 	w->limit = spec->limit;
-	w->cell = spec->cell;
 	w->beat = spec->beat;
 	w->beat_ms = spec->conf->watchdog_timeout * 1000 / 3;
 	worker_init(w, spec->master, spec->ctl);
@@ -428,6 +542,6 @@ worker_run(const struct worker_spec *spec)
 		atomic_store_explicit(&w->beat->finished, w->conns.released,
 		    memory_order_relaxed);
 		conn_expire(&w->conns);
-		worker_check_stop(w);
+		worker_check(w);
 	}
 }

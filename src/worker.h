@@ -4,9 +4,12 @@
 
 #include <sys/types.h>
 
+#include <stdint.h>
+
+#include "limit.h"
+
 struct conf;
 struct conf_service;
-struct limit;
 
 /*
  * A worker's heartbeat, in memory shared with the master: the loop's
@@ -21,6 +24,32 @@ struct heartbeat {
 	_Atomic unsigned long long	 finished;
 };
 
+/*
+ * How a worker is asked to stop: the one set of names the master, the
+ * control socket and the worker all use.
+ */
+enum stop_how {
+	STOP_NONE,
+	STOP_RETIRE,	/* a successor took the slot, whose sockets stay:
+			   stop accepting, finish the connections */
+	STOP_DRAIN,	/* the sockets close with this worker: first serve
+			   what is queued on them, then finish */
+	STOP_FAST,	/* close everything now */
+};
+
+/*
+ * On the control socket (SOCK_SEQPACKET, one message a packet).  Worker
+ * to master: WORKER_READY once it accepts.  Master to worker: WORKER_STOP
+ * with how and a deadline for the connections (0: none).
+ */
+#define WORKER_READY	'R'
+#define WORKER_STOP	'S'
+struct worker_msg {
+	uint8_t		 type;
+	uint8_t		 how;		/* enum stop_how */
+	uint32_t	 timeout;	/* seconds, 0: none */
+};
+
 /* What a worker is started with. */
 struct worker_spec {
 	const struct conf		*conf;
@@ -29,18 +58,10 @@ struct worker_spec {
 	const int			*fds;	/* one per listen address */
 	int				 ctl;	/* its end of the control socket */
 	pid_t				 master;
-	struct limit			*limit;	/* max_connections, or NULL */
-	int				 cell;
+	struct limit_ref		 limit;	/* .shm NULL: no max_connections */
 	struct heartbeat		*beat;
 };
 
-/* Messages on the control socket.  Worker to master: */
-#define WORKER_READY	'R'	/* accepting now */
-/* Master to worker: stop accepting and finish; the sockets stay. */
-#define WORKER_QUIT	'Q'
-/* The same, but the sockets are closing: first serve what is queued. */
-#define WORKER_DRAIN	'D'
-
-void	worker_run(const struct worker_spec *) __attribute__((noreturn));
+void		 worker_run(const struct worker_spec *) __attribute__((noreturn));
 
 #endif

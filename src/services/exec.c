@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../conf.h"
 #include "../conn.h"
@@ -19,18 +20,27 @@ static void
 exec_open(struct conn *c)
 {
 	const struct conf_service	*sv = c->set->conf;
-	pid_t				 pid;
 
-	if ((pid = spawn_program(c, sv->argv, sv->env)) == -1) {
+	if (spawn_run(c, sv->argv, sv->env) == -1) {
 		log_warn("%s: cannot run %s", sv->name, sv->argv[0]);
 		conn_close(c, "the program did not start");
-		return;
 	}
-	conn_hand_to_child(c, pid);
+}
+
+/* In a new worker: the program may have gone since the file was read. */
+static int
+exec_start(const struct conf_service *sv)
+{
+	if (access(sv->argv[0], X_OK) == -1) {
+		log_warn("cannot run %s", sv->argv[0]);
+		return -1;
+	}
+	return 0;
 }
 
 const struct service service_exec = {
 	.name = "exec",
 	.program = 1,
+	.start = exec_start,
 	.open = exec_open,
 };

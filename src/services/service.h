@@ -2,17 +2,21 @@
 #ifndef TCPD_SERVICE_H
 #define TCPD_SERVICE_H
 
+struct conf_service;
 struct conn;
 
 /*
  * A handler is a small state machine driven by the connection's events.
  * open runs once the connection is set up; input when it is readable (and
  * reading is not paused); writable when all queued output has gone and the
- * handler asked for more room with conn_want_write().  Any may be NULL.
+ * handler asked for more room with conn_want_write().  start runs once
+ * in each new worker, before it accepts: -1 (errno set) means the
+ * handler cannot work there.  Any may be NULL.
  */
 struct service {
 	const char	*name;
 	int		 program;	/* runs the service's 'exec' program */
+	int		(*start)(const struct conf_service *);
 	void		(*open)(struct conn *);
 	void		(*input)(struct conn *);
 	void		(*writable)(struct conn *);

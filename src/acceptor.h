@@ -1,0 +1,42 @@
+/* A worker's accept thread: one per slot socket, it only accepts. */
+#ifndef TCPD_ACCEPTOR_H
+#define TCPD_ACCEPTOR_H
+
+#include <sys/socket.h>
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+struct limit_ref;
+
+/* Where an accepted connection goes: the worker's event loop. */
+typedef void	(*acceptor_handoff)(void *arg, int fd,
+		    const struct sockaddr_storage *, socklen_t);
+/*
+ * Non-zero while the taker of handed-off connections has left them for
+ * ACCEPTOR_STALL_MS or more.
+ */
+#define ACCEPTOR_STALL_MS	500
+typedef int	(*acceptor_stalled)(void *arg);
+
+struct acceptor {
+	int			 fd;
+	const char		*text;		/* its address, for logs */
+	const struct limit_ref	*limit;		/* max_connections, or NULL */
+	acceptor_handoff	 handoff;
+	acceptor_stalled	 stalled;
+	void			*arg;
+	pthread_t		 thread;
+	atomic_int		 stop;
+	atomic_int		 running;
+	/* The thread's own. */
+	int			 reserve;	/* an fd kept for shedding */
+	int			 starved;	/* out of fds or memory */
+	int			 paused;	/* the loop is not taking */
+	long			 shed;		/* connections shed meanwhile */
+};
+
+int	acceptor_start(struct acceptor *);
+void	acceptor_stop(struct acceptor *);
+
+#endif

@@ -1,0 +1,59 @@
+/* Worker processes, as the master sees them: spawn, signal, free. */
+#ifndef TCPD_PROC_H
+#define TCPD_PROC_H
+
+#include <sys/types.h>
+
+#include <stdint.h>
+
+#include "loop.h"
+#include "worker.h"
+
+struct conf;
+struct conf_service;
+struct limit;
+struct slot;
+
+/* One worker process. */
+struct proc {
+	struct io		 io;	/* the master's end of its control socket */
+	pid_t			 pid;
+	unsigned		 gen;
+	char			 name[96];	/* "echo slot 0", for logs */
+	int			 ready;		/* it said it accepts */
+	enum stop_how		 stopping;	/* what it was asked */
+	int64_t			 started;
+	int64_t			 stop_sent;	/* when it was asked to stop */
+	int64_t			 kill_at;	/* SIGKILL then; 0: never */
+	int			 aborted;	/* the watchdog sent SIGABRT */
+	struct heartbeat	*beat;		/* shared with it */
+	struct limit		*limit;		/* its service's, or NULL */
+	int			 cell;		/* its cell in it */
+	struct conf_listen	*listen;	/* its sockets' addresses */
+	int			 nlisten;
+	int			 slot_index;
+	struct slot		*slot;		/* serving in; NULL once retiring */
+	void			*arg;		/* its owner's */
+	struct proc		*next;		/* among the retiring */
+};
+
+/* What a new worker is made of. */
+struct proc_args {
+	const struct conf		*conf;
+	const struct conf_service	*svc;
+	int				 slot;
+	const int			*fds;	/* its slot's sockets */
+	struct limit			*limit;	/* NULL: no max_connections */
+	unsigned			 gen;
+	struct loop			*loop;	/* the master's */
+	io_cb				 ctl_cb;	/* its control messages */
+	void				*arg;		/* for ctl_cb */
+};
+
+struct proc	*proc_spawn(const struct proc_args *, const char **failed);
+void		 proc_stop(struct proc *, enum stop_how, int timeout, int64_t now);
+void		 proc_free(struct loop *, struct proc *);
+unsigned long long
+		 proc_held(const struct proc *);
+
+#endif

@@ -1,0 +1,746 @@
+/* Supervision: the slot table, and the policy that keeps every slot served. */
+#include "config.h"
+
+#include <sys/socket.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conf.h"
+#include "limit.h"
+#include "listener.h"
+#include "log.h"
+#include "loop.h"
+#include "proc.h"
+#include "sig.h"
+#include "supervise.h"
+#include "util.h"
+
+/* A slot's retries after deaths or failed spawns: 1 s, doubling, to this. */
+#define RESPAWN_FIRST_MS	1000
+#define RESPAWN_MAX_MS		60000
+/* How often the watchdog looks, and how long SIGABRT has before SIGKILL. */
+#define WATCHDOG_LOOK_MS	250
+#define WATCHDOG_GRACE_MS	500
+/* Beyond its deadline, before a stopping worker gets SIGKILL. */
+#define KILL_GRACE_MS		5000
+
+/* The max_connections count of a service, by name across reloads. */
+struct svc_limit {
+	char			*service;
+	struct limit		*shm;
+	struct svc_limit	*next;
+};
+
+/*
+ * One slot: a service's index-th worker and its sockets.  It has a
+ * worker serving (cur), or a worker starting (next: a respawn, or the
+ * successor at a reload while cur serves on), or neither, and then it is
+ * down and retried at retry_at.
+ */
+struct slot {
+	char			*service;
+	int			 index;
+	struct proc		*cur;
+	struct proc		*next;
+	int			 deaths;	/* quick deaths in a row */
+	int			 spawn_fails;	/* failed spawns in a row */
+	int64_t			 retry_at;	/* no new worker before then */
+	int64_t			 down_since;	/* 0: served */
+	char			 down_why[160];	/* as last logged; "": not */
+	struct svc_limit	*limit;		/* NULL: no max_connections */
+	int			 kept, fresh;	/* while a new table is made */
+};
+
+static void	sup_ctl_cb(struct io *, uint32_t);
+
+/* Milliseconds to wait after the n-th failure in a row (n from 0). */
+static int64_t
+backoff(int n)
+{
+	int64_t	 ms = (int64_t)RESPAWN_FIRST_MS << (n < 6 ? n : 6);
+
+	return ms > RESPAWN_MAX_MS ? RESPAWN_MAX_MS : ms;
+}
+
+static const struct conf_service *
+slot_service(const struct sup *s, const struct slot *sl)
+{
+	return conf_service_find(s->conf, sl->service);
+}
+
+/* Is the slot failing: dying at start respawn_limit times in a row? */
+static int
+slot_failing(const struct sup *s, const struct slot *sl)
+{
+	return sl->deaths >= s->conf->respawn_limit;
+}
+
+/* The service's shared max_connections count, made on first use. */
+static struct svc_limit *
+sup_limit(struct sup *s, const struct conf_service *sv)
+{
+	struct svc_limit	*l;
+
+	if (sv->max_connections == 0)
+		return NULL;
+	for (l = s->limits; l != NULL; l = l->next)
+		if (strcmp(l->service, sv->name) == 0)
+			return l;
+	if ((l = calloc(1, sizeof(*l))) == NULL ||
+	    (l->service = strdup(sv->name)) == NULL ||
+	    (l->shm = limit_new()) == NULL) {
+		if (l != NULL)
+			free(l->service);
+		free(l);
+		return NULL;
+	}
+	l->next = s->limits;
+	s->limits = l;
+	return l;
+}
+
+/* Free the counts that no slot uses and no worker counts in any more. */
+static void
+sup_limits_gc(struct sup *s)
+{
+	struct svc_limit	**lp = &s->limits, *l;
+	int			 used;
+
+	while ((l = *lp) != NULL) {
+		used = limit_cells_used(l->shm) > 0;
+		for (int i = 0; !used && i < s->nslots; i++)
+			used = s->slots[i]->limit == l;
+		if (used) {
+			lp = &l->next;
+			continue;
+		}
+		*lp = l->next;
+		limit_free(l->shm);
+		free(l->service);
+		free(l);
+	}
+}
+
+/* Does the master still hold every socket the worker accepts on? */
+static int
+sockets_kept(const struct sup *s, const struct proc *p)
+{
+	for (int i = 0; i < p->nlisten; i++)
+		if (listeners_fd(s->listeners, &p->listen[i], p->slot_index) ==
+		    -1)
+			return 0;
+	return 1;
+}
+
+/*
+ * Take p out of its slot and let it finish: it stops accepting and ends
+ * when its connections do, with no deadline unless retire_timeout says.
+ */
+static void
+sup_retire(struct sup *s, struct proc *p, enum stop_how how)
+{
+	int	 t = s->conf->retire_timeout;
+
+	if (p->slot != NULL) {
+		if (p->slot->cur == p)
+			p->slot->cur = NULL;
+		if (p->slot->next == p)
+			p->slot->next = NULL;
+		p->slot = NULL;
+		p->next = s->retiring;
+		s->retiring = p;
+	}
+	if (p->stopping != STOP_NONE)
+		return;
+	proc_stop(p, how, t, s->loop->now);
+	p->kill_at = t > 0 ? s->loop->now + (int64_t)t * 1000 + KILL_GRACE_MS
+	    : 0;
+}
+
+static struct slot *
+slot_new(const char *service, int index)
+{
+	struct slot	*sl;
+
+	if ((sl = calloc(1, sizeof(*sl))) == NULL)
+		return NULL;
+	if ((sl->service = strdup(service)) == NULL) {
+		free(sl);
+		return NULL;
+	}
+	sl->index = index;
+	return sl;
+}
+
+/* A slot that leaves the configuration: its workers drain and go. */
+static void
+slot_free(struct sup *s, struct slot *sl)
+{
+	if (sl->next != NULL)
+		sup_retire(s, sl->next, STOP_DRAIN);
+	if (sl->cur != NULL)
+		sup_retire(s, sl->cur, STOP_DRAIN);
+	free(sl->service);
+	free(sl);
+}
+
+/* The slot (service, index) of the table now, or NULL. */
+static struct slot *
+slot_find(const struct sup *s, const char *service, int index)
+{
+	for (int i = 0; i < s->nslots; i++) {
+		struct slot *sl = s->slots[i];
+		if (sl->index == index && strcmp(sl->service, service) == 0)
+			return sl;
+	}
+	return NULL;
+}
+
+/*
+ * A new generation: what the slot knew of failures starts over, and a
+ * successor that was starting for the last one is not wanted any more.
+ */
+static void
+slot_new_generation(struct sup *s, struct slot *sl)
+{
+	sl->deaths = 0;
+	sl->spawn_fails = 0;
+	sl->retry_at = 0;
+	if (sl->next != NULL)
+		sup_retire(s, sl->next, STOP_RETIRE);
+}
+
+/*
+ * The slots that serve c with counts[i] workers for its service i: the
+ * table's own where they exist (marked kept), new ones otherwise.
+ * Returns how many, or -1 (memory) having made nothing.
+ */
+static int
+sup_collect(struct sup *s, const struct conf *c, const int *counts,
+    struct slot **slots)
+{
+	int	 n = 0;
+
+	for (int i = 0; i < c->nservices; i++)
+		for (int k = 0; k < counts[i]; k++) {
+			const char *name = c->services[i].name;
+			struct slot *sl = slot_find(s, name, k);
+			if (sl == NULL && (sl = slot_new(name, k)) != NULL)
+				sl->fresh = 1;
+			if (sl == NULL)
+				goto fail;
+			sl->kept = 1;
+			slots[n++] = sl;
+		}
+	return n;
+fail:
+	while (n-- > 0) {
+		slots[n]->kept = 0;
+		if (slots[n]->fresh) {
+			free(slots[n]->service);
+			free(slots[n]);
+		}
+	}
+	return -1;
+}
+
+/*
+ * Make the slot table that serves c with counts[i] workers for its
+ * service i.  Slots that stay keep their workers and history; at a new
+ * generation each gets a successor (sup_tend), and slots that go are
+ * drained.  On failure (memory) nothing changes.
+ */
+int
+sup_apply(struct sup *s, const struct conf *c, const int *counts, unsigned gen)
+{
+	struct slot	**slots;
+	int		 n, total = 0;
+
+	for (int i = 0; i < c->nservices; i++)
+		total += counts[i];
+	if ((slots = calloc(total ? total : 1, sizeof(*slots))) == NULL)
+		return -1;
+	if ((n = sup_collect(s, c, counts, slots)) == -1) {
+		free(slots);
+		return -1;
+	}
+	s->conf = c;
+	for (int i = 0; i < s->nslots; i++)
+		if (!s->slots[i]->kept)
+			slot_free(s, s->slots[i]);
+	free(s->slots);
+	s->slots = slots;
+	s->nslots = n;
+	for (int i = 0; i < n; i++) {
+		slots[i]->kept = slots[i]->fresh = 0;
+		if (gen != s->gen)
+			slot_new_generation(s, slots[i]);
+		slots[i]->limit = sup_limit(s, slot_service(s, slots[i]));
+	}
+	s->gen = gen;
+	sup_limits_gc(s);
+	return 0;
+}
+
+/* Say, once per change, why a slot is not served as it should be. */
+static void
+slot_say_down(struct slot *sl, const char *why, int64_t delay)
+{
+	if (strcmp(sl->down_why, why) == 0) {
+		log_debug("%s slot %d: retrying in %lld ms", sl->service,
+		    sl->index, (long long)delay);
+		return;
+	}
+	snprintf(sl->down_why, sizeof(sl->down_why), "%s", why);
+	if (sl->cur == NULL)
+		log_warnx("%s slot %d is down: %s; retrying in %lld s, then "
+		    "with back-off up to %d s", sl->service, sl->index, why,
+		    (long long)(delay / 1000), RESPAWN_MAX_MS / 1000);
+	else
+		log_warnx("%s slot %d: %s; its generation %u worker serves "
+		    "on meanwhile; retrying in %lld s, then with back-off up "
+		    "to %d s", sl->service, sl->index, why, sl->cur->gen,
+		    (long long)(delay / 1000), RESPAWN_MAX_MS / 1000);
+}
+
+/* A worker could not be made for the slot: retry later, and say so. */
+static void
+slot_spawn_failed(struct sup *s, struct slot *sl, const char *failed, int err)
+{
+	char	 why[160];
+	int64_t	 delay = backoff(sl->spawn_fails++);
+
+	snprintf(why, sizeof(why), "cannot start a worker: %s: %s", failed,
+	    strerror(err));
+	if (s->starting) {
+		snprintf(s->start_error, sizeof(s->start_error), "%s slot %d: %s",
+		    sl->service, sl->index, why);
+		return;
+	}
+	sl->retry_at = s->loop->now + delay;
+	if (sl->cur == NULL && sl->down_since == 0)
+		sl->down_since = s->loop->now;
+	slot_say_down(sl, why, delay);
+}
+
+/* Start the slot's next worker. */
+static void
+slot_spawn(struct sup *s, struct slot *sl)
+{
+	const struct conf_service	*sv = slot_service(s, sl);
+	struct proc_args		 a;
+	struct proc			*p;
+	const char			*failed;
+	int				 fds[sv->nlisten];
+
+	for (int i = 0; i < sv->nlisten; i++)
+		fds[i] = listeners_fd(s->listeners, &sv->listen[i], sl->index);
+	a = (struct proc_args){
+		.conf = s->conf, .svc = sv, .slot = sl->index, .fds = fds,
+		.limit = sl->limit ? sl->limit->shm : NULL, .gen = s->gen,
+		.loop = s->loop, .ctl_cb = sup_ctl_cb, .arg = s,
+	};
+	if ((p = proc_spawn(&a, &failed)) == NULL) {
+		slot_spawn_failed(s, sl, failed, errno);
+		return;
+	}
+	p->slot = sl;
+	sl->next = p;
+}
+
+/* The slot's new worker accepts: it takes the slot, its predecessor goes. */
+static void
+slot_ready(struct sup *s, struct slot *sl, struct proc *p)
+{
+	struct proc	*old = sl->cur;
+
+	sl->cur = p;
+	sl->next = NULL;
+	if (sl->down_since != 0)
+		log_info("worker %ld started: service %s slot %d generation %u, "
+		    "%lld ms after the last one died", (long)p->pid, sl->service,
+		    sl->index, p->gen, (long long)(s->loop->now - sl->down_since));
+	else
+		log_info("worker %ld started: service %s slot %d generation %u",
+		    (long)p->pid, sl->service, sl->index, p->gen);
+	if (sl->down_why[0] != '\0')
+		log_notice("%s slot %d is served again", sl->service, sl->index);
+	sl->down_why[0] = '\0';
+	sl->down_since = 0;
+	sl->spawn_fails = 0;
+	if (old != NULL)
+		sup_retire(s, old, sockets_kept(s, old) ? STOP_RETIRE :
+		    STOP_DRAIN);
+}
+
+/* A message from a worker, or the end of its control socket. */
+static void
+sup_ctl_cb(struct io *io, uint32_t ev)
+{
+	struct proc	*p = (struct proc *)io;
+	struct sup		*s = p->arg;
+	struct worker_msg	 msg;
+	ssize_t			 n;
+
+	(void)ev;
+	n = recv(io->fd, &msg, sizeof(msg), MSG_DONTWAIT);
+	if (n == (ssize_t)sizeof(msg) && msg.type == WORKER_READY && !p->ready) {
+		p->ready = 1;
+		if (p->slot != NULL && p->slot->next == p)
+			slot_ready(s, p->slot, p);
+		return;
+	}
+	if (n == 0 || (n == -1 && errno != EAGAIN && errno != EINTR)) {
+		/* It is exiting; SIGCHLD will tell how. */
+		loop_del(s->loop, io);
+		close(io->fd);
+		io->fd = -1;
+	}
+}
+
+/*
+ * A slot's worker died without being asked: replace it at once, unless
+ * the slot is failing (too many quick deaths in a row): then after a
+ * pause that doubles with each further quick death.
+ */
+static void
+slot_died(struct sup *s, struct slot *sl, struct proc *p)
+{
+	const struct conf	*c = s->conf;
+	int64_t			 lived = s->loop->now - p->started, delay;
+	int			 over;
+
+	if (sl->cur == p) {
+		sl->cur = NULL;
+		sl->down_since = s->loop->now;
+	} else
+		sl->next = NULL;
+	sl->deaths = lived < (int64_t)c->respawn_window * 1000 ?
+	    sl->deaths + 1 : 0;
+	if (!slot_failing(s, sl)) {
+		sl->retry_at = 0;
+		return;
+	}
+	over = sl->deaths - c->respawn_limit;
+	delay = backoff(over);
+	sl->retry_at = s->loop->now + delay;
+	if (over == 0)
+		log_warnx("%s slot %d is failing: its workers died %d times in "
+		    "a row within %d s of starting; respawning with back-off "
+		    "from %d s up to %d s", sl->service, sl->index, sl->deaths,
+		    c->respawn_window, RESPAWN_FIRST_MS / 1000,
+		    RESPAWN_MAX_MS / 1000);
+	else
+		log_debug("%s slot %d: respawning in %lld ms", sl->service,
+		    sl->index, (long long)delay);
+}
+
+/* The process p, wherever the table keeps it. */
+static struct proc *
+sup_find(const struct sup *s, pid_t pid)
+{
+	for (int i = 0; i < s->nslots; i++) {
+		struct slot *sl = s->slots[i];
+		if (sl->cur != NULL && sl->cur->pid == pid)
+			return sl->cur;
+		if (sl->next != NULL && sl->next->pid == pid)
+			return sl->next;
+	}
+	for (struct proc *p = s->retiring; p != NULL; p = p->next)
+		if (p->pid == pid)
+			return p;
+	return NULL;
+}
+
+static void
+sup_unlink_retiring(struct sup *s, struct proc *p)
+{
+	for (struct proc **pp = &s->retiring; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == p) {
+			*pp = p->next;
+			return;
+		}
+}
+
+/* Log the end of a worker that was asked to go. */
+static void
+say_retired(const struct sup *s, const struct proc *p, const char *how)
+{
+	int64_t	 ms = s->loop->now - p->stop_sent;
+
+	log_info("worker %ld (%s generation %u) %s, %lld.%03lld s after it "
+	    "was asked to %s", (long)p->pid, p->name, p->gen, how,
+	    (long long)(ms / 1000), (long long)(ms % 1000),
+	    p->stopping == STOP_RETIRE ? "retire" : "stop");
+}
+
+/*
+ * A child of the master ended.  Returns 0 if it was none of the
+ * workers, 1 otherwise.
+ */
+int
+sup_reaped(struct sup *s, pid_t pid, int status)
+{
+	struct proc	*p = sup_find(s, pid);
+	char		 how[64];
+
+	if (p == NULL)
+		return 0;
+	sig_exit_text(status, how, sizeof(how));
+	if (p->stopping != STOP_NONE)
+		say_retired(s, p, how);
+	else
+		log_warnx("worker %ld (%s generation %u) %s unexpectedly, "
+		    "holding %llu connection%s", (long)pid, p->name, p->gen, how,
+		    proc_held(p), proc_held(p) == 1 ? "" : "s");
+	if (p->slot == NULL)
+		sup_unlink_retiring(s, p);
+	else if (s->starting && !p->ready)
+		snprintf(s->start_error, sizeof(s->start_error), "the worker "
+		    "for %s %s before it was ready", p->name, how);
+	else
+		slot_died(s, p->slot, p);
+	proc_free(s->loop, p);
+	sup_limits_gc(s);
+	return 1;
+}
+
+/*
+ * A worker whose loop has not woken for watchdog_timeout is hung: log
+ * it, SIGABRT it (a core shows where), and SIGKILL it half a second
+ * later if it is still there.  Its slot is respawned as for any death;
+ * its sockets, held here, keep what is queued for the new worker.
+ */
+static void
+watchdog(struct sup *s, struct proc *p)
+{
+	int64_t		 limit = (int64_t)s->conf->watchdog_timeout * 1000;
+	int64_t		 silent = s->loop->now - atomic_load(&p->beat->ms);
+	unsigned	 conns = atomic_load(&p->beat->conns);
+
+	if (limit == 0 || p->aborted || silent < limit)
+		return;
+	log_warnx("worker %ld (%s) hung: its loop has been silent for "
+	    "%lld.%03lld s with %u connection%s open; sending SIGABRT",
+	    (long)p->pid, p->name, (long long)(silent / 1000),
+	    (long long)(silent % 1000), conns, conns == 1 ? "" : "s");
+	kill(p->pid, SIGABRT);
+	p->aborted = 1;
+	p->kill_at = s->loop->now + WATCHDOG_GRACE_MS;
+}
+
+/* The watchdog, and SIGKILL for a worker that overstayed its deadline. */
+static void
+tend_proc(struct sup *s, struct proc *p)
+{
+	watchdog(s, p);
+	if (p->kill_at == 0 || p->kill_at > s->loop->now)
+		return;
+	log_warnx("worker %ld (%s) %s: killing it", (long)p->pid, p->name,
+	    p->aborted ? "still there after SIGABRT" : "did not stop in time");
+	kill(p->pid, SIGKILL);
+	p->kill_at = 0;
+}
+
+/* A slot's worker that has lived through respawn_window clears it. */
+static void
+slot_check_recovered(struct sup *s, struct slot *sl)
+{
+	struct proc	*p = sl->cur;
+
+	if (sl->deaths == 0 || p == NULL || s->loop->now - p->started <
+	    (int64_t)s->conf->respawn_window * 1000)
+		return;
+	if (slot_failing(s, sl))
+		log_info("%s slot %d recovered: worker %ld has run for %d s",
+		    sl->service, sl->index, (long)p->pid,
+		    s->conf->respawn_window);
+	sl->deaths = 0;
+}
+
+/* Does the slot want a worker of the current generation? */
+static int
+slot_wants(const struct sup *s, const struct slot *sl)
+{
+	return s->stopping == STOP_NONE && sl->next == NULL &&
+	    (sl->cur == NULL || sl->cur->gen != s->gen);
+}
+
+/*
+ * Between two waits: start what each slot lacks when it is due, and look
+ * at every worker for hangs and overstays.
+ */
+void
+sup_tend(struct sup *s)
+{
+	for (int i = 0; i < s->nslots; i++) {
+		struct slot *sl = s->slots[i];
+		if (slot_wants(s, sl) && sl->retry_at <= s->loop->now)
+			slot_spawn(s, sl);
+		slot_check_recovered(s, sl);
+		if (sl->cur != NULL)
+			tend_proc(s, sl->cur);
+		if (sl->next != NULL)
+			tend_proc(s, sl->next);
+	}
+	for (struct proc *p = s->retiring; p != NULL; p = p->next)
+		tend_proc(s, p);
+}
+
+/*
+ * At start: 1 once every slot's worker accepts, -1 when one could not be
+ * started (start_error says why), 0 meanwhile.
+ */
+int
+sup_started(const struct sup *s)
+{
+	if (s->start_error[0] != '\0')
+		return -1;
+	for (int i = 0; i < s->nslots; i++)
+		if (s->slots[i]->cur == NULL)
+			return 0;
+	return 1;
+}
+
+/* Stop every worker: drain them with a deadline, or close all now. */
+void
+sup_stop(struct sup *s, enum stop_how how, int timeout)
+{
+	int64_t	 at = s->loop->now + KILL_GRACE_MS +
+	    (how == STOP_FAST ? 0 : (int64_t)timeout * 1000);
+
+	s->stopping = how;
+	for (int i = 0; i < s->nslots; i++) {
+		struct slot *sl = s->slots[i];
+		if (sl->next != NULL)
+			sup_retire(s, sl->next, how);
+		if (sl->cur != NULL)
+			sup_retire(s, sl->cur, how);
+	}
+	for (struct proc *p = s->retiring; p != NULL; p = p->next) {
+		proc_stop(p, how, timeout, s->loop->now);
+		if (p->kill_at == 0 || p->kill_at > at)
+			p->kill_at = at;
+	}
+}
+
+static void
+earliest(int64_t *next, int64_t t)
+{
+	if (t != 0 && (*next == -1 || t < *next))
+		*next = t;
+}
+
+/* Milliseconds until sup_tend() has something to do, or -1. */
+int
+sup_timeout(const struct sup *s)
+{
+	int64_t	 next = -1, now = s->loop->now;
+
+	for (int i = 0; i < s->nslots; i++) {
+		const struct slot *sl = s->slots[i];
+		if (slot_wants(s, sl))
+			earliest(&next, sl->retry_at > now ? sl->retry_at : now);
+		if (sl->deaths > 0 && sl->cur != NULL)
+			earliest(&next, sl->cur->started +
+			    (int64_t)s->conf->respawn_window * 1000);
+		if (sl->cur != NULL)
+			earliest(&next, sl->cur->kill_at);
+		if (sl->next != NULL)
+			earliest(&next, sl->next->kill_at);
+	}
+	for (const struct proc *p = s->retiring; p != NULL; p = p->next)
+		earliest(&next, p->kill_at);
+	if (s->conf->watchdog_timeout > 0 && !sup_empty(s))
+		earliest(&next, now + WATCHDOG_LOOK_MS);
+	if (next == -1)
+		return -1;
+	return next <= now ? 0 : (int)(next - now);
+}
+
+/* No worker left, serving, starting or retiring. */
+int
+sup_empty(const struct sup *s)
+{
+	for (int i = 0; i < s->nslots; i++)
+		if (s->slots[i]->cur != NULL || s->slots[i]->next != NULL)
+			return 0;
+	return s->retiring == NULL;
+}
+
+/* Append " svc/slot" to buf for every slot that sel() picks. */
+static size_t
+title_list(const struct sup *s, int (*sel)(const struct sup *,
+    const struct slot *), const char *label, char *buf, size_t len, size_t n)
+{
+	size_t	 start = n;
+
+	for (int i = 0; i < s->nslots; i++) {
+		const struct slot *sl = s->slots[i];
+		if (!sel(s, sl))
+			continue;
+		n += snprintf(buf + n, n < len ? len - n : 0, "%s %s/%d",
+		    n == start ? label : "", sl->service, sl->index);
+	}
+	if (n != start)
+		n += snprintf(buf + n, n < len ? len - n : 0, "]");
+	return n;
+}
+
+static int
+slot_down(const struct sup *s, const struct slot *sl)
+{
+	return !slot_failing(s, sl) && sl->down_why[0] != '\0' &&
+	    sl->cur == NULL;
+}
+
+/*
+ * What ps should show of the slots: " [failing: svc/0] [down: svc/1]",
+ * or nothing when all is well.
+ */
+void
+sup_title(const struct sup *s, char *buf, size_t len)
+{
+	size_t	 n = 0;
+
+	buf[0] = '\0';
+	n = title_list(s, slot_failing, " [failing:", buf, len, n);
+	title_list(s, slot_down, " [down:", buf, len, n);
+}
+
+void
+sup_init(struct sup *s, struct loop *loop, struct listeners *listeners)
+{
+	memset(s, 0, sizeof(*s));
+	s->loop = loop;
+	s->listeners = listeners;
+}
+
+/* At exit: forget every worker (they are gone) and every count. */
+void
+sup_free(struct sup *s)
+{
+	for (int i = 0; i < s->nslots; i++) {
+		struct slot *sl = s->slots[i];
+		if (sl->cur != NULL)
+			proc_free(s->loop, sl->cur);
+		if (sl->next != NULL)
+			proc_free(s->loop, sl->next);
+		free(sl->service);
+		free(sl);
+	}
+	free(s->slots);
+	s->slots = NULL;
+	s->nslots = 0;
+	while (s->retiring != NULL) {
+		struct proc *p = s->retiring;
+		s->retiring = p->next;
+		proc_free(s->loop, p);
+	}
+	sup_limits_gc(s);
+}
