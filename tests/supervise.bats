@@ -139,7 +139,7 @@ prog_service() {
 		[ -e "/proc/$w/fd/$limit" ] || free=$((free + 1))
 		limit=$((limit + 1))
 	done
-	open=$(ls "/proc/$w/fd" | wc -l)
+	open=$(fd_count "$w")
 	prlimit --pid "$w" --nofile=$limit:$limit
 	exec 5<>"/dev/tcp/127.0.0.1/$PORT"
 	exec 6<>"/dev/tcp/127.0.0.1/$PORT"
@@ -158,7 +158,7 @@ prog_service() {
 	echo c >&5; read -r -t 5 line <&5; [ "$line" = c ]
 	# fds come back: the next connection is served, and it says so.
 	exec 6>&-
-	wait_for 5 test "$(ls "/proc/$w/fd" | wc -l)" -le $((open + 1))
+	wait_for 5 fd_count_at_most "$w" $((open + 1))
 	run -0 timeout 5 bash -c "echo back | nc -N 127.0.0.1 $PORT"
 	assert_output back
 	wait_for 5 log_has_n 1 'accept on 127\.0\.0\.1:[0-9]+: recovered; [1-9][0-9]* connections? shed meanwhile'

@@ -72,7 +72,7 @@ service() {
 	service echo echo
 	run -0 bash -c "echo hi | nc -N 127.0.0.1 $PORT"
 	# echo: the client sent the first FIN, so its end waits.
-	wait_for 5 test "$(tcp_state "$PORT" dport)" = "TIME-WAIT "
+	wait_for 5 tcp_state_is "$PORT" dport TIME-WAIT
 	[ -z "$(tcp_state "$PORT" sport)" ]
 	stop_tcpd
 	kill -INT "$CAP_PID"
@@ -80,7 +80,7 @@ service() {
 	service daytime daytime
 	run -0 timeout 5 nc -d 127.0.0.1 "$PORT"
 	# daytime: the server sent the first FIN, so the server's end waits.
-	wait_for 5 test "$(tcp_state "$PORT" sport)" = "TIME-WAIT "
+	wait_for 5 tcp_state_is "$PORT" sport TIME-WAIT
 	[ -z "$(tcp_state "$PORT" dport)" ]
 }
 
@@ -98,11 +98,11 @@ service() {
 	wait_for 5 test -s "$T/pid"
 	pid=$(cat "$T/pid")
 	# The program ignores its stdin, so nobody reads the client's FIN.
-	wait_for 5 test "$(tcp_state "$PORT" sport)" = "CLOSE-WAIT "
+	wait_for 5 tcp_state_is "$PORT" sport CLOSE-WAIT
 	alive "$pid"
 	[ "$(tcp_state "$PORT" dport)" = "FIN-WAIT-2 " ]
 	# When it exits, the last copy closes: FIN, and CLOSE_WAIT is over.
 	wait_for 10 dead "$pid"
 	wait_for 5 has_server_fin "$PORT"
-	wait_for 5 test -z "$(tcp_state "$PORT" sport)"
+	wait_for 5 tcp_state_is "$PORT" sport ""
 }
