@@ -4,9 +4,7 @@
 load helpers
 
 @test "echo: a client sending 100 MB without reading stalls; tcpd stays small" {
-	PORT=$(free_port)
-	write_conf '' "$(conf_service echo echo "\"127.0.0.1:$PORT\"" 'workers = 1;')"
-	start_tcpd 1
+	one_service echo echo 'workers = 1;'
 	w=$(workers)
 	before=$(rss_kib "$w")
 	# bash never reads fd 3: the echo comes back to nobody.
@@ -26,9 +24,7 @@ load helpers
 }
 
 @test "chargen writes only as fast as the client reads" {
-	PORT=$(free_port)
-	write_conf '' "$(conf_service chargen chargen "\"127.0.0.1:$PORT\"" 'workers = 1;')"
-	start_tcpd 1
+	one_service chargen chargen 'workers = 1;'
 	w=$(workers)
 	before=$(rss_kib "$w")
 	timeout 60 bash -c "exec 3<>/dev/tcp/127.0.0.1/$PORT; sleep 50" &

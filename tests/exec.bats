@@ -3,12 +3,10 @@
 
 load helpers
 
-# exec_service PROGRAM_ARRAY [EXTRA]: one exec service on $PORT.
+# exec_service PROGRAM_ARRAY [EXTRA]: one exec service "prog" on $PORT,
+# with ${WORKERS:-1} workers and the top settings $TOP.
 exec_service() {
-	PORT=$(free_port)
-	write_conf "${TOP:-}" "$(conf_service prog exec "\"127.0.0.1:$PORT\"" \
-	    "workers = ${WORKERS:-1}; exec = [ $1 ]; ${2:-}")"
-	start_tcpd "${WORKERS:-1}"
+	one_service prog exec "workers = ${WORKERS:-1}; exec = [ $1 ]; ${2:-}" "${TOP:-}"
 }
 
 @test "the socket is the program's stdin and stdout; half-close reaches it" {
@@ -111,9 +109,7 @@ exec_service() {
 }
 
 @test "max_connections applies to built-in handlers too" {
-	PORT=$(free_port)
-	write_conf '' "$(conf_service echo echo "\"127.0.0.1:$PORT\"" 'workers = 1; max_connections = 1;')"
-	start_tcpd 1
+	one_service echo echo 'workers = 1; max_connections = 1;'
 	exec 5<>"/dev/tcp/127.0.0.1/$PORT"
 	echo one >&5; read -r -t 5 line <&5; [ "$line" = one ]
 	exec 6<>"/dev/tcp/127.0.0.1/$PORT"
@@ -125,9 +121,7 @@ exec_service() {
 }
 
 @test "a worker killed at max_connections gives its share back" {
-	PORT=$(free_port)
-	write_conf '' "$(conf_service prog exec "\"127.0.0.1:$PORT\"" 'workers = 1; max_connections = 1; exec = [ "/bin/cat" ];')"
-	start_tcpd 1
+	one_service prog exec 'workers = 1; max_connections = 1; exec = [ "/bin/cat" ];'
 	exec 5<>"/dev/tcp/127.0.0.1/$PORT"
 	echo one >&5; read -r -t 5 line <&5; [ "$line" = one ]
 	kill -KILL "$(workers)"

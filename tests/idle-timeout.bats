@@ -24,9 +24,7 @@ load helpers
 }
 
 @test "traffic keeps a connection alive past idle_timeout" {
-	PORT=$(free_port)
-	write_conf '' "$(conf_service echo echo "\"127.0.0.1:$PORT\"" 'workers = 1; idle_timeout = 2;')"
-	start_tcpd 1
+	one_service echo echo 'workers = 1; idle_timeout = 2;'
 	exec 5<>"/dev/tcp/127.0.0.1/$PORT"
 	start=$(date +%s)
 	# Talk every ~0.5 s for 4 s: twice the timeout.

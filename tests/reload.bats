@@ -29,9 +29,7 @@ reload() {
 }
 
 @test "reload changes the number of workers" {
-	PORT=$(free_port)
-	write_conf '' "$(conf_service echo echo "\"127.0.0.1:$PORT\"" 'workers = 2;')"
-	start_tcpd 2
+	one_service echo echo 'workers = 2;'
 	nlisten() { ss -Htln "( sport = :$PORT )" | grep -c . || true; }
 	[ "$(nlisten)" -eq 2 ]
 	sed -i 's/workers = 2/workers = 4/' "$CONF"
@@ -47,9 +45,7 @@ reload() {
 }
 
 @test "a bad reload keeps the old configuration running" {
-	PORT=$(free_port)
-	write_conf '' "$(conf_service echo echo "\"127.0.0.1:$PORT\"" 'workers = 2;')"
-	start_tcpd 2
+	one_service echo echo 'workers = 2;'
 	pids=$(workers | sort)
 	cp "$CONF" "$T/good.conf"
 	printf 'services = (\n  { name = "x"; handler = "nope"; listen = [ "127.0.0.1:1" ]; }\n);\n' >>"$CONF"
@@ -71,9 +67,7 @@ reload() {
 }
 
 @test "a connection open during a reload is not cut" {
-	PORT=$(free_port)
-	write_conf 'shutdown_timeout = 30;' "$(conf_service echo echo "\"127.0.0.1:$PORT\"" 'workers = 1;')"
-	start_tcpd 1
+	one_service echo echo 'workers = 1;' 'shutdown_timeout = 30;'
 	old=$(workers)
 	exec 5<>"/dev/tcp/127.0.0.1/$PORT"
 	echo before >&5

@@ -18,12 +18,10 @@ title_clean() {		# no slot shown as failing
 
 # An exec service whose program we can break and mend: $T/prog.
 prog_service() {
-	PORT=$(free_port)
 	printf '#!/bin/sh\necho ok\n' >"$T/prog"
 	chmod 755 "$T/prog"
-	write_conf 'respawn_window = 2; respawn_limit = 2;' \
-	    "$(conf_service prog exec "\"127.0.0.1:$PORT\"" "workers = 1; exec = [ \"$T/prog\" ];")"
-	start_tcpd 1
+	one_service prog exec "workers = 1; exec = [ \"$T/prog\" ];" \
+	    'respawn_window = 2; respawn_limit = 2;'
 }
 
 @test "a crash loop backs off, shows as failing, and recovers by itself" {
@@ -64,9 +62,7 @@ prog_service() {
 }
 
 @test "workers show what they serve in ps" {
-	PORT=$(free_port)
-	write_conf '' "$(conf_service echo echo "\"127.0.0.1:$PORT\"" 'workers = 2;')"
-	start_tcpd 2
+	one_service echo echo 'workers = 2;'
 	run -0 ps -o args= --ppid "$TCPD_PID"
 	assert_line "tcpd: worker echo slot 0"
 	assert_line "tcpd: worker echo slot 1"
@@ -98,9 +94,7 @@ prog_service() {
 }
 
 @test "SIGTTOU loses no connection queued on the slot that goes" {
-	PORT=$(free_port)
-	write_conf '' "$(conf_service echo echo "\"127.0.0.1:$PORT\"" 'workers = 2;')"
-	start_tcpd 2
+	one_service echo echo 'workers = 2;'
 	ws=$(workers)
 	kill -STOP $ws
 	# Spread over both slot sockets by the kernel.
@@ -114,9 +108,7 @@ prog_service() {
 }
 
 @test "tcp_migrate_req at 0 is pointed out once at start" {
-	PORT=$(free_port)
-	write_conf '' "$(conf_service echo echo "\"127.0.0.1:$PORT\"" 'workers = 1;')"
-	start_tcpd 1
+	one_service echo echo 'workers = 1;'
 	if [ "$(cat /proc/sys/net/ipv4/tcp_migrate_req)" = 0 ]; then
 		[ "$(log_count 'net.ipv4.tcp_migrate_req is 0')" -eq 1 ]
 	else
@@ -126,11 +118,9 @@ prog_service() {
 
 @test "out of fds: the worker sheds queued connections, keeps serving, recovers" {
 	command -v prlimit >/dev/null || skip "prlimit is not installed"
-	PORT=$(free_port)
 	# No per-connection log lines (debug): with no syslog daemon, each opens
 	# a socket for a moment, which would compete for the two fds left.
-	write_conf 'log_level = "info";' "$(conf_service echo echo "\"127.0.0.1:$PORT\"" 'workers = 1; idle_timeout = 0;')"
-	start_tcpd 1
+	one_service echo echo 'workers = 1; idle_timeout = 0;' 'log_level = "info";'
 	w=$(workers)
 	# RLIMIT_NOFILE bounds fd numbers, and the worker's table has holes:
 	# find the limit that leaves exactly two numbers free below it.
@@ -166,10 +156,7 @@ prog_service() {
 }
 
 @test "the watchdog kills a hung worker and respawns its slot, losing nothing queued" {
-	PORT=$(free_port)
-	write_conf 'watchdog_timeout = 2;' \
-	    "$(conf_service echo echo "\"127.0.0.1:$PORT\"" 'workers = 1; idle_timeout = 0;')"
-	start_tcpd 1
+	one_service echo echo 'workers = 1; idle_timeout = 0;' 'watchdog_timeout = 2;'
 	exec 5<>"/dev/tcp/127.0.0.1/$PORT"
 	echo held >&5; read -r -t 5 line <&5; [ "$line" = held ]
 	w=$(workers)
@@ -195,10 +182,7 @@ prog_service() {
 
 @test "a hung loop: its acceptor leaves new connections queued for the successor" {
 	"$TCPD" -V | grep -q 'test hooks' || skip "needs ./configure --enable-test-hooks"
-	PORT=$(free_port)
-	write_conf 'watchdog_timeout = 3;' \
-	    "$(conf_service echo echo "\"127.0.0.1:$PORT\"" 'workers = 1; idle_timeout = 0;')"
-	start_tcpd 1
+	one_service echo echo 'workers = 1; idle_timeout = 0;' 'watchdog_timeout = 3;'
 	w=$(workers)
 	# The hook hangs the loop; the acceptor thread runs on.
 	kill -USR1 "$w"

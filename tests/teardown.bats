@@ -6,10 +6,7 @@ load helpers
 
 # service NAME HANDLER [EXTRA]: one service on $PORT, capture started.
 service() {
-	PORT=$(free_port)
-	write_conf 'shutdown_timeout = 2;' \
-	    "$(conf_service "$1" "$2" "\"127.0.0.1:$PORT\"" "workers = 1; ${3:-}")"
-	start_tcpd 1
+	one_service "$1" "$2" "workers = 1; ${3:-}" 'shutdown_timeout = 2;'
 	capture_start "$PORT"
 }
 
