@@ -37,7 +37,7 @@ service() {
 	wait_for 5 has_server_fin "$PORT"
 	exec 5>&-
 	stop_tcpd
-	kill -INT "$CAP_PID"
+	capture_stop
 
 	# shutdown(1, SHUT_WR) sends the FIN whoever else holds the socket.
 	service prog exec 'exec = [ "/usr/bin/perl", "-e", "$| = 1; print qq($$\n); shutdown(STDOUT, 1) or die qq(shutdown: $!); sleep 5" ];'
@@ -72,7 +72,7 @@ service() {
 	wait_for 5 tcp_state_is "$PORT" dport TIME-WAIT
 	[ -z "$(tcp_state "$PORT" sport)" ]
 	stop_tcpd
-	kill -INT "$CAP_PID"
+	capture_stop
 
 	service daytime daytime
 	run -0 timeout 5 nc -d 127.0.0.1 "$PORT"
