@@ -139,6 +139,17 @@ cpu_ticks() {
 	echo $(( f[11] + f[12] ))
 }
 
+# cpu_ticks_over PID SECONDS: the CPU ticks PID uses over a measuring
+# window of SECONDS.  A measurement over a set time, not a wait for
+# something to happen: for that, use wait_for.
+cpu_ticks_over() {
+	local c0 c1
+	c0=$(cpu_ticks "$1") || return 1
+	sleep "$2"
+	c1=$(cpu_ticks "$1") || return 1
+	echo $(( c1 - c0 ))
+}
+
 rss_kib() {	# rss_kib PID: resident memory, KiB
 	awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"
 }
