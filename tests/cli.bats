@@ -87,6 +87,5 @@ load helpers
 	run -1 "$TCPD" -f -c "$CONF"
 	assert_output --partial "cannot listen on 127.0.0.1:$PORT: address already in use"
 	# The first one still serves.
-	run -0 bash -c "echo still | nc -N 127.0.0.1 $PORT"
-	assert_output still
+	assert_echo "$PORT" still
 }

@@ -15,8 +15,7 @@ load helpers
 	[ "$(ps -o sid= -p "$TCPD_PID" | tr -d ' ')" = "$TCPD_PID" ]
 	[ "$(ps -o ppid= -p "$TCPD_PID" | tr -d ' ')" != "$$" ]
 	wait_for 10 nworkers_is 2
-	run -0 bash -c "echo daemon | nc -N 127.0.0.1 $PORT"
-	assert_output daemon
+	assert_echo "$PORT" daemon
 	run -0 "$TCPD" -s quit -c "$CONF"
 	wait_for 10 dead "$TCPD_PID"
 	[ ! -e "$PIDFILE" ]

@@ -66,8 +66,7 @@ exec_service() {
 	write_conf '' "$(conf_service prog exec "\"127.0.0.1:$PORT\"" 'exec = [ "/nonexistent/prog" ];')"
 	kill -HUP "$TCPD_PID"
 	wait_for 10 log_has_n 1 "reload refused: $CONF:[0-9]+: program /nonexistent/prog: No such file or directory"
-	run -0 timeout 5 bash -c "echo still | nc -N 127.0.0.1 $PORT"
-	assert_output still
+	assert_echo "$PORT" still
 }
 
 @test "exec and env belong to the exec handler" {
@@ -127,8 +126,7 @@ exec_service() {
 	kill -KILL "$(workers)"
 	wait_for 10 log_has_n 2 'worker [0-9]+ started: service prog slot 0'
 	# The orphaned program still serves its client, but no longer counts.
-	run -0 timeout 5 bash -c "echo two | nc -N 127.0.0.1 $PORT"
-	assert_output two
+	assert_echo "$PORT" two
 	exec 5>&-
 }
 

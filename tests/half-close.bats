@@ -5,8 +5,7 @@ load helpers
 
 @test "printf 'hi\\n' | nc -N prints hi and exits" {
 	one_service echo echo 'workers = 1;'
-	run -0 timeout 5 bash -c "printf 'hi\n' | nc -N 127.0.0.1 $PORT"
-	assert_output "hi"
+	assert_echo "$PORT" hi
 	wait_for 5 log_has_n 1 "echo .*closed \(client EOF\): 3 bytes in, 3 out, .* client closed first; close\(\) sent FIN"
 }
 

@@ -55,6 +55,15 @@ queued_clients_answered() {
 	done
 }
 
+# assert_echo PORT TEXT [HOST]: a client of HOST:PORT (default 127.0.0.1)
+# sends TEXT and a newline, half-closes, and gets exactly TEXT back,
+# within 5 s.  Leaves the reply in $output, as run does.
+assert_echo() {
+	run -0 timeout 5 bash -c 'printf "%s\n" "$1" | nc -N "$2" "$3"' \
+	    assert_echo "$2" "${3:-127.0.0.1}" "$1"
+	assert_output "$2"
+}
+
 # Packet capture on loopback, for one port: capture_start PORT, then
 # packets (tcpdump's text of what was captured so far), capture_stop
 # (before a test captures anew).

@@ -14,7 +14,7 @@ reload() {
 	A=$(free_port) B=$(free_port)
 	write_conf '' "$(conf_service echo echo "\"127.0.0.1:$A\"" 'workers = 1;')"
 	start_tcpd 1
-	run -0 bash -c "echo a | nc -N 127.0.0.1 $A"
+	assert_echo "$A" a
 	write_conf '' "$(conf_service daytime daytime "\"127.0.0.1:$B\"" 'workers = 1;')"
 	reload 2
 	grep -q 'reload: service daytime added' "$LOG"
@@ -40,8 +40,7 @@ reload() {
 	reload 3
 	wait_for 10 nworkers_is 1
 	wait_for 10 listening "$PORT" 1
-	run -0 bash -c "echo one | nc -N 127.0.0.1 $PORT"
-	assert_output one
+	assert_echo "$PORT" one
 }
 
 @test "a bad reload keeps the old configuration running" {
@@ -62,8 +61,7 @@ reload() {
 	wait_for 10 log_has_n 1 "reload refused: cannot listen on 127.0.0.1:$OTHER: address already in use"
 	# Same workers, same service.
 	[ "$(workers | sort)" = "$pids" ]
-	run -0 bash -c "echo same | nc -N 127.0.0.1 $PORT"
-	assert_output same
+	assert_echo "$PORT" same
 }
 
 @test "a connection open during a reload is not cut" {
@@ -82,8 +80,7 @@ reload() {
 	read -r -t 5 line <&5
 	[ "$line" = after ]
 	# New connections go to the new worker.
-	run -0 bash -c "echo new | nc -N 127.0.0.1 $PORT"
-	assert_output new
+	assert_echo "$PORT" new
 	exec 5>&-
 	wait_for 10 log_has_n 1 "worker $old \(echo slot 0 generation 1\) exited with status 0"
 }

@@ -22,7 +22,7 @@ listener_inodes() {
 	[ "$(nworkers)" -eq 2 ]
 	[ "$(listener_inodes "$PORT")" = "$before" ]
 	for i in $(seq 1 20); do
-		[ "$(echo "$i" | timeout 5 nc -N 127.0.0.1 "$PORT")" = "$i" ]
+		assert_echo "$PORT" "$i"
 	done
 }
 

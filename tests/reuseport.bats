@@ -16,7 +16,7 @@ load helpers
 @test "connections spread over every worker of a service" {
 	one_service echo echo 'workers = 3;'
 	for i in $(seq 1 60); do
-		[ "$(echo "$i" | nc -N 127.0.0.1 "$PORT")" = "$i" ]
+		assert_echo "$PORT" "$i"
 	done
 	wait_for 5 log_has_n 60 'echo .*: closed'
 	# The pid in each connection line is the worker that served it.

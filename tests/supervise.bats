@@ -86,8 +86,7 @@ prog_service() {
 	wait_for 5 listening "$B" 1
 	kill -TTOU "$TCPD_PID"
 	wait_for 5 log_has_n 1 'SIGTTOU: no service can have fewer workers'
-	run -0 bash -c "echo one | nc -N 127.0.0.1 $A"
-	assert_output one
+	assert_echo "$A" one
 	kill -HUP "$TCPD_PID"
 	wait_for 10 nworkers_is 3
 	wait_for 5 listening "$A" 2
@@ -148,8 +147,7 @@ prog_service() {
 	# fds come back: the next connection is served, and it says so.
 	exec 6>&-
 	wait_for 5 fd_count_at_most "$w" $((open + 1))
-	run -0 timeout 5 bash -c "echo back | nc -N 127.0.0.1 $PORT"
-	assert_output back
+	assert_echo "$PORT" back
 	wait_for 5 log_has_n 1 'accept on 127\.0\.0\.1:[0-9]+: recovered; [1-9][0-9]* connections? shed meanwhile'
 	exec 5>&-
 }
@@ -175,8 +173,7 @@ prog_service() {
 	sleep 3
 	[ "$(workers)" = "$w2" ]
 	[ "$(log_count 'hung')" -eq 1 ]
-	run -0 timeout 5 bash -c "echo new | nc -N 127.0.0.1 $PORT"
-	assert_output new
+	assert_echo "$PORT" new
 }
 
 @test "a hung loop: its acceptor leaves new connections queued for the successor" {

@@ -67,7 +67,7 @@ service() {
 
 @test "TIME_WAIT lands on the side that closed first" {
 	service echo echo
-	run -0 bash -c "echo hi | nc -N 127.0.0.1 $PORT"
+	assert_echo "$PORT" hi
 	# echo: the client sent the first FIN, so its end waits.
 	wait_for 5 tcp_state_is "$PORT" dport TIME-WAIT
 	[ -z "$(tcp_state "$PORT" sport)" ]
