@@ -18,14 +18,15 @@
 # -----------------------
 # wait_for SECONDS COMMAND [ARG...] runs COMMAND ARG... again on every
 # try, but the shell expands the arguments once, before the first try.
-# So
+# So this polls a constant, since tcp_state runs once:
 #
-#	wait_for 5 test "$(tcp_state "$PORT" sport)" = "TIME-WAIT "  # WRONG
+#	wait_for 5 \
+#	    test "$(tcp_state "$PORT" sport)" = "TIME-WAIT "	# WRONG
 #
-# polls a constant: tcp_state ran once.  Anything computed belongs in a
-# function that wait_for calls, which computes it afresh each time:
+# Anything computed belongs in a function that wait_for calls, which
+# computes it afresh each time:
 #
-#	wait_for 5 tcp_state_is "$PORT" sport TIME-WAIT               # right
+#	wait_for 5 tcp_state_is "$PORT" sport TIME-WAIT		# right
 #
 # Most conditions a test needs are below (nworkers_is, listening,
 # accept_queue_is, log_has_n, dead, tcp_state_is, fd_count_at_most ...);
