@@ -19,7 +19,7 @@ load helpers
 	(( ms >= 900 )) || fail "closed after $ms ms, before the timeout"
 	wait_for 5 log_has_n 1 "short .*closed \(idle timeout\).*server closed first"
 	# The other service, idle just as long, keeps its connection.
-	[ -n "$(ss -Htn state established "( sport = :$P0 )")" ]
+	established "$P0"
 	[ "$(log_count 'never .*closed')" -eq 0 ]
 }
 

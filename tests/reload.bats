@@ -30,12 +30,11 @@ reload() {
 
 @test "reload changes the number of workers" {
 	one_service echo echo 'workers = 2;'
-	nlisten() { ss -Htln "( sport = :$PORT )" | grep -c . || true; }
-	[ "$(nlisten)" -eq 2 ]
+	listening "$PORT" 2
 	sed -i 's/workers = 2/workers = 4/' "$CONF"
 	reload 2
 	wait_for 10 nworkers_is 4
-	[ "$(nlisten)" -eq 4 ]
+	listening "$PORT" 4
 	sed -i 's/workers = 4/workers = 1/' "$CONF"
 	reload 3
 	wait_for 10 nworkers_is 1
