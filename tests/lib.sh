@@ -201,7 +201,7 @@ _lib_workers_in() {
 # otherwise); TOP_SETTINGS goes at the top of the file.
 one_service_conf() {
 	local extra=${3:-}
-	[[ $extra == *workers* ]] || extra="workers = 1; $extra"
+	[[ $extra =~ workers[[:space:]]*= ]] || extra="workers = 1; $extra"
 	PORT=$(free_port) || return 1
 	write_conf "${4:-}" "$(conf_service "$1" "$2" "\"127.0.0.1:$PORT\"" "$extra")"
 }
