@@ -4,9 +4,7 @@
 load helpers
 
 @test "echo: a client sending 100 MB without reading stalls; tcpd stays small" {
-	PORT=$(free_port)
-	write_conf '' "$(conf_service echo echo "\"127.0.0.1:$PORT\"" 'workers = 1;')"
-	start_tcpd 1
+	one_service echo echo 'workers = 1;'
 	w=$(workers)
 	before=$(rss_kib "$w")
 	# bash never reads fd 3: the echo comes back to nobody.
@@ -21,14 +19,11 @@ load helpers
 	# The writer is blocked, far short of 100 MB.
 	alive "$BG_PIDS"
 	# And the worker still serves others meanwhile.
-	run -0 timeout 5 bash -c "echo other | nc -N 127.0.0.1 $PORT"
-	assert_output other
+	assert_echo "$PORT" other
 }
 
 @test "chargen writes only as fast as the client reads" {
-	PORT=$(free_port)
-	write_conf '' "$(conf_service chargen chargen "\"127.0.0.1:$PORT\"" 'workers = 1;')"
-	start_tcpd 1
+	one_service chargen chargen 'workers = 1;'
 	w=$(workers)
 	before=$(rss_kib "$w")
 	timeout 60 bash -c "exec 3<>/dev/tcp/127.0.0.1/$PORT; sleep 50" &
@@ -40,9 +35,6 @@ load helpers
 	# Once the socket is full, chargen waits for room instead of spinning:
 	# over a one-second measuring window (not a wait for anything) the
 	# worker uses at most a few clock ticks of CPU.
-	cpu() { awk '{ print $14 + $15 }' "/proc/$w/stat"; }
-	c1=$(cpu)
-	sleep 1
-	c2=$(cpu)
-	(( c2 - c1 <= 5 )) || fail "worker used $((c2 - c1)) ticks in 1 s"
+	ticks=$(cpu_ticks_over "$w" 1)
+	(( ticks <= 5 )) || fail "worker used $ticks ticks in 1 s"
 }

@@ -3,12 +3,6 @@
 
 load helpers
 
-one_echo() {
-	PORT=$(free_port)
-	write_conf 'shutdown_timeout = 2;' \
-	    "$(conf_service echo echo "\"127.0.0.1:$PORT\"" 'workers = 1;')"
-}
-
 @test "-V prints the version" {
 	run -0 "$TCPD" -V
 	assert_output --regexp '^tcpd [0-9]+\.[0-9]+\.[0-9]+( \(with test hooks\))?$'
@@ -28,7 +22,7 @@ one_echo() {
 }
 
 @test "-t accepts a good file" {
-	one_echo
+	one_service_conf echo echo 'workers = 1;' 'shutdown_timeout = 2;'
 	run -0 "$TCPD" -t -c "$CONF"
 	assert_output "$CONF: configuration OK"
 }
@@ -45,8 +39,7 @@ one_echo() {
 }
 
 @test "-s reload, quit and stop reach the running master" {
-	one_echo
-	start_tcpd 1
+	one_service echo echo 'workers = 1;' 'shutdown_timeout = 2;'
 	[ "$(cat "$PIDFILE")" = "$TCPD_PID" ]
 	run -0 "$TCPD" -s reload -c "$CONF"
 	wait_for 5 log_has_n 1 'reload: generation 2 started'
@@ -67,13 +60,13 @@ one_echo() {
 }
 
 @test "-s with an unknown command is a usage error" {
-	one_echo
+	one_service_conf echo echo 'workers = 1;' 'shutdown_timeout = 2;'
 	run -2 "$TCPD" -s restart -c "$CONF"
 	assert_output "tcpd: unknown -s command 'restart': use reload, quit or stop"
 }
 
 @test "-s with no master running says so" {
-	one_echo
+	one_service_conf echo echo 'workers = 1;' 'shutdown_timeout = 2;'
 	run -1 "$TCPD" -s reload -c "$CONF"
 	assert_output --partial "tcpd: not running ($PIDFILE: No such file or directory)"
 	# A pid file nobody holds is stale, whatever pid it names.
@@ -83,19 +76,16 @@ one_echo() {
 }
 
 @test "a second master on the same pid file refuses to start" {
-	one_echo
-	start_tcpd 1
+	one_service echo echo 'workers = 1;' 'shutdown_timeout = 2;'
 	run -1 "$TCPD" -f -c "$CONF"
 	assert_output --partial "already running as pid $TCPD_PID (pid file $PIDFILE)"
 }
 
 @test "a second master on a port in use refuses to start" {
-	one_echo
-	start_tcpd 1
+	one_service echo echo 'workers = 1;' 'shutdown_timeout = 2;'
 	sed -i "s|$PIDFILE|$T/other.pid|" "$CONF"
 	run -1 "$TCPD" -f -c "$CONF"
 	assert_output --partial "cannot listen on 127.0.0.1:$PORT: address already in use"
 	# The first one still serves.
-	run -0 bash -c "echo still | nc -N 127.0.0.1 $PORT"
-	assert_output still
+	assert_echo "$PORT" still
 }

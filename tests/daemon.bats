@@ -4,8 +4,7 @@
 load helpers
 
 @test "tcpd -c FILE detaches, writes its pid file and serves" {
-	PORT=$(free_port)
-	write_conf '' "$(conf_service echo echo "\"127.0.0.1:$PORT\"" 'workers = 2;')"
+	one_service_conf echo echo 'workers = 2;'
 	run timeout 10 "$TCPD" -c "$CONF"
 	# Known before any check can fail, so that teardown stops it.
 	TCPD_PID=$(cat "$PIDFILE")
@@ -16,8 +15,7 @@ load helpers
 	[ "$(ps -o sid= -p "$TCPD_PID" | tr -d ' ')" = "$TCPD_PID" ]
 	[ "$(ps -o ppid= -p "$TCPD_PID" | tr -d ' ')" != "$$" ]
 	wait_for 10 nworkers_is 2
-	run -0 bash -c "echo daemon | nc -N 127.0.0.1 $PORT"
-	assert_output daemon
+	assert_echo "$PORT" daemon
 	run -0 "$TCPD" -s quit -c "$CONF"
 	wait_for 10 dead "$TCPD_PID"
 	[ ! -e "$PIDFILE" ]
@@ -25,19 +23,17 @@ load helpers
 }
 
 @test "a daemon that cannot start exits non-zero with the reason" {
-	PORT=$(free_port)
+	one_service_conf echo echo 'workers = 1;'
 	nc -l 127.0.0.1 "$PORT" </dev/null >/dev/null &
 	BG_PIDS=$!
 	wait_for 5 listening "$PORT"
-	write_conf '' "$(conf_service echo echo "\"127.0.0.1:$PORT\"" 'workers = 1;')"
 	run -1 timeout 10 "$TCPD" -c "$CONF"
 	assert_output --partial "cannot listen on 127.0.0.1:$PORT: address already in use"
 	[ ! -e "$PIDFILE" ]
 }
 
 @test "descriptors left open by the caller are not kept" {
-	PORT=$(free_port)
-	write_conf '' "$(conf_service echo echo "\"127.0.0.1:$PORT\"" 'workers = 2;')"
+	one_service_conf echo echo 'workers = 2;'
 	# A pipe whose reader would wait for as long as any holder lives.
 	exec 8> >(cat >/dev/null)
 	pipe=$(readlink /proc/$$/fd/8)

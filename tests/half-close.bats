@@ -3,21 +3,14 @@
 
 load helpers
 
-setup_echo() {
-	PORT=$(free_port)
-	write_conf '' "$(conf_service echo echo "\"127.0.0.1:$PORT\"" 'workers = 1;')"
-	start_tcpd 1
-}
-
 @test "printf 'hi\\n' | nc -N prints hi and exits" {
-	setup_echo
-	run -0 timeout 5 bash -c "printf 'hi\n' | nc -N 127.0.0.1 $PORT"
-	assert_output "hi"
+	one_service echo echo 'workers = 1;'
+	assert_echo "$PORT" hi
 	wait_for 5 log_has_n 1 "echo .*closed \(client EOF\): 3 bytes in, 3 out, .* client closed first; close\(\) sent FIN"
 }
 
 @test "after the client's FIN, queued output still drains, then FIN" {
-	setup_echo
+	one_service echo echo 'workers = 1;'
 	# 8 MB: more than the socket buffers hold, so tcpd queues some when
 	# the FIN arrives and must send it all before closing.
 	head -c 8000000 /dev/urandom >"$T/in"

@@ -19,14 +19,12 @@ load helpers
 	(( ms >= 900 )) || fail "closed after $ms ms, before the timeout"
 	wait_for 5 log_has_n 1 "short .*closed \(idle timeout\).*server closed first"
 	# The other service, idle just as long, keeps its connection.
-	[ -n "$(ss -Htn state established "( sport = :$P0 )")" ]
+	established "$P0"
 	[ "$(log_count 'never .*closed')" -eq 0 ]
 }
 
 @test "traffic keeps a connection alive past idle_timeout" {
-	PORT=$(free_port)
-	write_conf '' "$(conf_service echo echo "\"127.0.0.1:$PORT\"" 'workers = 1; idle_timeout = 2;')"
-	start_tcpd 1
+	one_service echo echo 'workers = 1; idle_timeout = 2;'
 	exec 5<>"/dev/tcp/127.0.0.1/$PORT"
 	start=$(date +%s)
 	# Talk every ~0.5 s for 4 s: twice the timeout.

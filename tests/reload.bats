@@ -14,7 +14,7 @@ reload() {
 	A=$(free_port) B=$(free_port)
 	write_conf '' "$(conf_service echo echo "\"127.0.0.1:$A\"" 'workers = 1;')"
 	start_tcpd 1
-	run -0 bash -c "echo a | nc -N 127.0.0.1 $A"
+	assert_echo "$A" a
 	write_conf '' "$(conf_service daytime daytime "\"127.0.0.1:$B\"" 'workers = 1;')"
 	reload 2
 	grep -q 'reload: service daytime added' "$LOG"
@@ -29,27 +29,21 @@ reload() {
 }
 
 @test "reload changes the number of workers" {
-	PORT=$(free_port)
-	write_conf '' "$(conf_service echo echo "\"127.0.0.1:$PORT\"" 'workers = 2;')"
-	start_tcpd 2
-	nlisten() { ss -Htln "( sport = :$PORT )" | grep -c . || true; }
-	[ "$(nlisten)" -eq 2 ]
+	one_service echo echo 'workers = 2;'
+	listening "$PORT" 2
 	sed -i 's/workers = 2/workers = 4/' "$CONF"
 	reload 2
 	wait_for 10 nworkers_is 4
-	[ "$(nlisten)" -eq 4 ]
+	listening "$PORT" 4
 	sed -i 's/workers = 4/workers = 1/' "$CONF"
 	reload 3
 	wait_for 10 nworkers_is 1
 	wait_for 10 listening "$PORT" 1
-	run -0 bash -c "echo one | nc -N 127.0.0.1 $PORT"
-	assert_output one
+	assert_echo "$PORT" one
 }
 
 @test "a bad reload keeps the old configuration running" {
-	PORT=$(free_port)
-	write_conf '' "$(conf_service echo echo "\"127.0.0.1:$PORT\"" 'workers = 2;')"
-	start_tcpd 2
+	one_service echo echo 'workers = 2;'
 	pids=$(workers | sort)
 	cp "$CONF" "$T/good.conf"
 	printf 'services = (\n  { name = "x"; handler = "nope"; listen = [ "127.0.0.1:1" ]; }\n);\n' >>"$CONF"
@@ -66,14 +60,11 @@ reload() {
 	wait_for 10 log_has_n 1 "reload refused: cannot listen on 127.0.0.1:$OTHER: address already in use"
 	# Same workers, same service.
 	[ "$(workers | sort)" = "$pids" ]
-	run -0 bash -c "echo same | nc -N 127.0.0.1 $PORT"
-	assert_output same
+	assert_echo "$PORT" same
 }
 
 @test "a connection open during a reload is not cut" {
-	PORT=$(free_port)
-	write_conf 'shutdown_timeout = 30;' "$(conf_service echo echo "\"127.0.0.1:$PORT\"" 'workers = 1;')"
-	start_tcpd 1
+	one_service echo echo 'workers = 1;' 'shutdown_timeout = 30;'
 	old=$(workers)
 	exec 5<>"/dev/tcp/127.0.0.1/$PORT"
 	echo before >&5
@@ -88,8 +79,7 @@ reload() {
 	read -r -t 5 line <&5
 	[ "$line" = after ]
 	# New connections go to the new worker.
-	run -0 bash -c "echo new | nc -N 127.0.0.1 $PORT"
-	assert_output new
+	assert_echo "$PORT" new
 	exec 5>&-
 	wait_for 10 log_has_n 1 "worker $old \(echo slot 0 generation 1\) exited with status 0"
 }

@@ -8,9 +8,7 @@ listener_inodes() {
 }
 
 @test "kill -9 of a worker: a new pid in that slot, same sockets, service restored" {
-	PORT=$(free_port)
-	write_conf '' "$(conf_service echo echo "\"127.0.0.1:$PORT\"" 'workers = 2;')"
-	start_tcpd 2
+	one_service echo echo 'workers = 2;'
 	before=$(listener_inodes "$PORT")
 	victim=$(workers | head -n 1)
 	slot=$(sed -n "s/.*worker $victim started: service echo slot \([0-9]*\).*/\1/p" "$LOG")
@@ -24,14 +22,12 @@ listener_inodes() {
 	[ "$(nworkers)" -eq 2 ]
 	[ "$(listener_inodes "$PORT")" = "$before" ]
 	for i in $(seq 1 20); do
-		[ "$(echo "$i" | timeout 5 nc -N 127.0.0.1 "$PORT")" = "$i" ]
+		assert_echo "$PORT" "$i"
 	done
 }
 
 @test "connections queued on a dead worker's socket are served by its successor" {
-	PORT=$(free_port)
-	write_conf '' "$(conf_service echo echo "\"127.0.0.1:$PORT\"" 'workers = 1;')"
-	start_tcpd 1
+	one_service echo echo 'workers = 1;'
 	victim=$(workers)
 	# Stopped, the worker accepts nothing: clients wait in its queue.
 	kill -STOP "$victim"

@@ -4,9 +4,7 @@
 load helpers
 
 @test "ss shows one listener per worker, all held by the master too" {
-	PORT=$(free_port)
-	write_conf '' "$(conf_service echo echo "\"127.0.0.1:$PORT\"" 'workers = 3;')"
-	start_tcpd 3
+	one_service echo echo 'workers = 3;'
 	run -0 ss -Htlnp "( sport = :$PORT )"
 	[ "${#lines[@]}" -eq 3 ]
 	for w in $(workers); do
@@ -16,11 +14,9 @@ load helpers
 }
 
 @test "connections spread over every worker of a service" {
-	PORT=$(free_port)
-	write_conf '' "$(conf_service echo echo "\"127.0.0.1:$PORT\"" 'workers = 3;')"
-	start_tcpd 3
+	one_service echo echo 'workers = 3;'
 	for i in $(seq 1 60); do
-		[ "$(echo "$i" | nc -N 127.0.0.1 "$PORT")" = "$i" ]
+		assert_echo "$PORT" "$i"
 	done
 	wait_for 5 log_has_n 60 'echo .*: closed'
 	# The pid in each connection line is the worker that served it.

@@ -18,8 +18,7 @@ start_all() {
 
 @test "echo sends back exactly the bytes it got" {
 	start_all
-	run -0 bash -c "printf 'hello\n' | nc -N 127.0.0.1 $ECHO"
-	assert_output "hello"
+	assert_echo "$ECHO" hello
 	head -c 1048576 /dev/urandom >"$T/in"
 	nc -N 127.0.0.1 "$ECHO" <"$T/in" >"$T/out"
 	cmp "$T/in" "$T/out"
@@ -28,8 +27,7 @@ start_all() {
 @test "echo answers on IPv6 too" {
 	ip -6 addr show dev lo | grep -q '::1' || skip "no IPv6 loopback"
 	start_all
-	run -0 bash -c "printf 'six\n' | nc -N ::1 $ECHO"
-	assert_output "six"
+	assert_echo "$ECHO" six ::1
 }
 
 @test "discard reads everything and answers nothing" {

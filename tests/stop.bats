@@ -3,11 +3,9 @@
 
 load helpers
 
+# start_echo [SHUTDOWN_TIMEOUT]: two echo workers on $PORT, in $WORKERS.
 start_echo() {
-	PORT=$(free_port)
-	write_conf "shutdown_timeout = ${1:-30};" \
-	    "$(conf_service echo echo "\"127.0.0.1:$PORT\"" 'workers = 2;')"
-	start_tcpd 2
+	one_service echo echo 'workers = 2;' "shutdown_timeout = ${1:-30};"
 	WORKERS=$(workers)
 }
 
@@ -41,10 +39,7 @@ open_conn() {
 }
 
 @test "graceful stop serves the connections already queued" {
-	PORT=$(free_port)
-	write_conf 'shutdown_timeout = 30;' \
-	    "$(conf_service echo echo "\"127.0.0.1:$PORT\"" 'workers = 1;')"
-	start_tcpd 1
+	one_service echo echo 'workers = 1;' 'shutdown_timeout = 30;'
 	w=$(workers)
 	kill -STOP "$w"
 	queue_clients "$PORT" 3

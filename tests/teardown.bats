@@ -6,10 +6,7 @@ load helpers
 
 # service NAME HANDLER [EXTRA]: one service on $PORT, capture started.
 service() {
-	PORT=$(free_port)
-	write_conf 'shutdown_timeout = 2;' \
-	    "$(conf_service "$1" "$2" "\"127.0.0.1:$PORT\"" "workers = 1; ${3:-}")"
-	start_tcpd 1
+	one_service "$1" "$2" "workers = 1; ${3:-}" 'shutdown_timeout = 2;'
 	capture_start "$PORT"
 }
 
@@ -40,7 +37,7 @@ service() {
 	wait_for 5 has_server_fin "$PORT"
 	exec 5>&-
 	stop_tcpd
-	kill -INT "$CAP_PID"
+	capture_stop
 
 	# shutdown(1, SHUT_WR) sends the FIN whoever else holds the socket.
 	service prog exec 'exec = [ "/usr/bin/perl", "-e", "$| = 1; print qq($$\n); shutdown(STDOUT, 1) or die qq(shutdown: $!); sleep 5" ];'
@@ -70,17 +67,17 @@ service() {
 
 @test "TIME_WAIT lands on the side that closed first" {
 	service echo echo
-	run -0 bash -c "echo hi | nc -N 127.0.0.1 $PORT"
+	assert_echo "$PORT" hi
 	# echo: the client sent the first FIN, so its end waits.
-	wait_for 5 test "$(tcp_state "$PORT" dport)" = "TIME-WAIT "
+	wait_for 5 tcp_state_is "$PORT" dport TIME-WAIT
 	[ -z "$(tcp_state "$PORT" sport)" ]
 	stop_tcpd
-	kill -INT "$CAP_PID"
+	capture_stop
 
 	service daytime daytime
 	run -0 timeout 5 nc -d 127.0.0.1 "$PORT"
 	# daytime: the server sent the first FIN, so the server's end waits.
-	wait_for 5 test "$(tcp_state "$PORT" sport)" = "TIME-WAIT "
+	wait_for 5 tcp_state_is "$PORT" sport TIME-WAIT
 	[ -z "$(tcp_state "$PORT" dport)" ]
 }
 
@@ -98,11 +95,11 @@ service() {
 	wait_for 5 test -s "$T/pid"
 	pid=$(cat "$T/pid")
 	# The program ignores its stdin, so nobody reads the client's FIN.
-	wait_for 5 test "$(tcp_state "$PORT" sport)" = "CLOSE-WAIT "
+	wait_for 5 tcp_state_is "$PORT" sport CLOSE-WAIT
 	alive "$pid"
 	[ "$(tcp_state "$PORT" dport)" = "FIN-WAIT-2 " ]
 	# When it exits, the last copy closes: FIN, and CLOSE_WAIT is over.
 	wait_for 10 dead "$pid"
 	wait_for 5 has_server_fin "$PORT"
-	wait_for 5 test -z "$(tcp_state "$PORT" sport)"
+	wait_for 5 tcp_state_is "$PORT" sport ""
 }
