@@ -310,9 +310,10 @@ static void
 w_finish(struct worker *w)
 {
 	unsigned	 n = w->conns.live;
-	const char	*what = w->how == STOP_RETIRE ? "retiring" : "stopping";
+	const char	*what;
 
 	worker_tighten(w);
+	what = w->how == STOP_RETIRE ? "retiring" : "stopping";
 	w->state = W_FINISHING;
 	for (int i = 0; i < w->nacceptors; i++)
 		acceptor_stop(&w->acceptors[i]);

@@ -72,14 +72,15 @@ reload() {
 	[ "$line" = before ]
 	reload 2
 	wait_for 10 log_has_n 1 'worker [0-9]+ started: service echo slot 0 generation 2'
-	wait_for 10 log_has_n 1 'echo slot 0: stopping, 1 connection open'
-	# The old worker keeps serving it.
+	wait_for 10 log_has_n 1 'echo slot 0: retiring, 1 connection open, no deadline'
+	# The old worker keeps serving it, and shows what it is doing.
 	alive "$old"
+	[ "$(ps -o args= -p "$old")" = "tcpd: worker echo slot 0 (retiring)" ]
 	echo after >&5
 	read -r -t 5 line <&5
 	[ "$line" = after ]
 	# New connections go to the new worker.
 	assert_echo "$PORT" new
 	exec 5>&-
-	wait_for 10 log_has_n 1 "worker $old \(echo slot 0 generation 1\) exited with status 0"
+	wait_for 10 log_has_n 1 "worker $old \(echo slot 0 generation 1\) exited with status 0, [0-9]+\.[0-9]{3} s after it was asked to retire"
 }
