@@ -1,0 +1,29 @@
+/* Typed, checked reads of libconfig settings, with FILE:LINE errors. */
+#ifndef TCPD_CONF_GET_H
+#define TCPD_CONF_GET_H
+
+#include <libconfig.h>
+#include <stddef.h>
+
+/* Where an error is reported: the file being read and the caller's buffer. */
+struct conf_ctx {
+	const char	*path;		/* as the user named it */
+	const char	*abs;		/* as libconfig knows it */
+	char		*err;
+	size_t		 errlen;
+};
+
+const char	*conf_ctx_file(const struct conf_ctx *, const char *file);
+int		 conf_err(struct conf_ctx *, const config_setting_t *,
+		    const char *, ...) __attribute__((format(printf, 3, 4)));
+int		 conf_get_keys(struct conf_ctx *, const config_setting_t *,
+		    const char *const *keys, const char *where);
+int		 conf_get_string(struct conf_ctx *, const config_setting_t *,
+		    const char *name, const char **out);
+int		 conf_get_strings(struct conf_ctx *, const config_setting_t *,
+		    const char *name, char ***out);
+int		 conf_get_int(struct conf_ctx *, const config_setting_t *,
+		    const char *name, long long min, long long max, int *out);
+void		 conf_strings_free(char **);
+
+#endif
