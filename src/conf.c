@@ -16,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "addr.h"
@@ -32,7 +31,7 @@ static const char *const top_keys[] = {
 };
 static const char *const service_keys[] = {
 	"name", "handler", "listen", "workers", "backlog", "idle_timeout",
-	"max_connections", "exec", "env", NULL
+	"max_connections", NULL
 };
 
 static int
@@ -86,61 +85,40 @@ load_listen(struct conf_ctx *x, struct conf *c, struct conf_service *sv,
 	return 0;
 }
 
+/* A setting some handler declares as its own. */
+static int
+handler_key(const char *name)
+{
+	return service_owner(name) != NULL;
+}
+
 /*
- * exec and env: a program only for the exec handler, which needs one
- * that exists and can run, checked now rather than at each connection.
+ * The settings only some handler takes: each must be its handler's, and
+ * the handler checks its service.  conf_service holds exec's program and
+ * environment.
  */
 static int
-load_program(struct conf_ctx *x, struct conf_service *sv,
+load_handler(struct conf_ctx *x, struct conf_service *sv,
     const config_setting_t *g)
 {
-	const config_setting_t	*s = config_setting_get_member(g, "exec");
-	struct stat		 st;
+	const struct service	*h = sv->handler, *owner;
+	const config_setting_t	*s;
+	const char		*key;
+	char			 msg[400];
 
+	for (int i = 0; (s = config_setting_get_elem(g, i)) != NULL; i++) {
+		owner = service_owner(config_setting_name(s));
+		if (owner != NULL && owner != h)
+			return conf_err(x, s, "'%s' needs handler = \"%s\"",
+			    config_setting_name(s), owner->name);
+	}
 	if (conf_get_strings(x, g, "exec", &sv->argv) == -1 ||
 	    conf_get_strings(x, g, "env", &sv->env) == -1)
 		return -1;
-	if (!sv->handler->program) {
-		if (sv->argv != NULL)
-			return conf_err(x, s,
-			    "'exec' needs handler = \"exec\"");
-		if (sv->env != NULL)
-			return conf_err(x, config_setting_get_member(g, "env"),
-			    "'env' needs handler = \"exec\"");
+	if (h->check == NULL || h->check(sv, &key, msg, sizeof(msg)) == 0)
 		return 0;
-	}
-	if (sv->argv == NULL)
-		return conf_err(x, g,
-		    "service '%s' has handler exec but no 'exec'", sv->name);
-	if (sv->argv[0] == NULL)
-		return conf_err(x, s, "'exec' of service '%s' is empty",
-		    sv->name);
-	if (sv->argv[0][0] != '/')
-		return conf_err(x, s, "program '%s' must be an absolute path",
-		    sv->argv[0]);
-	if (stat(sv->argv[0], &st) == -1)
-		return conf_err(x, s, "program %s: %s", sv->argv[0],
-		    strerror(errno));
-	if (!S_ISREG(st.st_mode))
-		return conf_err(x, s, "program %s is not a regular file",
-		    sv->argv[0]);
-	if (access(sv->argv[0], X_OK) == -1)
-		return conf_err(x, s, "program %s is not executable: %s",
-		    sv->argv[0], strerror(errno));
-	for (char **e = sv->env; e != NULL && *e != NULL; e++) {
-		const char *p = *e;
-		if (!isalpha((unsigned char)*p) && *p != '_')
-			goto badenv;
-		while (isalnum((unsigned char)*p) || *p == '_')
-			p++;
-		if (*p != '=')
-			goto badenv;
-		continue;
-badenv:
-		return conf_err(x, config_setting_get_member(g, "env"),
-		    "bad 'env' entry '%s': expected NAME=value", *e);
-	}
-	return 0;
+	s = key != NULL ? config_setting_get_member(g, key) : NULL;
+	return conf_err(x, s != NULL ? s : g, "%s", msg);
 }
 
 static int
@@ -161,7 +139,7 @@ load_service(struct conf_ctx *x, struct conf *c, const config_setting_t *g)
 	if ((sv->name = strdup(name)) == NULL)
 		return conf_err(x, g, "out of memory");
 	snprintf(where, sizeof(where), " in service '%s'", name);
-	if (conf_get_keys(x, g, service_keys, where) == -1)
+	if (conf_get_keys(x, g, service_keys, handler_key, where) == -1)
 		return -1;
 	for (int i = 0; i < c->nservices; i++)
 		if (strcmp(c->services[i].name, name) == 0)
@@ -185,7 +163,7 @@ load_service(struct conf_ctx *x, struct conf *c, const config_setting_t *g)
 	    &sv->idle_timeout) == -1 ||
 	    conf_get_int(x, g, "max_connections", 0, 1000000,
 	    &sv->max_connections) == -1 ||
-	    load_program(x, sv, g) == -1)
+	    load_handler(x, sv, g) == -1)
 		return -1;
 	return load_listen(x, c, sv, g);
 }
@@ -257,7 +235,7 @@ load_top(struct conf_ctx *x, struct conf *c, const config_setting_t *root)
 	const char		*fac = "daemon", *lvl = "info";
 	int			 n;
 
-	if (conf_get_keys(x, root, top_keys, "") == -1 ||
+	if (conf_get_keys(x, root, top_keys, NULL, "") == -1 ||
 	    load_user(x, c, root) == -1 ||
 	    load_pid_file(x, c, root) == -1 ||
 	    conf_get_string(x, root, "log_facility", &fac) == -1 ||

@@ -51,17 +51,20 @@ known_key(const char *const *keys, const char *name)
 	return 0;
 }
 
-/* Reject any member of group g that is not in keys. */
+/* Reject any member of group g that is neither in keys nor one more allows. */
 int
 conf_get_keys(struct conf_ctx *x, const config_setting_t *g,
-    const char *const *keys, const char *where)
+    const char *const *keys, int (*more)(const char *), const char *where)
 {
 	const config_setting_t	*s;
+	const char		*name;
 
-	for (int i = 0; (s = config_setting_get_elem(g, i)) != NULL; i++)
-		if (!known_key(keys, config_setting_name(s)))
-			return conf_err(x, s, "unknown key '%s'%s",
-			    config_setting_name(s), where);
+	for (int i = 0; (s = config_setting_get_elem(g, i)) != NULL; i++) {
+		name = config_setting_name(s);
+		if (!known_key(keys, name) && (more == NULL || !more(name)))
+			return conf_err(x, s, "unknown key '%s'%s", name,
+			    where);
+	}
 	return 0;
 }
 

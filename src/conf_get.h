@@ -17,7 +17,8 @@ const char	*conf_ctx_file(const struct conf_ctx *, const char *file);
 int		 conf_err(struct conf_ctx *, const config_setting_t *,
 		    const char *, ...) __attribute__((format(printf, 3, 4)));
 int		 conf_get_keys(struct conf_ctx *, const config_setting_t *,
-		    const char *const *keys, const char *where);
+		    const char *const *keys, int (*more)(const char *),
+		    const char *where);
 int		 conf_get_string(struct conf_ctx *, const config_setting_t *,
 		    const char *name, const char **out);
 int		 conf_get_strings(struct conf_ctx *, const config_setting_t *,
