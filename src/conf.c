@@ -21,6 +21,7 @@
 #include "addr.h"
 #include "conf.h"
 #include "conf_get.h"
+#include "conf_src.h"
 #include "log.h"
 #include "services/service.h"
 
@@ -290,43 +291,44 @@ load_top(struct conf_ctx *x, struct conf *c, const config_setting_t *root)
 struct conf *
 conf_load(const char *path, char *err, size_t errlen)
 {
-	struct conf_ctx	 x = { path, NULL, err, errlen };
-	struct conf	*c;
+	struct conf_src	 src;
+	struct conf_ctx	 x = { path, &src, err, errlen };
+	struct conf	*c = NULL;
 	config_t	 cfg;
 	FILE		*fp;
-	char		*abs, *copy;
+	int		 fd, ok;
 
-	if ((fp = fopen(path, "r")) == NULL) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+	if ((fd = conf_src_open(&src, path, err, errlen)) == -1)
 		return NULL;
-	}
-	fclose(fp);
-	if ((c = calloc(1, sizeof(*c))) == NULL ||
-	    (abs = realpath(path, NULL)) == NULL) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		free(c);
-		return NULL;
-	}
-	c->path = abs;
-	x.abs = abs;
-
 	config_init(&cfg);
-	if ((copy = strdup(abs)) != NULL)
-		config_set_include_dir(&cfg, dirname(copy));
-	if (!config_read_file(&cfg, abs)) {
+	config_set_include_dir(&cfg, src.dir);
+	if ((fp = fdopen(fd, "r")) == NULL) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		close(fd);
+		goto fail;
+	}
+	ok = config_read(&cfg, fp);
+	fclose(fp);
+	if (!ok) {
 		snprintf(err, errlen, "%s:%d: %s",
 		    conf_ctx_file(&x, config_error_file(&cfg)),
 		    config_error_line(&cfg), config_error_text(&cfg));
 		goto fail;
 	}
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		snprintf(err, errlen, "%s: out of memory", path);
+		goto fail;
+	}
+	c->path = src.abs;	/* a reload reads it again, from anywhere */
+	src.abs = NULL;
 	if (load_top(&x, c, config_root_setting(&cfg)) == -1)
 		goto fail;
 	config_destroy(&cfg);
-	free(copy);
+	conf_src_free(&src);
 	return c;
 fail:
 	config_destroy(&cfg);
-	free(copy);
+	conf_src_free(&src);
 	conf_free(c);
 	return NULL;
 }

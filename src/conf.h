@@ -11,6 +11,9 @@ struct service;
 
 #define CONF_ADDRSTRLEN	64	/* "[v6 address]:port" */
 
+/* The most a configuration may hold, its @include files counted. */
+#define CONF_MAX_SIZE	1048576	/* bytes */
+
 struct conf_listen {
 	struct sockaddr_storage	 addr;
 	socklen_t		 addrlen;

@@ -9,13 +9,11 @@
 
 #include "conf_get.h"
 
-/* Name the file as the user did, not by the path libconfig was given. */
+/* libconfig names no file for the one it read from a stream: the user's. */
 const char *
 conf_ctx_file(const struct conf_ctx *x, const char *file)
 {
-	if (file == NULL || (x->abs != NULL && strcmp(file, x->abs) == 0))
-		return x->path;
-	return file;
+	return file != NULL ? file : x->path;
 }
 
 /* Record "FILE:LINE: message" and fail. */

@@ -5,12 +5,17 @@
 #include <libconfig.h>
 #include <stddef.h>
 
-/* Where an error is reported: the file being read and the caller's buffer. */
+struct conf_src;
+
+/*
+ * What a file is read with: its name as the user gave it, its text, and
+ * the caller's buffer for an error.
+ */
 struct conf_ctx {
-	const char	*path;		/* as the user named it */
-	const char	*abs;		/* as libconfig knows it */
-	char		*err;
-	size_t		 errlen;
+	const char		*path;
+	const struct conf_src	*src;
+	char			*err;
+	size_t			 errlen;
 };
 
 const char	*conf_ctx_file(const struct conf_ctx *, const char *file);

@@ -109,3 +109,68 @@ svc='{ name = "e"; handler = "echo"; listen = [ "127.0.0.1:7007" ]; }'
 @test "the shipped configuration is valid" {
 	run -0 "$TCPD" -t -c "$BATS_TEST_DIRNAME/../conf/tcpd.conf"
 }
+
+@test "only a regular file is read: a FIFO or a directory is refused at once" {
+	mkfifo "$T/fifo.conf"
+	run -1 timeout 5 "$TCPD" -t -c "$T/fifo.conf"
+	assert_output "$T/fifo.conf: not a regular file: refusing to read it"
+	run -1 timeout 5 "$TCPD" -t -c "$T"
+	assert_output "$T: not a regular file: refusing to read it"
+	run -1 timeout 5 "$TCPD" -t -c /dev/null
+	assert_output "/dev/null: not a regular file: refusing to read it"
+}
+
+# pad_to BYTES FILE: append spaces to FILE until it holds BYTES bytes.
+pad_to() {
+	head -c $(($1 - $(stat -c %s "$2"))) /dev/zero | tr '\0' ' ' >>"$2"
+}
+
+@test "a file over 1 MiB is refused; 1 MiB exactly is read" {
+	printf '%s\n' "services = ( $svc );" >"$CONF"
+	pad_to 1048576 "$CONF"
+	run -0 "$TCPD" -t -c "$CONF"
+	assert_output "$CONF: configuration OK"
+	printf ' ' >>"$CONF"
+	run -1 "$TCPD" -t -c "$CONF"
+	assert_output "$CONF: larger than 1048576 bytes: refusing to read it"
+}
+
+@test "@include: from the file's directory, bounded like the file" {
+	mkdir "$T/conf.d"
+	printf '%s\n' "services = ( $svc );" >"$T/conf.d/svc.conf"
+	printf '%s\n' 'log_level = "info";' '@include "conf.d/svc.conf"' >"$CONF"
+	run -0 "$TCPD" -t -c "$CONF"
+	# An error in an included file names that file, as the include does.
+	printf '%s\n' 'services = ( { name = "e"; handler = "echo";' \
+	    '  listen = [ "127.0.0.1:7007" ]; workers = 0; } );' >"$T/conf.d/svc.conf"
+	run -1 "$TCPD" -t -c "$CONF"
+	assert_output "conf.d/svc.conf:2: 'workers' must be between 1 and 256, not 0"
+	# A FIFO included is refused before anything opens it.
+	rm "$T/conf.d/svc.conf"
+	mkfifo "$T/conf.d/svc.conf"
+	run -1 timeout 5 "$TCPD" -t -c "$CONF"
+	assert_output "$CONF:2: conf.d/svc.conf: not a regular file: refusing to read it"
+	# The bound counts the included files, each time they are included.
+	rm "$T/conf.d/svc.conf"
+	printf '%s\n' "services = ( $svc );" >"$T/conf.d/svc.conf"
+	pad_to 600000 "$T/conf.d/svc.conf"
+	pad_to 600000 "$CONF"
+	run -1 "$TCPD" -t -c "$CONF"
+	assert_output "$CONF:2: conf.d/svc.conf: the configuration would be larger than 1048576 bytes: refusing to read it"
+	# So is a file that includes itself over and over.
+	for i in 1 2 3 4 5 6 7 8; do echo '@include "tcpd.conf"'; done >"$CONF"
+	run -1 timeout 5 "$TCPD" -t -c "$CONF"
+	assert_output --regexp "^tcpd.conf:[0-9]+: tcpd.conf: the configuration would be larger than 1048576 bytes: refusing to read it$"
+}
+
+@test "a reload from a FIFO is refused and leaves the master serving" {
+	PORT=$(free_port)
+	write_conf '' "$(conf_service echo echo "\"127.0.0.1:$PORT\"" 'workers = 1;')"
+	start_tcpd 1
+	mv "$CONF" "$T/saved.conf"
+	mkfifo "$CONF"
+	kill -HUP "$TCPD_PID"
+	wait_for 10 log_has_n 1 "reload refused: $CONF: not a regular file: refusing to read it"
+	run -0 timeout 5 bash -c "echo still | nc -N 127.0.0.1 $PORT"
+	assert_output still
+}
