@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "conf_get.h"
+#include "conf_src.h"
 
 /* libconfig names no file for the one it read from a stream: the user's. */
 const char *
@@ -83,13 +84,17 @@ conf_get_string(struct conf_ctx *x, const config_setting_t *g,
 	return 0;
 }
 
-/* An optional integer member within [min, max]. */
+/*
+ * An optional integer member within [min, max], inside the int range: a
+ * literal libconfig truncated into it is out of range as written.
+ */
 int
 conf_get_int(struct conf_ctx *x, const config_setting_t *g, const char *name,
     long long min, long long max, int *out)
 {
 	const config_setting_t	*s = config_setting_get_member(g, name);
 	long long		 v;
+	char			 lit[64];
 
 	if (s == NULL)
 		return 0;
@@ -103,6 +108,11 @@ conf_get_int(struct conf_ctx *x, const config_setting_t *g, const char *name,
 	default:
 		return conf_err(x, s, "'%s' must be an integer", name);
 	}
+	if (x->src != NULL && conf_src_int(x->src,
+	    config_setting_source_file(s), config_setting_source_line(s),
+	    name, v, lit, sizeof(lit)))
+		return conf_err(x, s, "'%s' must be between %lld and %lld, "
+		    "not %s", name, min, max, lit);
 	if (v < min || v > max)
 		return conf_err(x, s, "'%s' must be between %lld and %lld, "
 		    "not %lld", name, min, max, v);

@@ -3,6 +3,7 @@
 
 #include <sys/stat.h>
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -336,6 +337,94 @@ fail:
 		close(fd);
 	conf_src_free(s);
 	return -1;
+}
+
+/* The text of file, as libconfig names it (NULL: the main file). */
+static const struct conf_text *
+src_text(const struct conf_src *s, const char *file)
+{
+	if (file == NULL)
+		return s->nfiles > 0 ? &s->files[0] : NULL;
+	for (int k = 1; k < s->nfiles; k++)
+		if (strcmp(s->files[k].name, file) == 0)
+			return &s->files[k];
+	return NULL;
+}
+
+/* A byte of a setting's name, as libconfig spells them. */
+static int
+name_byte(char c)
+{
+	return isalnum((unsigned char)c) || c == '_' || c == '-' || c == '*';
+}
+
+/*
+ * An integer literal at p as libconfig writes them: an optional sign and
+ * decimal digits, or 0x and hex digits, then an optional L or LL.  Its
+ * value in *v (*range: beyond long long), its digits up to *end.
+ */
+static int
+src_literal(const char *p, const char **end, long long *v, int *range)
+{
+	const char	*q = p + (*p == '+' || *p == '-');
+	char		*e;
+	int		 base = 10;
+
+	if (q[0] == '0' && (q[1] == 'x' || q[1] == 'X') &&
+	    isxdigit((unsigned char)q[2]))
+		base = 16;
+	else if (!isdigit((unsigned char)*q))
+		return -1;
+	errno = 0;
+	*v = strtoll(p, &e, base);
+	*range = errno == ERANGE;
+	*end = e;
+	if (*e == 'L')
+		e += e[1] == 'L' ? 2 : 1;
+	return name_byte(*e) || *e == '.' ? -1 : 0;
+}
+
+/*
+ * libconfig 1.5 reads an integer literal too large for an int, unless it
+ * ends in L, modulo 2^32: 4294967298 as 2.  Look at what line of file
+ * says for key: 1, with the literal in lit, if it holds one outside the
+ * int range or beyond long long; 0 if one agrees with v, libconfig's
+ * value, or if none is found there (the name on a line before the '=').
+ */
+int
+conf_src_int(const struct conf_src *s, const char *file, int line,
+    const char *key, long long v, char *lit, size_t litlen)
+{
+	const struct conf_text	*t = src_text(s, file);
+	const char		*p, *start, *end, *q, *e;
+	size_t			 klen = strlen(key);
+	unsigned char		 st;
+	long long		 n;
+	int			 range, found = 0;
+
+	if (t == NULL || line < 1 || line > t->nlines)
+		return 0;
+	start = t->buf + t->line[line - 1];
+	end = line < t->nlines ? t->buf + t->line[line] : t->buf + t->len;
+	st = t->state[line - 1];
+	for (p = start; p < end; p += lex(p, end, &st)) {
+		if (st != LEX_CODE || strncmp(p, key, klen) != 0 ||
+		    name_byte(p[klen]) || (p > start && name_byte(p[-1])))
+			continue;
+		q = p + klen + strspn(p + klen, " \t");
+		if (*q != '=' && *q != ':')
+			continue;
+		q += 1 + strspn(q + 1, " \t\r\n");	/* even lines below */
+		if (src_literal(q, &e, &n, &range) == -1)
+			continue;
+		if (!range && n == v)
+			return 0;
+		if (!found && (range || n < INT_MIN || n > INT_MAX)) {
+			snprintf(lit, litlen, "%.*s", (int)(e - q), q);
+			found = 1;
+		}
+	}
+	return found;
 }
 
 /* Free what conf_src_open read. */

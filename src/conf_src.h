@@ -25,6 +25,8 @@ struct conf_src {
 
 int	conf_src_open(struct conf_src *, const char *path, char *err,
 	    size_t errlen);
+int	conf_src_int(const struct conf_src *, const char *file, int line,
+	    const char *key, long long v, char *lit, size_t litlen);
 void	conf_src_free(struct conf_src *);
 
 #endif

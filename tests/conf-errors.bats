@@ -54,6 +54,44 @@ svc='{ name = "e"; handler = "echo"; listen = [ "127.0.0.1:7007" ]; }'
 	    '  { name = "e"; handler = "echo"; listen = [ "127.0.0.1:7007" ]; max_connections = -1; }' ');'
 }
 
+@test "numbers libconfig would truncate into range are out of range as written" {
+	# libconfig reads an int literal modulo 2^32 unless it ends in L.
+	check "2: 'workers' must be between 1 and 256, not 4294967298" 'services = (' \
+	    '  { name = "e"; handler = "echo"; listen = [ "127.0.0.1:7007" ]; workers = 4294967298; }' ');'
+	check "2: 'workers' must be between 1 and 256, not 0x100000002" 'services = (' \
+	    '  { name = "e"; handler = "echo"; listen = [ "127.0.0.1:7007" ]; workers = 0x100000002; }' ');'
+	check "2: 'workers' must be between 1 and 256, not 4294967298" 'services = (' \
+	    '  { name = "e"; handler = "echo"; listen = [ "127.0.0.1:7007" ]; workers = 4294967298L; }' ');'
+	check "2: 'max_connections' must be between 0 and 1000000, not 4294967296" 'services = (' \
+	    '  { name = "e"; handler = "echo"; listen = [ "127.0.0.1:7007" ]; max_connections = 4294967296; }' ');'
+	check "1: 'shutdown_timeout' must be between 0 and 86400, not -4294967295" \
+	    'shutdown_timeout = -4294967295;' "services = ( $svc );"
+	check "1: 'watchdog_timeout' must be between 0 and 3600, not 99999999999999999999" \
+	    'watchdog_timeout = 99999999999999999999;' "services = ( $svc );"
+	check "3: 'workers' must be between 1 and 256, not 0xFFFFFFFF" 'services = (' \
+	    '  { name = "e"; handler = "echo"; listen = [ "127.0.0.1:7007" ];' \
+	    '    workers : 0xFFFFFFFF; }' ');'
+	# The value on the line below its name.
+	check "3: 'backlog' must be between 1 and 65535, not 4294967298" 'services = (' \
+	    '  { name = "e"; handler = "echo"; listen = [ "127.0.0.1:7007" ];' \
+	    '    backlog =' '      4294967298; }' ');'
+	# What only looks like the setting, in a comment or a string, is not it.
+	check "2: 'workers' must be between 1 and 256, not 4294967298" 'services = (' \
+	    '  { name = "e"; handler = "echo"; listen = [ "127.0.0.1:7007" ]; /* workers = 2; */ workers = 4294967298; }' ');'
+	check "3: 'workers' must be between 1 and 256, not 4294967298" 'services = (' \
+	    '  { name = "e"; handler = "echo"; listen = [ "127.0.0.1:7007" ]; /* a comment' \
+	    '    workers = 2; */ workers = 4294967298; }' ');'
+	check "2: 'workers' must be between 1 and 256, not 4294967298" 'services = (' \
+	    '  { name = "e"; handler = "exec"; exec = [ "/bin/cat" ]; env = [ "A=\" workers = 2" ]; workers = 4294967298;' \
+	    '    listen = [ "127.0.0.1:7007" ]; }' ');'
+	# Numbers libconfig reads as written are left alone.
+	printf '%s\n' 'services = (' \
+	    '  { name = "e"; handler = "echo"; listen = [ "127.0.0.1:7007" ];' \
+	    '    workers = 2; # workers = 4294967298' \
+	    '    backlog = 010; idle_timeout = +7; max_connections = 0x10; } );' >"$CONF"
+	run -0 "$TCPD" -t -c "$CONF"
+}
+
 @test "unknown handler, log level, facility, user, group" {
 	check "1: unknown handler 'ekko' (known: echo, discard, chargen, daytime, time, exec)" \
 	    'services = ( { name = "e"; handler = "ekko"; listen = [ "127.0.0.1:7007" ]; } );'
