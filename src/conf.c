@@ -63,6 +63,9 @@ load_listen(struct conf_ctx *x, struct conf *c, struct conf_service *sv,
 			return conf_err(x, ls,
 			    "'listen' entries must be strings");
 		text = config_setting_get_string(e);
+		if (conf_has_control(text))
+			return conf_err(x, ls, "'listen' entries must not "
+			    "contain control characters");
 		if (addr_parse(text, &l->addr, &l->addrlen) == -1)
 			return conf_err(x, ls, "bad listen address '%s': "
 			    "expected a.b.c.d:port or [ipv6]:port, "
@@ -84,6 +87,19 @@ load_listen(struct conf_ctx *x, struct conf *c, struct conf_service *sv,
 		}
 	}
 	return 0;
+}
+
+/*
+ * Service names go into logs, process titles and metrics labels: plain
+ * ASCII letters, digits, '_', '-' and '.' only.
+ */
+static int
+valid_name(const char *name)
+{
+	size_t	 n = strlen(name);
+
+	return n <= CONF_NAME_MAX && strspn(name, "abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.") == n;
 }
 
 /* A setting some handler declares as its own. */
@@ -137,6 +153,10 @@ load_service(struct conf_ctx *x, struct conf *c, const config_setting_t *g)
 		return -1;
 	if (name == NULL)
 		return conf_err(x, g, "service has no 'name'");
+	if (!valid_name(name))
+		return conf_err(x, config_setting_get_member(g, "name"),
+		    "'name' must be 1 to %d letters, digits, '_', '-' or '.', "
+		    "not '%s'", CONF_NAME_MAX, name);
 	if ((sv->name = strdup(name)) == NULL)
 		return conf_err(x, g, "out of memory");
 	snprintf(where, sizeof(where), " in service '%s'", name);

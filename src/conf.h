@@ -11,6 +11,9 @@ struct service;
 
 #define CONF_ADDRSTRLEN	64	/* "[v6 address]:port" */
 
+/* The longest service name: letters, digits, '_', '-', '.' */
+#define CONF_NAME_MAX	64
+
 /* The most a configuration may hold, its @include files counted. */
 #define CONF_MAX_SIZE	1048576	/* bytes */
 

@@ -67,6 +67,19 @@ conf_get_keys(struct conf_ctx *x, const config_setting_t *g,
 	return 0;
 }
 
+/*
+ * A byte below 0x20 or DEL?  Strings reach log lines, where a newline
+ * would forge another line.
+ */
+int
+conf_has_control(const char *p)
+{
+	for (; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			return 1;
+	return 0;
+}
+
 /* An optional string member; *out stays as it is when absent. */
 int
 conf_get_string(struct conf_ctx *x, const config_setting_t *g,
@@ -81,6 +94,9 @@ conf_get_string(struct conf_ctx *x, const config_setting_t *g,
 	*out = config_setting_get_string(s);
 	if (**out == '\0')
 		return conf_err(x, s, "'%s' must not be empty", name);
+	if (conf_has_control(*out))
+		return conf_err(x, s, "'%s' must not contain control "
+		    "characters", name);
 	return 0;
 }
 
@@ -145,6 +161,9 @@ conf_get_strings(struct conf_ctx *x, const config_setting_t *g,
 		if (config_setting_type(e) != CONFIG_TYPE_STRING)
 			return conf_err(x, s, "'%s' entries must be strings",
 			    name);
+		if (conf_has_control(config_setting_get_string(e)))
+			return conf_err(x, s, "'%s' entries must not contain "
+			    "control characters", name);
 		if ((v[i] = strdup(config_setting_get_string(e))) == NULL)
 			return conf_err(x, s, "out of memory");
 	}

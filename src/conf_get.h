@@ -31,5 +31,6 @@ int		 conf_get_strings(struct conf_ctx *, const config_setting_t *,
 int		 conf_get_int(struct conf_ctx *, const config_setting_t *,
 		    const char *name, long long min, long long max, int *out);
 void		 conf_strings_free(char **);
+int		 conf_has_control(const char *);
 
 #endif

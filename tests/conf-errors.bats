@@ -144,6 +144,46 @@ svc='{ name = "e"; handler = "echo"; listen = [ "127.0.0.1:7007" ]; }'
 	check "1: 'name' must not be empty" 'services = ( { name = ""; handler = "echo"; listen = [ "127.0.0.1:7" ]; } );'
 }
 
+@test "service names: 1 to 64 letters, digits, '_', '-' or '.'" {
+	local rule="'name' must be 1 to 64 letters, digits, '_', '-' or '.'"
+	# A newline, written as an escape or as itself, would forge a log line.
+	check "2: 'name' must not contain control characters" 'services = (' \
+	    '  { name = "e\ntcpd[1]: forged"; handler = "echo"; listen = [ "127.0.0.1:7007" ]; }' ');'
+	check "2: 'name' must not contain control characters" 'services = (' \
+	    '  { name = "e' 'tcpd[1]: forged"; handler = "echo"; listen = [ "127.0.0.1:7007" ]; }' ');'
+	for n in 'a\tb' 'a\rb' 'a\x1bb' 'a\x7fb'; do
+		check "2: 'name' must not contain control characters" 'services = (' \
+		    "  { name = \"$n\"; handler = \"echo\"; listen = [ \"127.0.0.1:7007\" ]; }" ');'
+	done
+	for n in 'a b' 'a/b' 'a:b' "a'b" 'é' "$(printf 'x%.0s' {1..65})"; do
+		check "2: $rule, not '$n'" 'services = (' \
+		    "  { name = \"$n\"; handler = \"echo\"; listen = [ \"127.0.0.1:7007\" ]; }" ');'
+	done
+	printf '%s\n' 'services = (' \
+	    "  { name = \"$(printf 'x%.0s' {1..64})\"; handler = \"echo\"; listen = [ \"127.0.0.1:7007\" ]; }," \
+	    '  { name = "Echo-2_v1.0"; handler = "echo"; listen = [ "127.0.0.1:7008" ]; }' ');' >"$CONF"
+	run -0 "$TCPD" -t -c "$CONF"
+}
+
+@test "no control characters in any string that may reach a log line" {
+	local exec='name = "e"; handler = "exec"; listen = [ "127.0.0.1:7007" ];'
+	check "1: 'user' must not contain control characters" 'user = "root\n";' "services = ( $svc );"
+	check "2: 'group' must not contain control characters" 'user = "root";' \
+	    'group = "root\x01";' "services = ( $svc );"
+	check "1: 'pid_file' must not contain control characters" 'pid_file = "/run/x\n.pid";' \
+	    "services = ( $svc );"
+	check "1: 'log_level' must not contain control characters" 'log_level = "info\r";' \
+	    "services = ( $svc );"
+	check "1: 'handler' must not contain control characters" \
+	    'services = ( { name = "e"; handler = "echo\n"; listen = [ "127.0.0.1:7007" ]; } );'
+	check "1: 'listen' entries must not contain control characters" \
+	    'services = ( { name = "e"; handler = "echo"; listen = [ "127.0.0.1:7007\n" ]; } );'
+	check "2: 'exec' entries must not contain control characters" "services = ( { $exec" \
+	    '  exec = [ "/bin/echo", "a\tb" ]; } );'
+	check "2: 'env' entries must not contain control characters" "services = ( { $exec" \
+	    '  exec = [ "/bin/cat" ]; env = [ "A=x\x7f" ]; } );'
+}
+
 @test "the shipped configuration is valid" {
 	run -0 "$TCPD" -t -c "$BATS_TEST_DIRNAME/../conf/tcpd.conf"
 }
