@@ -2,16 +2,13 @@
 #include "config.h"
 
 #include <sys/types.h>
-#include <sys/socket.h>
-#include <netinet/in.h>
-#include <arpa/inet.h>
+#include <sys/stat.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <libconfig.h>
-#include <ctype.h>
 #include <libgen.h>
-#include <limits.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -235,6 +232,9 @@ load_pid_file(struct conf_ctx *x, struct conf *c, const config_setting_t *root)
 		return -1;
 	if (pf == NULL)
 		return 0;
+	if ((c->pid_file_at = conf_where(x,
+	    config_setting_get_member(root, "pid_file"))) == NULL)
+		return conf_err(x, root, "out of memory");
 	if (pf[0] == '/') {
 		c->pid_file = strdup(pf);
 	} else {
@@ -353,6 +353,45 @@ fail:
 	return NULL;
 }
 
+/* Can this user, by its effective ids, create files in dir?  -1 if not. */
+static int
+dir_writable(const char *dir)
+{
+	struct stat	 st;
+
+	if (stat(dir, &st) == -1)
+		return -1;
+	if (!S_ISDIR(st.st_mode)) {
+		errno = ENOTDIR;
+		return -1;
+	}
+	return faccessat(AT_FDCWD, dir, W_OK | X_OK, AT_EACCESS);
+}
+
+/*
+ * What -t checks beyond the file itself: the pid file's directory must
+ * exist and be writable by this user, the one who creates the pid file.
+ */
+int
+conf_check_paths(const struct conf *c, char *err, size_t errlen)
+{
+	char		*copy, *dir;
+	int		 rc;
+
+	if (c->pid_file == NULL)
+		return 0;
+	if ((copy = strdup(c->pid_file)) == NULL) {
+		snprintf(err, errlen, "%s: out of memory", c->pid_file_at);
+		return -1;
+	}
+	dir = dirname(copy);
+	if ((rc = dir_writable(dir)) == -1)
+		snprintf(err, errlen, "%s: pid_file %s: directory %s: %s",
+		    c->pid_file_at, c->pid_file, dir, strerror(errno));
+	free(copy);
+	return rc;
+}
+
 void
 conf_free(struct conf *c)
 {
@@ -369,6 +408,7 @@ conf_free(struct conf *c)
 	free(c->user);
 	free(c->group);
 	free(c->pid_file);
+	free(c->pid_file_at);
 	free(c);
 }
 

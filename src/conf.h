@@ -44,6 +44,7 @@ struct conf {
 	uid_t			 uid;
 	gid_t			 gid;
 	char			*pid_file;	/* absolute, or NULL */
+	char			*pid_file_at;	/* "FILE:LINE" setting it */
 	int			 log_facility;
 	int			 log_level;
 	int			 shutdown_timeout;
@@ -56,6 +57,8 @@ struct conf {
 
 struct conf	*conf_load(const char *path, char *err, size_t errlen);
 void		 conf_free(struct conf *);
+int		 conf_check_paths(const struct conf *, char *err,
+		    size_t errlen);
 int		 conf_workers_total(const struct conf *);
 const struct conf_service *
 		 conf_service_find(const struct conf *, const char *name);

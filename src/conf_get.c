@@ -17,6 +17,19 @@ conf_ctx_file(const struct conf_ctx *x, const char *file)
 	return file != NULL ? file : x->path;
 }
 
+/* "FILE:LINE" of setting s, allocated, for a later message; NULL: ENOMEM. */
+char *
+conf_where(const struct conf_ctx *x, const config_setting_t *s)
+{
+	const char	*file = conf_ctx_file(x, config_setting_source_file(s));
+	size_t		 len = strlen(file) + 16;
+	char		*w;
+
+	if ((w = malloc(len)) != NULL)
+		snprintf(w, len, "%s:%d", file, config_setting_source_line(s));
+	return w;
+}
+
 /* Record "FILE:LINE: message" and fail. */
 int
 conf_err(struct conf_ctx *x, const config_setting_t *s, const char *fmt, ...)

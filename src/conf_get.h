@@ -19,6 +19,7 @@ struct conf_ctx {
 };
 
 const char	*conf_ctx_file(const struct conf_ctx *, const char *file);
+char		*conf_where(const struct conf_ctx *, const config_setting_t *);
 int		 conf_err(struct conf_ctx *, const config_setting_t *,
 		    const char *, ...) __attribute__((format(printf, 3, 4)));
 int		 conf_get_keys(struct conf_ctx *, const config_setting_t *,
