@@ -32,6 +32,7 @@ static const char *const service_keys[] = {
 	"max_connections", NULL
 };
 
+/* A service's addresses, each clashing with none seen before. */
 static int
 load_listen(struct conf_ctx *x, struct conf *c, struct conf_service *sv,
     const config_setting_t *g)
@@ -135,6 +136,7 @@ load_handler(struct conf_ctx *x, struct conf_service *sv,
 	return conf_err(x, s != NULL ? s : g, "%s", msg);
 }
 
+/* One element of 'services': its name, handler, numbers, addresses. */
 static int
 load_service(struct conf_ctx *x, struct conf *c, const config_setting_t *g)
 {
@@ -186,6 +188,7 @@ load_service(struct conf_ctx *x, struct conf *c, const config_setting_t *g)
 	return load_listen(x, c, sv, g);
 }
 
+/* user and group: looked up now, switched to by each worker. */
 static int
 load_user(struct conf_ctx *x, struct conf *c, const config_setting_t *root)
 {
@@ -249,6 +252,7 @@ load_pid_file(struct conf_ctx *x, struct conf *c, const config_setting_t *root)
 	return c->pid_file ? 0 : conf_err(x, root, "out of memory");
 }
 
+/* The global settings, then each service. */
 static int
 load_top(struct conf_ctx *x, struct conf *c, const config_setting_t *root)
 {
