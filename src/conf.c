@@ -62,8 +62,8 @@ load_listen(struct conf_ctx *x, struct conf *c, struct conf_service *sv,
 			    "'listen' entries must be strings");
 		text = config_setting_get_string(e);
 		if (conf_has_control(text))
-			return conf_err(x, ls, "'listen' entries must not "
-			    "contain control characters");
+			return conf_err(x, ls, "'listen' entry %d must not "
+			    "contain control characters", i + 1);
 		if (addr_parse(text, &l->addr, &l->addrlen) == -1)
 			return conf_err(x, ls, "bad listen address '%s': "
 			    "expected a.b.c.d:port or [ipv6]:port, "
@@ -127,8 +127,9 @@ load_handler(struct conf_ctx *x, struct conf_service *sv,
 			return conf_err(x, s, "'%s' needs handler = \"%s\"",
 			    config_setting_name(s), owner->name);
 	}
-	if (conf_get_strings(x, g, "exec", &sv->argv) == -1 ||
-	    conf_get_strings(x, g, "env", &sv->env) == -1)
+	/* exec's arguments go to the program only, never to a log line. */
+	if (conf_get_strings(x, g, "exec", 1, &sv->argv) == -1 ||
+	    conf_get_strings(x, g, "env", -1, &sv->env) == -1)
 		return -1;
 	if (h->check == NULL || h->check(sv, &key, msg, sizeof(msg)) == 0)
 		return 0;

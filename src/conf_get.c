@@ -149,10 +149,13 @@ conf_get_int(struct conf_ctx *x, const config_setting_t *g, const char *name,
 	return 0;
 }
 
-/* A NULL-terminated copy of an array of strings; NULL when absent. */
+/*
+ * A NULL-terminated copy of an array of strings; NULL when absent.  The
+ * first nplain entries (-1: all) must hold no control characters.
+ */
 int
 conf_get_strings(struct conf_ctx *x, const config_setting_t *g,
-    const char *name, char ***out)
+    const char *name, int nplain, char ***out)
 {
 	const config_setting_t	*s = config_setting_get_member(g, name);
 	const config_setting_t	*e;
@@ -174,9 +177,10 @@ conf_get_strings(struct conf_ctx *x, const config_setting_t *g,
 		if (config_setting_type(e) != CONFIG_TYPE_STRING)
 			return conf_err(x, s, "'%s' entries must be strings",
 			    name);
-		if (conf_has_control(config_setting_get_string(e)))
-			return conf_err(x, s, "'%s' entries must not contain "
-			    "control characters", name);
+		if ((nplain < 0 || i < nplain) &&
+		    conf_has_control(config_setting_get_string(e)))
+			return conf_err(x, s, "'%s' entry %d must not contain "
+			    "control characters", name, i + 1);
 		if ((v[i] = strdup(config_setting_get_string(e))) == NULL)
 			return conf_err(x, s, "out of memory");
 	}

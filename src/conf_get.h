@@ -28,7 +28,7 @@ int		 conf_get_keys(struct conf_ctx *, const config_setting_t *,
 int		 conf_get_string(struct conf_ctx *, const config_setting_t *,
 		    const char *name, const char **out);
 int		 conf_get_strings(struct conf_ctx *, const config_setting_t *,
-		    const char *name, char ***out);
+		    const char *name, int nplain, char ***out);
 int		 conf_get_int(struct conf_ctx *, const config_setting_t *,
 		    const char *name, long long min, long long max, int *out);
 void		 conf_strings_free(char **);

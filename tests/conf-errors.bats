@@ -176,12 +176,17 @@ svc='{ name = "e"; handler = "echo"; listen = [ "127.0.0.1:7007" ]; }'
 	    "services = ( $svc );"
 	check "1: 'handler' must not contain control characters" \
 	    'services = ( { name = "e"; handler = "echo\n"; listen = [ "127.0.0.1:7007" ]; } );'
-	check "1: 'listen' entries must not contain control characters" \
-	    'services = ( { name = "e"; handler = "echo"; listen = [ "127.0.0.1:7007\n" ]; } );'
-	check "2: 'exec' entries must not contain control characters" "services = ( { $exec" \
-	    '  exec = [ "/bin/echo", "a\tb" ]; } );'
-	check "2: 'env' entries must not contain control characters" "services = ( { $exec" \
-	    '  exec = [ "/bin/cat" ]; env = [ "A=x\x7f" ]; } );'
+	check "1: 'listen' entry 2 must not contain control characters" \
+	    'services = ( { name = "e"; handler = "echo"; listen = [ "127.0.0.1:7007", "127.0.0.1:7008\n" ]; } );'
+	check "2: 'exec' entry 1 must not contain control characters" "services = ( { $exec" \
+	    '  exec = [ "/bin/cat\n" ]; } );'
+	check "2: 'env' entry 2 must not contain control characters" "services = ( { $exec" \
+	    '  exec = [ "/bin/cat" ]; env = [ "A=x", "B=x\x7f" ]; } );'
+	# The program's arguments go to it alone, never to a log: a script
+	# may hold newlines and tabs.
+	printf '%s\n' "services = ( { $exec" \
+	    '  exec = [ "/bin/sh", "-c", "echo a\n\techo b" ]; } );' >"$CONF"
+	run -0 "$TCPD" -t -c "$CONF"
 }
 
 @test "the shipped configuration is valid" {
