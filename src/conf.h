@@ -11,6 +11,12 @@ struct service;
 
 #define CONF_ADDRSTRLEN	64	/* "[v6 address]:port" */
 
+/* The longest service name: letters, digits, '_', '-', '.' */
+#define CONF_NAME_MAX	64
+
+/* The most a configuration may hold, its @include files counted. */
+#define CONF_MAX_SIZE	1048576	/* bytes */
+
 struct conf_listen {
 	struct sockaddr_storage	 addr;
 	socklen_t		 addrlen;
@@ -38,6 +44,7 @@ struct conf {
 	uid_t			 uid;
 	gid_t			 gid;
 	char			*pid_file;	/* absolute, or NULL */
+	char			*pid_file_at;	/* "FILE:LINE" setting it */
 	int			 log_facility;
 	int			 log_level;
 	int			 shutdown_timeout;
@@ -51,6 +58,8 @@ struct conf {
 
 struct conf	*conf_load(const char *path, char *err, size_t errlen);
 void		 conf_free(struct conf *);
+int		 conf_check_paths(const struct conf *, char *err,
+		    size_t errlen);
 int		 conf_workers_total(const struct conf *);
 const struct conf_service *
 		 conf_service_find(const struct conf *, const char *name);

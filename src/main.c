@@ -347,6 +347,11 @@ main(int argc, char *argv[])
 		return 1;
 	}
 	if (test) {
+		if (conf_check_paths(conf, err, sizeof(err)) == -1) {
+			fprintf(stderr, "%s\n", err);
+			conf_free(conf);
+			return 1;
+		}
 		check_fds(conf);
 		printf("%s: configuration OK\n", path);
 		conf_free(conf);

@@ -33,6 +33,44 @@ load helpers
 	assert_output "$CONF:2: unknown handler 'nope' (known: echo, discard, chargen, daytime, time, exec)"
 }
 
+@test "-t: the pid_file's directory must exist and be a directory" {
+	PIDFILE=$T/none/tcpd.pid one_echo
+	run -1 "$TCPD" -t -c "$CONF"
+	assert_output "$CONF:1: pid_file $T/none/tcpd.pid: directory $T/none: No such file or directory"
+	: >"$T/file"
+	PIDFILE=$T/file/tcpd.pid one_echo
+	run -1 "$TCPD" -t -c "$CONF"
+	assert_output "$CONF:1: pid_file $T/file/tcpd.pid: directory $T/file: Not a directory"
+	# A relative pid_file is under the configuration's directory.
+	write_conf '' "$(conf_service echo echo '"127.0.0.1:7007"')"
+	sed -i '1s|.*|# the pid file\npid_file = "run/tcpd.pid";|' "$CONF"
+	run -1 "$TCPD" -t -c "$CONF"
+	assert_output "$CONF:2: pid_file $T/run/tcpd.pid: directory $T/run: No such file or directory"
+	mkdir "$T/run"
+	run -0 "$TCPD" -t -c "$CONF"
+	assert_output "$CONF: configuration OK"
+}
+
+@test "-t: the pid_file's directory must be writable by the user tcpd runs as" {
+	mkdir "$T/ro"
+	PIDFILE=$T/ro/tcpd.pid one_echo
+	if [ "$(id -u)" -eq 0 ]; then
+		# Root writes anywhere: check as nobody, who must reach the file.
+		chmod o+x "$BATS_RUN_TMPDIR" "$T"
+		chmod o+r "$CONF"
+		as=(setpriv --reuid=nobody --regid=nogroup --clear-groups)
+		"${as[@]}" test -r "$CONF" || skip "nobody cannot read $CONF"
+	else
+		chmod 555 "$T/ro"
+		as=()
+	fi
+	run -1 "${as[@]}" "$TCPD" -t -c "$CONF"
+	assert_output "$CONF:1: pid_file $T/ro/tcpd.pid: directory $T/ro: Permission denied"
+	chmod 777 "$T/ro"
+	run -0 "${as[@]}" "$TCPD" -t -c "$CONF"
+	assert_output "$CONF: configuration OK"
+}
+
 @test "-t on a missing file says so" {
 	run -1 "$TCPD" -t -c "$T/absent.conf"
 	assert_output "$T/absent.conf: No such file or directory"

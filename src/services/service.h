@@ -2,24 +2,34 @@
 #ifndef TCPD_SERVICE_H
 #define TCPD_SERVICE_H
 
-struct conf_service;
+#include <stddef.h>
+
 struct conn;
+struct conf_service;
 
 /*
  * A handler is a small state machine driven by the connection's events.
  * open runs once the connection is set up; input when it is readable (and
  * reading is not paused); writable when all queued output has gone and the
  * handler asked for more room with conn_want_write().  start runs once
- * in each new worker, before it accepts: -1 (errno set) means the
- * handler cannot work there.  Any may be NULL.
+ * in each new worker, before it accepts: -1 means the handler cannot
+ * work there.  Any may be NULL.
+ *
+ * keys names the service settings only this handler takes (NULL-ended;
+ * NULL: none); the configuration rejects them on any other handler.
+ * check, if set, validates a service of this handler once its file is
+ * read: on error it writes the message into err and returns -1, with
+ * *key the setting it concerns (NULL: the service as a whole).
  */
 struct service {
-	const char	*name;
-	int		 program;	/* runs the service's 'exec' program */
-	int		(*start)(const struct conf_service *);
-	void		(*open)(struct conn *);
-	void		(*input)(struct conn *);
-	void		(*writable)(struct conn *);
+	const char		 *name;
+	const char *const	 *keys;
+	int			(*check)(const struct conf_service *,
+				    const char **key, char *err, size_t errlen);
+	int			(*start)(const struct conf_service *);
+	void			(*open)(struct conn *);
+	void			(*input)(struct conn *);
+	void			(*writable)(struct conn *);
 };
 
 extern const struct service	service_echo;
@@ -30,6 +40,7 @@ extern const struct service	service_time;
 extern const struct service	service_exec;
 
 const struct service	*service_find(const char *name);
+const struct service	*service_owner(const char *key);
 const char		*service_names(void);
 
 #endif

@@ -27,6 +27,18 @@ service_find(const char *name)
 	return NULL;
 }
 
+/* The handler that declares key among its own settings, or NULL. */
+const struct service *
+service_owner(const char *key)
+{
+	for (size_t i = 0; i < NSERVICES; i++)
+		for (const char *const *k = services[i]->keys;
+		    k != NULL && *k != NULL; k++)
+			if (strcmp(*k, key) == 0)
+				return services[i];
+	return NULL;
+}
+
 /* "echo, discard, ...", for error messages. */
 const char *
 service_names(void)
