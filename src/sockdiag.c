@@ -1,0 +1,239 @@
+/* Who listens where: TCP listening sockets as the kernel's sock_diag reports them. */
+#include "config.h"
+
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <linux/sock_diag.h>
+#include <linux/inet_diag.h>
+
+#include <errno.h>
+#include <stdint.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "addr.h"
+#include "sockdiag.h"
+
+/* Room for one datagram of a dump, as ss(8) reads them. */
+#define DIAG_BUFSIZE	32768
+/* How long the kernel may take to answer, in seconds. */
+#define DIAG_TIMEOUT	2
+
+/* A netlink socket to sock_diag, whose reads give up after DIAG_TIMEOUT. */
+static int
+diag_open(void)
+{
+	struct timeval	 tv = { DIAG_TIMEOUT, 0 };
+	int		 fd, saved;
+
+	fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+	if (fd == -1)
+		return -1;
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) == -1) {
+		saved = errno;
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	return fd;
+}
+
+/*
+ * Ask for the TCP sockets of a family listening on a port (network
+ * order).  The kernel itself leaves out listeners on other ports.
+ */
+static int
+diag_request(int fd, int family, in_port_t port, uint32_t seq)
+{
+	struct sockaddr_nl	 nl = { .nl_family = AF_NETLINK };
+	struct {
+		struct nlmsghdr		 h;
+		struct inet_diag_req_v2	 r;
+	}			 req;
+	ssize_t			 n;
+
+	memset(&req, 0, sizeof(req));
+	req.h.nlmsg_len = sizeof(req);
+	req.h.nlmsg_type = SOCK_DIAG_BY_FAMILY;
+	req.h.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	req.h.nlmsg_seq = seq;
+	req.r.sdiag_family = family;
+	req.r.sdiag_protocol = IPPROTO_TCP;
+	req.r.idiag_states = 1 << TCP_LISTEN;
+	req.r.id.idiag_sport = port;
+	req.r.id.idiag_cookie[0] = INET_DIAG_NOCOOKIE;
+	req.r.id.idiag_cookie[1] = INET_DIAG_NOCOOKIE;
+	n = sendto(fd, &req, sizeof(req), 0, (struct sockaddr *)&nl,
+	    sizeof(nl));
+	if (n == -1)
+		return -1;
+	if (n != (ssize_t)sizeof(req)) {
+		errno = EIO;
+		return -1;
+	}
+	return 0;
+}
+
+/* The socket one answer describes, into s; -1 if it is not one. */
+static int
+diag_parse(struct nlmsghdr *h, struct sockdiag_sock *s)
+{
+	struct inet_diag_msg	*m = NLMSG_DATA(h);
+	struct rtattr		*a;
+	int			 len;
+
+	if (h->nlmsg_len < NLMSG_LENGTH(sizeof(*m)))
+		return -1;
+	memset(s, 0, sizeof(*s));
+	if (m->idiag_family == AF_INET) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)&s->addr;
+		sin->sin_family = AF_INET;
+		sin->sin_port = m->id.idiag_sport;
+		memcpy(&sin->sin_addr, m->id.idiag_src, sizeof(sin->sin_addr));
+	} else if (m->idiag_family == AF_INET6) {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&s->addr;
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = m->id.idiag_sport;
+		memcpy(&sin6->sin6_addr, m->id.idiag_src,
+		    sizeof(sin6->sin6_addr));
+	} else
+		return -1;
+	s->inode = m->idiag_inode;
+	s->uid = m->idiag_uid;
+	len = h->nlmsg_len - NLMSG_LENGTH(sizeof(*m));
+	a = (struct rtattr *)((char *)m + NLMSG_ALIGN(sizeof(*m)));
+	for (; RTA_OK(a, len); a = RTA_NEXT(a, len))
+		if (a->rta_type == INET_DIAG_SKV6ONLY && RTA_PAYLOAD(a) >= 1)
+			s->v6only = *(uint8_t *)RTA_DATA(a);
+	return 0;
+}
+
+/* Could a connection meant for addr reach s, or one meant for s reach addr? */
+static int
+diag_clash(const struct sockaddr_storage *addr, const struct sockdiag_sock *s)
+{
+	const struct sockaddr_in6	*s6 = (const void *)&s->addr;
+	const struct sockaddr_in	*a4 = (const void *)addr;
+	struct sockaddr_storage		 v4;
+	struct sockaddr_in		*sin = (struct sockaddr_in *)&v4;
+
+	if (s->addr.ss_family != AF_INET6)
+		return addr_clash(addr, &s->addr);
+	/* [::ffff:a.b.c.d]:port is a.b.c.d:port. */
+	if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr)) {
+		memset(&v4, 0, sizeof(v4));
+		sin->sin_family = AF_INET;
+		sin->sin_port = s6->sin6_port;
+		memcpy(&sin->sin_addr, &s6->sin6_addr.s6_addr[12],
+		    sizeof(sin->sin_addr));
+		return addr_clash(addr, &v4);
+	}
+	/* [::]:port without IPV6_V6ONLY takes IPv4 too. */
+	if (addr->ss_family == AF_INET)
+		return !s->v6only && IN6_IS_ADDR_UNSPECIFIED(&s6->sin6_addr) &&
+		    s6->sin6_port == a4->sin_port;
+	return addr_clash(addr, &s->addr);
+}
+
+/* Is the socket with this inode one of ours? */
+static int
+diag_ours(const ino_t *ours, size_t nours, unsigned long inode)
+{
+	for (size_t i = 0; i < nours; i++)
+		if (ours[i] == (ino_t)inode)
+			return 1;
+	return 0;
+}
+
+/*
+ * Read the answers to request seq up to its end: 1 at the first socket
+ * that clashes with addr and is not ours (into *who), 0 if none does.
+ */
+static int
+diag_scan(int fd, uint32_t seq, const struct sockaddr_storage *addr,
+    const ino_t *ours, size_t nours, struct sockdiag_sock *who)
+{
+	static union {			/* aligned, and off the stack */
+		struct nlmsghdr	 h;
+		char		 buf[DIAG_BUFSIZE];
+	}			 u;
+	struct nlmsghdr		*h;
+	ssize_t			 n;
+	int			*code;
+
+	for (;;) {
+		/* MSG_TRUNC: the length of the datagram, even if longer. */
+		if ((n = recv(fd, u.buf, sizeof(u.buf), MSG_TRUNC)) == -1)
+			return -1;
+		if (n == 0 || n > (ssize_t)sizeof(u.buf)) {
+			errno = n == 0 ? EIO : EMSGSIZE;
+			return -1;
+		}
+		for (h = &u.h; NLMSG_OK(h, n); h = NLMSG_NEXT(h, n)) {
+			if (h->nlmsg_seq != seq)
+				continue;
+			code = NLMSG_DATA(h);
+			if (h->nlmsg_type == NLMSG_ERROR ||
+			    h->nlmsg_type == NLMSG_DONE) {
+				/* Old kernels end a dump with a bare DONE. */
+				if (h->nlmsg_len < NLMSG_LENGTH(sizeof(*code))) {
+					if (h->nlmsg_type == NLMSG_DONE)
+						return 0;
+					errno = EIO;
+					return -1;
+				}
+				if (*code < 0) {
+					errno = -*code;
+					return -1;
+				}
+				if (h->nlmsg_type == NLMSG_DONE)
+					return 0;
+				continue;	/* an acknowledgement */
+			}
+			if (h->nlmsg_type == SOCK_DIAG_BY_FAMILY &&
+			    diag_parse(h, who) == 0 && diag_clash(addr, who) &&
+			    !diag_ours(ours, nours, who->inode))
+				return 1;
+		}
+	}
+}
+
+int
+sockdiag_foreign(const struct sockaddr_storage *addr, const ino_t *ours,
+    size_t nours, struct sockdiag_sock *who)
+{
+	in_port_t	 port;
+	int		 fd, rc, saved;
+
+	if (addr->ss_family == AF_INET)
+		port = ((const struct sockaddr_in *)(const void *)addr)->sin_port;
+	else if (addr->ss_family == AF_INET6)
+		port = ((const struct sockaddr_in6 *)(const void *)addr)->sin6_port;
+	else {
+		errno = EAFNOSUPPORT;
+		return -1;
+	}
+	if ((fd = diag_open()) == -1)
+		return -1;
+	rc = diag_request(fd, addr->ss_family, port, 1);
+	if (rc == 0)
+		rc = diag_scan(fd, 1, addr, ours, nours, who);
+	/* IPv6 sockets can take IPv4 connections; IPv4 ones no IPv6 ones. */
+	if (rc == 0 && addr->ss_family == AF_INET) {
+		rc = diag_request(fd, AF_INET6, port, 2);
+		if (rc == 0)
+			rc = diag_scan(fd, 2, addr, ours, nours, who);
+		/* A kernel without IPv6 has no IPv6 listeners. */
+		if (rc == -1 && (errno == ENOENT || errno == EAFNOSUPPORT))
+			rc = 0;
+	}
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return rc;
+}
