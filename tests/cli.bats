@@ -34,11 +34,11 @@ load helpers
 }
 
 @test "-t: the pid_file's directory must exist and be a directory" {
-	PIDFILE=$T/none/tcpd.pid one_echo
+	PIDFILE=$T/none/tcpd.pid one_service_conf echo echo
 	run -1 "$TCPD" -t -c "$CONF"
 	assert_output "$CONF:1: pid_file $T/none/tcpd.pid: directory $T/none: No such file or directory"
 	: >"$T/file"
-	PIDFILE=$T/file/tcpd.pid one_echo
+	PIDFILE=$T/file/tcpd.pid one_service_conf echo echo
 	run -1 "$TCPD" -t -c "$CONF"
 	assert_output "$CONF:1: pid_file $T/file/tcpd.pid: directory $T/file: Not a directory"
 	# A relative pid_file is under the configuration's directory.
@@ -53,7 +53,7 @@ load helpers
 
 @test "-t: the pid_file's directory must be writable by the user tcpd runs as" {
 	mkdir "$T/ro"
-	PIDFILE=$T/ro/tcpd.pid one_echo
+	PIDFILE=$T/ro/tcpd.pid one_service_conf echo echo
 	if [ "$(id -u)" -eq 0 ]; then
 		# Root writes anywhere: check as nobody, who must reach the file.
 		chmod o+x "$BATS_RUN_TMPDIR" "$T"
