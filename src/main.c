@@ -289,41 +289,41 @@ run(struct conf *conf, int foreground, int argc, char *argv[])
 	return rc;
 }
 
-int
-main(int argc, char *argv[])
-{
-	const char	*path = TCPD_CONF_PATH, *cmd = NULL;
-	struct conf	*conf;
-	char		 err[1024];
-	int		 ch, foreground = 0, test = 0, sig = 0;
+/* What the command line asks for. */
+struct args {
+	const char	*path;
+	const char	*cmd;		/* -s, or NULL */
+	int		 sig;
+	int		 foreground;
+	int		 test;
+};
 
-	/*
-	 * Whatever descriptors the caller left open are not tcpd's: a worker
-	 * would keep them, and whoever waits on their other end would wait
-	 * as long as tcpd runs.
-	 */
-	close_range(STDERR_FILENO + 1, ~0U, 0);
-	log_init(1);
+/* Parse the options into a; exits on -h, -V and usage errors. */
+static void
+parse_args(int argc, char *argv[], struct args *a)
+{
+	int	 ch;
+
 	while ((ch = getopt(argc, argv, "c:fhs:tV")) != -1) {
 		switch (ch) {
 		case 'c':
-			path = optarg;
+			a->path = optarg;
 			break;
 		case 'f':
-			foreground = 1;
+			a->foreground = 1;
 			break;
 		case 'h':
 			usage(stdout, 0);
 		case 's':
-			cmd = optarg;
-			if ((sig = command_signal(cmd)) == 0) {
+			a->cmd = optarg;
+			if ((a->sig = command_signal(a->cmd)) == 0) {
 				fprintf(stderr, "tcpd: unknown -s command "
-				    "'%s': use reload, quit or stop\n", cmd);
-				return 2;
+				    "'%s': use reload, quit or stop\n", a->cmd);
+				exit(2);
 			}
 			break;
 		case 't':
-			test = 1;
+			a->test = 1;
 			break;
 		case 'V':
 #ifdef TCPD_TEST_HOOKS
@@ -331,7 +331,7 @@ main(int argc, char *argv[])
 #else
 			printf("tcpd %s\n", PACKAGE_VERSION);
 #endif
-			return 0;
+			exit(0);
 		default:
 			usage(stderr, 2);
 		}
@@ -341,26 +341,52 @@ main(int argc, char *argv[])
 		    argv[optind]);
 		usage(stderr, 2);
 	}
+}
 
-	if ((conf = conf_load(path, err, sizeof(err))) == NULL) {
+/* -t: the file, the pid file's directory, the fd limit. */
+static int
+check_only(struct conf *conf, const char *path)
+{
+	char	 err[1024];
+	int	 rc = 0;
+
+	if (conf_check_paths(conf, err, sizeof(err)) == -1) {
+		fprintf(stderr, "%s\n", err);
+		rc = 1;
+	} else {
+		check_fds(conf);
+		printf("%s: configuration OK\n", path);
+	}
+	conf_free(conf);
+	return rc;
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct args	 a = { .path = TCPD_CONF_PATH };
+	struct conf	*conf;
+	char		 err[1024];
+	int		 rc;
+
+	/*
+	 * Whatever descriptors the caller left open are not tcpd's: a worker
+	 * would keep them, and whoever waits on their other end would wait
+	 * as long as tcpd runs.
+	 */
+	close_range(STDERR_FILENO + 1, ~0U, 0);
+	log_init(1);
+	parse_args(argc, argv, &a);
+	if ((conf = conf_load(a.path, err, sizeof(err))) == NULL) {
 		fprintf(stderr, "%s\n", err);
 		return 1;
 	}
-	if (test) {
-		if (conf_check_paths(conf, err, sizeof(err)) == -1) {
-			fprintf(stderr, "%s\n", err);
-			conf_free(conf);
-			return 1;
-		}
-		check_fds(conf);
-		printf("%s: configuration OK\n", path);
-		conf_free(conf);
-		return 0;
-	}
-	if (cmd != NULL) {
-		int rc = signal_master(conf, sig, cmd);
+	if (a.test)
+		return check_only(conf, a.path);
+	if (a.cmd != NULL) {
+		rc = signal_master(conf, a.sig, a.cmd);
 		conf_free(conf);
 		return rc;
 	}
-	return run(conf, foreground, argc, argv);
+	return run(conf, a.foreground, argc, argv);
 }

@@ -7,7 +7,6 @@
 #include <sys/wait.h>
 
 #include <errno.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +19,7 @@
 #include "loop.h"
 #include "master.h"
 #include "proctitle.h"
+#include "reload.h"
 #include "sig.h"
 #include "supervise.h"
 #include "util.h"
@@ -28,15 +28,6 @@
 #define START_MAX_MS	10000
 /* fds the master uses whatever the configuration: stdio, epoll, ... */
 #define FDS_FIXED	16
-
-/* A reload's parse, run in a thread so that supervision goes on. */
-struct reload {
-	pthread_t		 thread;
-	char			*path;
-	struct conf		*conf;		/* the result, or NULL */
-	char			 err[1024];
-	int			 efd;		/* written when done */
-};
 
 struct master {
 	struct conf		*conf;
@@ -153,48 +144,14 @@ master_log_changes(const struct conf *old, const struct conf *new)
 			    old->services[i].name);
 }
 
-/* In the reload thread: only parse; the loop applies the result. */
-static void *
-reload_main(void *arg)
-{
-	struct reload	*r = arg;
-	uint64_t	 one = 1;
-
-	r->conf = conf_load(r->path, r->err, sizeof(r->err));
-	if (write(r->efd, &one, sizeof(one)) == -1)
-		abort();	/* an eventfd write cannot fail here */
-	return NULL;
-}
-
-/*
- * SIGHUP: read the file again, in a thread (a large file takes seconds
- * to parse, and reaping, respawning and the watchdog must go on).  The
- * thread inherits the loop's mask, so every signal stays the signalfd's.
- */
+/* SIGHUP: read the file again, off the loop (reload.c). */
 static void
 master_reload_start(struct master *m)
 {
-	struct reload	*r;
-	int		 rc;
-
 	log_info("reload: reading %s", m->conf->path);
-	if ((r = calloc(1, sizeof(*r))) == NULL ||
-	    (r->path = strdup(m->conf->path)) == NULL) {
+	if ((m->reloading = reload_start(m->conf->path, m->reload_io.fd)) ==
+	    NULL)
 		log_warn("reload refused");
-		if (r != NULL)
-			free(r);
-		return;
-	}
-	r->efd = m->reload_io.fd;
-	m->reloading = r;
-	if ((rc = pthread_create(&r->thread, NULL, reload_main, r)) != 0) {
-		/* Out of tasks (a pids limit, say): read it here, then. */
-		errno = rc;
-		log_warn("reload: no thread to read the file in; reading it in "
-		    "the master's loop");
-		r->thread = pthread_self();
-		reload_main(r);
-	}
 }
 
 /*
@@ -237,29 +194,27 @@ refuse:
 	conf_free(c);
 }
 
-/* The reload thread is done: apply what it read, or say why not. */
+/* The file is read: apply it, or say why not. */
 static void
 master_reload_cb(struct io *io, uint32_t ev)
 {
 	struct master	*m = container_of(io, struct master, reload_io);
-	struct reload	*r = m->reloading;
+	struct conf	*c;
+	char		 err[1024];
 	uint64_t	 n;
 
 	(void)ev;
-	if (read(io->fd, &n, sizeof(n)) == -1 || r == NULL)
+	if (read(io->fd, &n, sizeof(n)) == -1 || m->reloading == NULL)
 		return;
-	if (!pthread_equal(r->thread, pthread_self()))
-		pthread_join(r->thread, NULL);
+	c = reload_finish(m->reloading, err, sizeof(err));
 	m->reloading = NULL;
-	if (r->conf == NULL)
+	if (c == NULL)
 		log_warnx("reload refused: %s; still running generation %u",
-		    r->err, m->gen);
+		    err, m->gen);
 	else if (m->stopping == STOP_NONE)
-		master_reload_apply(m, r->conf);
+		master_reload_apply(m, c);
 	else
-		conf_free(r->conf);
-	free(r->path);
-	free(r);
+		conf_free(c);
 	if (m->reload_again && m->stopping == STOP_NONE) {
 		m->reload_again = 0;
 		master_reload_start(m);

@@ -29,33 +29,6 @@
 /* Beyond its deadline, before a stopping worker gets SIGKILL. */
 #define KILL_GRACE_MS		5000
 
-/* The max_connections count of a service, by name across reloads. */
-struct svc_limit {
-	char			*service;
-	struct limit		*shm;
-	struct svc_limit	*next;
-};
-
-/*
- * One slot: a service's index-th worker and its sockets.  It has a
- * worker serving (cur), or a worker starting (next: a respawn, or the
- * successor at a reload while cur serves on), or neither, and then it is
- * down and retried at retry_at.
- */
-struct slot {
-	char			*service;
-	int			 index;
-	struct proc		*cur;
-	struct proc		*next;
-	int			 deaths;	/* quick deaths in a row */
-	int			 spawn_fails;	/* failed spawns in a row */
-	int64_t			 retry_at;	/* no new worker before then */
-	int64_t			 down_since;	/* 0: served */
-	char			 down_why[160];	/* as last logged; "": not */
-	struct svc_limit	*limit;		/* NULL: no max_connections */
-	int			 kept, fresh;	/* while a new table is made */
-};
-
 static void	sup_ctl_cb(struct io *, uint32_t);
 
 /* Milliseconds to wait after the n-th failure in a row (n from 0). */
@@ -67,63 +40,17 @@ backoff(int n)
 	return ms > RESPAWN_MAX_MS ? RESPAWN_MAX_MS : ms;
 }
 
-static const struct conf_service *
+const struct conf_service *
 slot_service(const struct sup *s, const struct slot *sl)
 {
 	return conf_service_find(s->conf, sl->service);
 }
 
 /* Is the slot failing: dying at start respawn_limit times in a row? */
-static int
+int
 slot_failing(const struct sup *s, const struct slot *sl)
 {
 	return sl->deaths >= s->conf->respawn_limit;
-}
-
-/* The service's shared max_connections count, made on first use. */
-static struct svc_limit *
-sup_limit(struct sup *s, const struct conf_service *sv)
-{
-	struct svc_limit	*l;
-
-	if (sv->max_connections == 0)
-		return NULL;
-	for (l = s->limits; l != NULL; l = l->next)
-		if (strcmp(l->service, sv->name) == 0)
-			return l;
-	if ((l = calloc(1, sizeof(*l))) == NULL ||
-	    (l->service = strdup(sv->name)) == NULL ||
-	    (l->shm = limit_new()) == NULL) {
-		if (l != NULL)
-			free(l->service);
-		free(l);
-		return NULL;
-	}
-	l->next = s->limits;
-	s->limits = l;
-	return l;
-}
-
-/* Free the counts that no slot uses and no worker counts in any more. */
-static void
-sup_limits_gc(struct sup *s)
-{
-	struct svc_limit	**lp = &s->limits, *l;
-	int			 used;
-
-	while ((l = *lp) != NULL) {
-		used = limit_cells_used(l->shm) > 0;
-		for (int i = 0; !used && i < s->nslots; i++)
-			used = s->slots[i]->limit == l;
-		if (used) {
-			lp = &l->next;
-			continue;
-		}
-		*lp = l->next;
-		limit_free(l->shm);
-		free(l->service);
-		free(l);
-	}
 }
 
 /* Does the master still hold every socket the worker accepts on? */
@@ -141,7 +68,7 @@ sockets_kept(const struct sup *s, const struct proc *p)
  * Take p out of its slot and let it finish: it stops accepting and ends
  * when its connections do, with no deadline unless retire_timeout says.
  */
-static void
+void
 sup_retire(struct sup *s, struct proc *p, enum stop_how how)
 {
 	int	 t = s->conf->retire_timeout;
@@ -160,131 +87,6 @@ sup_retire(struct sup *s, struct proc *p, enum stop_how how)
 	proc_stop(p, how, t, s->loop->now);
 	p->kill_at = t > 0 ? s->loop->now + (int64_t)t * 1000 + KILL_GRACE_MS
 	    : 0;
-}
-
-static struct slot *
-slot_new(const char *service, int index)
-{
-	struct slot	*sl;
-
-	if ((sl = calloc(1, sizeof(*sl))) == NULL)
-		return NULL;
-	if ((sl->service = strdup(service)) == NULL) {
-		free(sl);
-		return NULL;
-	}
-	sl->index = index;
-	return sl;
-}
-
-/* A slot that leaves the configuration: its workers drain and go. */
-static void
-slot_free(struct sup *s, struct slot *sl)
-{
-	if (sl->next != NULL)
-		sup_retire(s, sl->next, STOP_DRAIN);
-	if (sl->cur != NULL)
-		sup_retire(s, sl->cur, STOP_DRAIN);
-	free(sl->service);
-	free(sl);
-}
-
-/* The slot (service, index) of the table now, or NULL. */
-static struct slot *
-slot_find(const struct sup *s, const char *service, int index)
-{
-	for (int i = 0; i < s->nslots; i++) {
-		struct slot *sl = s->slots[i];
-		if (sl->index == index && strcmp(sl->service, service) == 0)
-			return sl;
-	}
-	return NULL;
-}
-
-/*
- * A new generation: what the slot knew of failures starts over, and a
- * successor that was starting for the last one is not wanted any more.
- */
-static void
-slot_new_generation(struct sup *s, struct slot *sl)
-{
-	sl->deaths = 0;
-	sl->spawn_fails = 0;
-	sl->retry_at = 0;
-	if (sl->next != NULL)
-		sup_retire(s, sl->next, STOP_RETIRE);
-}
-
-/*
- * The slots that serve c with counts[i] workers for its service i: the
- * table's own where they exist (marked kept), new ones otherwise.
- * Returns how many, or -1 (memory) having made nothing.
- */
-static int
-sup_collect(struct sup *s, const struct conf *c, const int *counts,
-    struct slot **slots)
-{
-	int	 n = 0;
-
-	for (int i = 0; i < c->nservices; i++)
-		for (int k = 0; k < counts[i]; k++) {
-			const char *name = c->services[i].name;
-			struct slot *sl = slot_find(s, name, k);
-			if (sl == NULL && (sl = slot_new(name, k)) != NULL)
-				sl->fresh = 1;
-			if (sl == NULL)
-				goto fail;
-			sl->kept = 1;
-			slots[n++] = sl;
-		}
-	return n;
-fail:
-	while (n-- > 0) {
-		slots[n]->kept = 0;
-		if (slots[n]->fresh) {
-			free(slots[n]->service);
-			free(slots[n]);
-		}
-	}
-	return -1;
-}
-
-/*
- * Make the slot table that serves c with counts[i] workers for its
- * service i.  Slots that stay keep their workers and history; at a new
- * generation each gets a successor (sup_tend), and slots that go are
- * drained.  On failure (memory) nothing changes.
- */
-int
-sup_apply(struct sup *s, const struct conf *c, const int *counts, unsigned gen)
-{
-	struct slot	**slots;
-	int		 n, total = 0;
-
-	for (int i = 0; i < c->nservices; i++)
-		total += counts[i];
-	if ((slots = calloc(total ? total : 1, sizeof(*slots))) == NULL)
-		return -1;
-	if ((n = sup_collect(s, c, counts, slots)) == -1) {
-		free(slots);
-		return -1;
-	}
-	s->conf = c;
-	for (int i = 0; i < s->nslots; i++)
-		if (!s->slots[i]->kept)
-			slot_free(s, s->slots[i]);
-	free(s->slots);
-	s->slots = slots;
-	s->nslots = n;
-	for (int i = 0; i < n; i++) {
-		slots[i]->kept = slots[i]->fresh = 0;
-		if (gen != s->gen)
-			slot_new_generation(s, slots[i]);
-		slots[i]->limit = sup_limit(s, slot_service(s, slots[i]));
-	}
-	s->gen = gen;
-	sup_limits_gc(s);
-	return 0;
 }
 
 /* Say, once per change, why a slot is not served as it should be. */
@@ -663,84 +465,3 @@ sup_timeout(const struct sup *s)
 	return next <= now ? 0 : (int)(next - now);
 }
 
-/* No worker left, serving, starting or retiring. */
-int
-sup_empty(const struct sup *s)
-{
-	for (int i = 0; i < s->nslots; i++)
-		if (s->slots[i]->cur != NULL || s->slots[i]->next != NULL)
-			return 0;
-	return s->retiring == NULL;
-}
-
-/* Append " svc/slot" to buf for every slot that sel() picks. */
-static size_t
-title_list(const struct sup *s, int (*sel)(const struct sup *,
-    const struct slot *), const char *label, char *buf, size_t len, size_t n)
-{
-	size_t	 start = n;
-
-	for (int i = 0; i < s->nslots; i++) {
-		const struct slot *sl = s->slots[i];
-		if (!sel(s, sl))
-			continue;
-		n += snprintf(buf + n, n < len ? len - n : 0, "%s %s/%d",
-		    n == start ? label : "", sl->service, sl->index);
-	}
-	if (n != start)
-		n += snprintf(buf + n, n < len ? len - n : 0, "]");
-	return n;
-}
-
-static int
-slot_down(const struct sup *s, const struct slot *sl)
-{
-	return !slot_failing(s, sl) && sl->down_why[0] != '\0' &&
-	    sl->cur == NULL;
-}
-
-/*
- * What ps should show of the slots: " [failing: svc/0] [down: svc/1]",
- * or nothing when all is well.
- */
-void
-sup_title(const struct sup *s, char *buf, size_t len)
-{
-	size_t	 n = 0;
-
-	buf[0] = '\0';
-	n = title_list(s, slot_failing, " [failing:", buf, len, n);
-	title_list(s, slot_down, " [down:", buf, len, n);
-}
-
-void
-sup_init(struct sup *s, struct loop *loop, struct listeners *listeners)
-{
-	memset(s, 0, sizeof(*s));
-	s->loop = loop;
-	s->listeners = listeners;
-}
-
-/* At exit: forget every worker (they are gone) and every count. */
-void
-sup_free(struct sup *s)
-{
-	for (int i = 0; i < s->nslots; i++) {
-		struct slot *sl = s->slots[i];
-		if (sl->cur != NULL)
-			proc_free(s->loop, sl->cur);
-		if (sl->next != NULL)
-			proc_free(s->loop, sl->next);
-		free(sl->service);
-		free(sl);
-	}
-	free(s->slots);
-	s->slots = NULL;
-	s->nslots = 0;
-	while (s->retiring != NULL) {
-		struct proc *p = s->retiring;
-		s->retiring = p->next;
-		proc_free(s->loop, p);
-	}
-	sup_limits_gc(s);
-}

@@ -2,16 +2,46 @@
 #ifndef TCPD_SUPERVISE_H
 #define TCPD_SUPERVISE_H
 
+#include <sys/types.h>
+
 #include <stddef.h>
+#include <stdint.h>
 
 #include "worker.h"
 
 struct conf;
+struct conf_service;
+struct limit;
 struct listeners;
 struct loop;
 struct proc;
-struct slot;
-struct svc_limit;
+
+/* The max_connections count of a service, by name across reloads. */
+struct svc_limit {
+	char			*service;
+	struct limit		*shm;
+	struct svc_limit	*next;
+};
+
+/*
+ * One slot: a service's index-th worker and its sockets.  It has a
+ * worker serving (cur), or a worker starting (next: a respawn, or the
+ * successor at a reload while cur serves on), or neither, and then it is
+ * down and retried at retry_at.
+ */
+struct slot {
+	char			*service;
+	int			 index;
+	struct proc		*cur;
+	struct proc		*next;
+	int			 deaths;	/* quick deaths in a row */
+	int			 spawn_fails;	/* failed spawns in a row */
+	int64_t			 retry_at;	/* no new worker before then */
+	int64_t			 down_since;	/* 0: served */
+	char			 down_why[160];	/* as last logged; "": not */
+	struct svc_limit	*limit;		/* NULL: no max_connections */
+	int			 kept, fresh;	/* while a new table is made */
+};
 
 struct sup {
 	struct loop		*loop;
@@ -27,16 +57,24 @@ struct sup {
 	char			 start_error[256];
 };
 
+/* The slot table (slots.c). */
 void	sup_init(struct sup *, struct loop *, struct listeners *);
 int	sup_apply(struct sup *, const struct conf *, const int *counts,
 	    unsigned gen);
+int	sup_empty(const struct sup *);
+void	sup_title(const struct sup *, char *, size_t);
+void	sup_free(struct sup *);
+void	sup_limits_gc(struct sup *);
+
+/* The policy (supervise.c). */
 void	sup_tend(struct sup *);
 int	sup_started(const struct sup *);
 int	sup_reaped(struct sup *, pid_t, int status);
 void	sup_stop(struct sup *, enum stop_how, int timeout);
 int	sup_timeout(const struct sup *);
-int	sup_empty(const struct sup *);
-void	sup_title(const struct sup *, char *, size_t);
-void	sup_free(struct sup *);
+void	sup_retire(struct sup *, struct proc *, enum stop_how);
+int	slot_failing(const struct sup *, const struct slot *);
+const struct conf_service *
+	slot_service(const struct sup *, const struct slot *);
 
 #endif

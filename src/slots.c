@@ -1,0 +1,264 @@
+/* The slot table: which slots there are, made anew at reload and scaling. */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conf.h"
+#include "limit.h"
+#include "proc.h"
+#include "supervise.h"
+
+/* The service's shared max_connections count, made on first use. */
+static struct svc_limit *
+sup_limit(struct sup *s, const struct conf_service *sv)
+{
+	struct svc_limit	*l;
+
+	if (sv->max_connections == 0)
+		return NULL;
+	for (l = s->limits; l != NULL; l = l->next)
+		if (strcmp(l->service, sv->name) == 0)
+			return l;
+	if ((l = calloc(1, sizeof(*l))) == NULL ||
+	    (l->service = strdup(sv->name)) == NULL ||
+	    (l->shm = limit_new()) == NULL) {
+		if (l != NULL)
+			free(l->service);
+		free(l);
+		return NULL;
+	}
+	l->next = s->limits;
+	s->limits = l;
+	return l;
+}
+
+/* Free the counts that no slot uses and no worker counts in any more. */
+void
+sup_limits_gc(struct sup *s)
+{
+	struct svc_limit	**lp = &s->limits, *l;
+	int			 used;
+
+	while ((l = *lp) != NULL) {
+		used = limit_cells_used(l->shm) > 0;
+		for (int i = 0; !used && i < s->nslots; i++)
+			used = s->slots[i]->limit == l;
+		if (used) {
+			lp = &l->next;
+			continue;
+		}
+		*lp = l->next;
+		limit_free(l->shm);
+		free(l->service);
+		free(l);
+	}
+}
+
+static struct slot *
+slot_new(const char *service, int index)
+{
+	struct slot	*sl;
+
+	if ((sl = calloc(1, sizeof(*sl))) == NULL)
+		return NULL;
+	if ((sl->service = strdup(service)) == NULL) {
+		free(sl);
+		return NULL;
+	}
+	sl->index = index;
+	return sl;
+}
+
+/* A slot that leaves the configuration: its workers drain and go. */
+static void
+slot_free(struct sup *s, struct slot *sl)
+{
+	if (sl->next != NULL)
+		sup_retire(s, sl->next, STOP_DRAIN);
+	if (sl->cur != NULL)
+		sup_retire(s, sl->cur, STOP_DRAIN);
+	free(sl->service);
+	free(sl);
+}
+
+/* The slot (service, index) of the table now, or NULL. */
+static struct slot *
+slot_find(const struct sup *s, const char *service, int index)
+{
+	for (int i = 0; i < s->nslots; i++) {
+		struct slot *sl = s->slots[i];
+		if (sl->index == index && strcmp(sl->service, service) == 0)
+			return sl;
+	}
+	return NULL;
+}
+
+/*
+ * A new generation: what the slot knew of failures starts over, and a
+ * successor that was starting for the last one is not wanted any more.
+ */
+static void
+slot_new_generation(struct sup *s, struct slot *sl)
+{
+	sl->deaths = 0;
+	sl->spawn_fails = 0;
+	sl->retry_at = 0;
+	if (sl->next != NULL)
+		sup_retire(s, sl->next, STOP_RETIRE);
+}
+
+/*
+ * The slots that serve c with counts[i] workers for its service i: the
+ * table's own where they exist (marked kept), new ones otherwise.
+ * Returns how many, or -1 (memory) having made nothing.
+ */
+static int
+sup_collect(struct sup *s, const struct conf *c, const int *counts,
+    struct slot **slots)
+{
+	int	 n = 0;
+
+	for (int i = 0; i < c->nservices; i++)
+		for (int k = 0; k < counts[i]; k++) {
+			const char *name = c->services[i].name;
+			struct slot *sl = slot_find(s, name, k);
+			if (sl == NULL && (sl = slot_new(name, k)) != NULL)
+				sl->fresh = 1;
+			if (sl == NULL)
+				goto fail;
+			sl->kept = 1;
+			slots[n++] = sl;
+		}
+	return n;
+fail:
+	while (n-- > 0) {
+		slots[n]->kept = 0;
+		if (slots[n]->fresh) {
+			free(slots[n]->service);
+			free(slots[n]);
+		}
+	}
+	return -1;
+}
+
+/*
+ * Make the slot table that serves c with counts[i] workers for its
+ * service i.  Slots that stay keep their workers and history; at a new
+ * generation each gets a successor (sup_tend), and slots that go are
+ * drained.  On failure (memory) nothing changes.
+ */
+int
+sup_apply(struct sup *s, const struct conf *c, const int *counts, unsigned gen)
+{
+	struct slot	**slots;
+	int		 n, total = 0;
+
+	for (int i = 0; i < c->nservices; i++)
+		total += counts[i];
+	if ((slots = calloc(total ? total : 1, sizeof(*slots))) == NULL)
+		return -1;
+	if ((n = sup_collect(s, c, counts, slots)) == -1) {
+		free(slots);
+		return -1;
+	}
+	s->conf = c;
+	for (int i = 0; i < s->nslots; i++)
+		if (!s->slots[i]->kept)
+			slot_free(s, s->slots[i]);
+	free(s->slots);
+	s->slots = slots;
+	s->nslots = n;
+	for (int i = 0; i < n; i++) {
+		slots[i]->kept = slots[i]->fresh = 0;
+		if (gen != s->gen)
+			slot_new_generation(s, slots[i]);
+		slots[i]->limit = sup_limit(s, slot_service(s, slots[i]));
+	}
+	s->gen = gen;
+	sup_limits_gc(s);
+	return 0;
+}
+
+/* Append " svc/slot" to buf for every slot that sel() picks. */
+static size_t
+title_list(const struct sup *s, int (*sel)(const struct sup *,
+    const struct slot *), const char *label, char *buf, size_t len, size_t n)
+{
+	size_t	 start = n;
+
+	for (int i = 0; i < s->nslots; i++) {
+		const struct slot *sl = s->slots[i];
+		if (!sel(s, sl))
+			continue;
+		n += snprintf(buf + n, n < len ? len - n : 0, "%s %s/%d",
+		    n == start ? label : "", sl->service, sl->index);
+	}
+	if (n != start)
+		n += snprintf(buf + n, n < len ? len - n : 0, "]");
+	return n;
+}
+
+static int
+slot_down(const struct sup *s, const struct slot *sl)
+{
+	return !slot_failing(s, sl) && sl->down_why[0] != '\0' &&
+	    sl->cur == NULL;
+}
+
+/*
+ * What ps should show of the slots: " [failing: svc/0] [down: svc/1]",
+ * or nothing when all is well.
+ */
+void
+sup_title(const struct sup *s, char *buf, size_t len)
+{
+	size_t	 n = 0;
+
+	buf[0] = '\0';
+	n = title_list(s, slot_failing, " [failing:", buf, len, n);
+	title_list(s, slot_down, " [down:", buf, len, n);
+}
+
+void
+sup_init(struct sup *s, struct loop *loop, struct listeners *listeners)
+{
+	memset(s, 0, sizeof(*s));
+	s->loop = loop;
+	s->listeners = listeners;
+}
+
+/* At exit: forget every worker (they are gone) and every count. */
+void
+sup_free(struct sup *s)
+{
+	for (int i = 0; i < s->nslots; i++) {
+		struct slot *sl = s->slots[i];
+		if (sl->cur != NULL)
+			proc_free(s->loop, sl->cur);
+		if (sl->next != NULL)
+			proc_free(s->loop, sl->next);
+		free(sl->service);
+		free(sl);
+	}
+	free(s->slots);
+	s->slots = NULL;
+	s->nslots = 0;
+	while (s->retiring != NULL) {
+		struct proc *p = s->retiring;
+		s->retiring = p->next;
+		proc_free(s->loop, p);
+	}
+	sup_limits_gc(s);
+}
+
+/* No worker left, serving, starting or retiring. */
+int
+sup_empty(const struct sup *s)
+{
+	for (int i = 0; i < s->nslots; i++)
+		if (s->slots[i]->cur != NULL || s->slots[i]->next != NULL)
+			return 0;
+	return s->retiring == NULL;
+}
