@@ -399,6 +399,7 @@ conf_check_paths(const struct conf *c, char *err, size_t errlen)
 	return rc;
 }
 
+/* Free a configuration and everything it holds; NULL is fine. */
 void
 conf_free(struct conf *c)
 {

@@ -154,6 +154,7 @@ out:
 	errno = saved;
 }
 
+/* A warning, with strerror(errno) appended. */
 void
 log_warn(const char *fmt, ...)
 {
@@ -181,6 +182,7 @@ LOG_FN(log_notice, LOG_NOTICE)
 LOG_FN(log_info, LOG_INFO)
 LOG_FN(log_debug, LOG_DEBUG)
 
+/* Log an error, with strerror(errno) appended, and exit 1. */
 void
 fatal(const char *fmt, ...)
 {
@@ -193,6 +195,7 @@ fatal(const char *fmt, ...)
 	exit(1);
 }
 
+/* Log an error and exit 1. */
 void
 fatalx(const char *fmt, ...)
 {

@@ -32,6 +32,7 @@ loop_close(struct loop *l)
 	l->epfd = -1;
 }
 
+/* Watch fd for events, calling cb with io when they come. */
 int
 loop_add(struct loop *l, struct io *io, int fd, uint32_t events, io_cb cb)
 {

@@ -28,6 +28,7 @@ static const struct {
 	{ "stop", SIGTERM },
 };
 
+/* Print the usage to fp and exit with status. */
 static void __attribute__((noreturn))
 usage(FILE *fp, int status)
 {
@@ -133,6 +134,7 @@ pidfile_open(const char *path)
 	return fd;
 }
 
+/* Write our pid into the locked pid file. */
 static int
 pidfile_write(int fd, const char *path)
 {
@@ -242,6 +244,9 @@ check_fds(const struct conf *conf)
 	    rl.rlim_max < (rlim_t)start ? ": tcpd would not start" : "");
 }
 
+/*
+ * Start the master (detached unless foreground) and run it to its end.
+ */
 static int
 run(struct conf *conf, int foreground, int argc, char *argv[])
 {
@@ -361,6 +366,7 @@ check_only(struct conf *conf, const char *path)
 	return rc;
 }
 
+/* Clean fds, options, the file, then -t, -s or a run. */
 int
 main(int argc, char *argv[])
 {

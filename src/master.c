@@ -91,6 +91,7 @@ master_fds_needed(const struct conf *c, int reloading)
 	return n;
 }
 
+/* Signals: note what each asks for; master_turn() acts on it. */
 static void
 master_sig_cb(struct io *io, uint32_t ev)
 {
@@ -131,6 +132,7 @@ master_title(struct master *m)
 	proctitle_set("tcpd: master -c %s%s", m->conf->path, slots);
 }
 
+/* At a reload: which services came and went. */
 static void
 master_log_changes(const struct conf *old, const struct conf *new)
 {
@@ -306,6 +308,7 @@ master_reap(struct master *m)
 			log_debug("reaped pid %ld, not a worker", (long)pid);
 }
 
+/* Stop every worker (drain or fast) and close the listening sockets. */
 static void
 master_stop(struct master *m, enum stop_how how)
 {
@@ -354,6 +357,7 @@ master_turn(struct master *m)
 	master_title(m);
 }
 
+/* A master for conf, before anything is bound or started. */
 struct master *
 master_new(struct conf *conf, int pidfd, int foreground)
 {
@@ -475,6 +479,7 @@ master_run(struct master *m)
 	return 0;
 }
 
+/* At exit: every socket, worker record and the configuration. */
 void
 master_free(struct master *m)
 {

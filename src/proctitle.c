@@ -43,6 +43,7 @@ proctitle_init(int argc, char *argv[])
 	titlelen = end - argv[0];
 }
 
+/* Set what ps shows for this process, printf style. */
 void
 proctitle_set(const char *fmt, ...)
 {

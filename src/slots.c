@@ -56,6 +56,7 @@ sup_limits_gc(struct sup *s)
 	}
 }
 
+/* A slot with no worker yet. */
 static struct slot *
 slot_new(const char *service, int index)
 {

@@ -203,6 +203,10 @@ diag_scan(int fd, uint32_t seq, const struct sockaddr_storage *addr,
 	}
 }
 
+/*
+ * Is a socket not in ours[] listening on an address that clashes with
+ * addr? 1 (and *who), 0, or -1 with errno.
+ */
 int
 sockdiag_foreign(const struct sockaddr_storage *addr, const ino_t *ours,
     size_t nours, struct sockdiag_sock *who)

@@ -6,6 +6,7 @@
 #include "../conn.h"
 #include "service.h"
 
+/* Send the date and time as text, then end the connection. */
 static void
 daytime_open(struct conn *c)
 {

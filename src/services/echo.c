@@ -4,6 +4,7 @@
 #include "../conn.h"
 #include "service.h"
 
+/* Send back what came; at the client's EOF, finish. */
 static void
 echo_input(struct conn *c)
 {

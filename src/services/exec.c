@@ -20,6 +20,7 @@
 #include "../spawn.h"
 #include "service.h"
 
+/* Run the service's program on the connection. */
 static void
 exec_open(struct conn *c)
 {

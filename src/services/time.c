@@ -10,6 +10,7 @@
 /* Seconds from 1900-01-01 to 1970-01-01. */
 #define EPOCH_1900	2208988800ULL
 
+/* Send the time as 32 bits, seconds since 1900, then end. */
 static void
 time_open(struct conn *c)
 {
