@@ -26,6 +26,8 @@
 
 /* The longest start may take before every slot's worker accepts. */
 #define START_MAX_MS	10000
+/* A wakeup this much later than asked: the master was not running. */
+#define LATE_MS		100
 /* fds the master uses whatever the configuration: stdio, epoll, ... */
 #define FDS_FIXED	16
 
@@ -45,6 +47,8 @@ struct master {
 	int			 reload;
 	int			 reload_again;	/* SIGHUP during a parse */
 	int			 reap;
+	int			 resumed;	/* SIGCONT: the master was stopped */
+	int64_t			 awake_at;	/* its last wakeup on time */
 	int			 scale;		/* +1, -1 per signal */
 	enum stop_how		 request;
 	enum stop_how		 stopping;
@@ -54,11 +58,12 @@ struct master {
 static const struct {
 	int	 sig;
 	enum { ACT_REAP, ACT_RELOAD, ACT_MORE, ACT_FEWER, ACT_QUIT, ACT_STOP,
-	    ACT_NONE } act;
+	    ACT_RESUMED, ACT_NONE } act;
 } master_signals[] = {
 	{ SIGCHLD, ACT_REAP }, { SIGHUP, ACT_RELOAD },
 	{ SIGTTIN, ACT_MORE }, { SIGTTOU, ACT_FEWER },
 	{ SIGQUIT, ACT_QUIT }, { SIGTERM, ACT_STOP }, { SIGINT, ACT_STOP },
+	{ SIGCONT, ACT_RESUMED },
 	/* Not commands: said in the log, rather than killing the master. */
 	{ SIGUSR1, ACT_NONE }, { SIGUSR2, ACT_NONE }, { SIGALRM, ACT_NONE },
 };
@@ -113,6 +118,7 @@ master_sig_cb(struct io *io, uint32_t ev)
 					m->request = STOP_DRAIN;
 				break;
 			case ACT_STOP:	 m->request = STOP_FAST; break;
+			case ACT_RESUMED: m->resumed = 1; break;
 			case ACT_NONE:
 				log_notice("signal %d (%s) ignored: the master "
 				    "takes HUP, QUIT, TERM, INT, TTIN and TTOU",
@@ -329,12 +335,25 @@ master_stop(struct master *m, enum stop_how how)
 static void
 master_turn(struct master *m)
 {
-	if (loop_run_once(&m->loop, sup_timeout(&m->sup)) == -1)
+	int64_t	 before = m->loop.now;
+	int	 timeout = sup_timeout(&m->sup), late;
+
+	if (loop_run_once(&m->loop, timeout) == -1)
 		fatal("epoll_wait");
+	late = timeout >= 0 && m->loop.now - before > timeout + LATE_MS;
 	if (m->reap) {
+		/*
+		 * A child's death comes with no time.  SIGCHLD wakes the loop
+		 * at once, so now will do; but if the master itself was
+		 * stopped, a death may be as old as its last timely wakeup.
+		 */
+		m->sup.died_after = m->resumed ? m->awake_at : 0;
 		m->reap = 0;
 		master_reap(m);
 	}
+	if (!late && !m->resumed)
+		m->awake_at = m->loop.now;
+	m->resumed = 0;
 	if (m->request != STOP_NONE)
 		master_stop(m, m->request);
 	if (m->reload) {
@@ -423,6 +442,7 @@ master_init(struct master *m)
 	    loop_add(&m->loop, &m->sig_io, sigfd, EPOLLIN, master_sig_cb) ||
 	    loop_add(&m->loop, &m->reload_io, efd, EPOLLIN, master_reload_cb))
 		fatal("epoll");
+	m->awake_at = m->loop.now;
 }
 
 /*

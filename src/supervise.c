@@ -165,8 +165,9 @@ slot_ready(struct sup *s, struct slot *sl, struct proc *p)
 	sl->next = NULL;
 	if (sl->down_since != 0)
 		log_info("worker %ld started: service %s slot %d generation %u, "
-		    "%lld ms after the last one died", (long)p->pid, sl->service,
-		    sl->index, p->gen, (long long)(s->loop->now - sl->down_since));
+		    "%s%lld ms after the last one died", (long)p->pid,
+		    sl->service, sl->index, p->gen, sl->down_unsure ? "at most " :
+		    "", (long long)(s->loop->now - sl->down_since));
 	else
 		log_info("worker %ld started: service %s slot %d generation %u",
 		    (long)p->pid, sl->service, sl->index, p->gen);
@@ -174,6 +175,7 @@ slot_ready(struct sup *s, struct slot *sl, struct proc *p)
 		log_notice("%s slot %d is served again", sl->service, sl->index);
 	sl->down_why[0] = '\0';
 	sl->down_since = 0;
+	sl->down_unsure = 0;
 	sl->spawn_fails = 0;
 	if (old != NULL)
 		sup_retire(s, old, sockets_kept(s, old) ? STOP_RETIRE :
@@ -219,7 +221,8 @@ slot_died(struct sup *s, struct slot *sl, struct proc *p)
 
 	if (sl->cur == p) {
 		sl->cur = NULL;
-		sl->down_since = s->loop->now;
+		sl->down_since = s->died_after ? s->died_after : s->loop->now;
+		sl->down_unsure = s->died_after != 0;
 	} else
 		sl->next = NULL;
 	sl->deaths = lived < (int64_t)c->respawn_window * 1000 ?

@@ -38,6 +38,7 @@ struct slot {
 	int			 spawn_fails;	/* failed spawns in a row */
 	int64_t			 retry_at;	/* no new worker before then */
 	int64_t			 down_since;	/* 0: served */
+	int			 down_unsure;	/* down_since is the earliest */
 	char			 down_why[160];	/* as last logged; "": not */
 	struct svc_limit	*limit;		/* NULL: no max_connections */
 	int			 kept, fresh;	/* while a new table is made */
@@ -54,6 +55,8 @@ struct sup {
 	struct svc_limit	*limits;	/* max_connections, by service */
 	enum stop_how		 stopping;
 	int			 starting;	/* a failure is fatal */
+	int64_t			 died_after;	/* deaths reaped now happened
+						   after this; 0: just now */
 	char			 start_error[256];
 };
 

@@ -190,6 +190,30 @@ accept_queue_at_least() {
 	assert_echo "$PORT" after
 }
 
+# The state letter of a process in /proc: Z for a zombie.
+proc_state_is() {
+	[ "$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null)" = "$2" ]
+}
+
+@test "the respawn log measures from the death, also when the master was stopped meanwhile" {
+	one_service echo echo 'workers = 1;'
+	w=$(workers)
+	kill -STOP "$TCPD_PID"
+	kill -KILL "$w"
+	wait_for 5 proc_state_is "$w" Z
+	# The master stays stopped for a second past the death: the window
+	# whose length the log must not leave out.
+	sleep 1
+	kill -CONT "$TCPD_PID"
+	wait_for 10 log_has_n 1 'worker [0-9]+ started: service echo slot 0 generation 1, at most [0-9]+ ms after the last one died'
+	ms=$(sed -n 's/.*generation 1, at most \([0-9]*\) ms after.*/\1/p' "$LOG")
+	(( ms >= 1000 )) || fail "said $ms ms; the master was stopped for 1000"
+	# Not stopped: measured at once, without "at most".
+	w=$(workers)
+	kill -KILL "$w"
+	wait_for 10 log_has_n 1 'worker [0-9]+ started: service echo slot 0 generation 1, [0-9]+ ms after the last one died'
+}
+
 @test "signals that are not commands are logged, not obeyed" {
 	one_service echo echo 'workers = 1;'
 	w=$(workers)
