@@ -139,7 +139,8 @@ fail:
 void
 proc_stop(struct proc *p, enum stop_how how, int timeout, int64_t now)
 {
-	struct worker_msg	 msg = { WORKER_STOP, how, (uint32_t)timeout };
+	struct worker_msg	 msg = { .type = WORKER_STOP, .how = how,
+	    .timeout = (uint32_t)timeout };
 
 	if (p->stopping == STOP_NONE)
 		p->stop_sent = now;

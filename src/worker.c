@@ -477,7 +477,7 @@ worker_start_acceptors(struct worker *w)
 static void
 worker_init(struct worker *w, pid_t master, int ctl)
 {
-	struct worker_msg	 ready = { WORKER_READY, STOP_NONE, 0 };
+	struct worker_msg	 ready = { .type = WORKER_READY };
 	int			 sigfd, qfd;
 
 	proctitle_set("tcpd: worker %s slot %d", w->svc->name, w->slot);

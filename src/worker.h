@@ -47,6 +47,7 @@ enum stop_how {
 struct worker_msg {
 	uint8_t		 type;
 	uint8_t		 how;		/* enum stop_how */
+	uint16_t	 pad;		/* zero: no byte goes out unset */
 	uint32_t	 timeout;	/* seconds, 0: none */
 };
 
