@@ -251,32 +251,6 @@ conn_detach(struct conn *c, pid_t holder)
 	conn_close(c, "handed to the program");
 }
 
-/*
- * An accepted socket that will not become a connection: read what the
- * client sent already (so close() sends a FIN rather than an RST), send
- * our FIN, close, give back its max_connections unit, and say why (why
- * NULL: the caller says it once for many).
- */
-void
-conn_drop(int fd, const struct limit_ref *limit,
-    const struct sockaddr_storage *peer, const char *why)
-{
-	char	 buf[4096], who[ADDR_STRLEN] = "?";
-
-	for (int i = 0; i < 16 &&
-	    recv(fd, buf, sizeof(buf), MSG_DONTWAIT) > 0; i++)
-		;
-	shutdown(fd, SHUT_WR);
-	close(fd);
-	if (limit != NULL)
-		limit_put(limit);
-	if (why == NULL)
-		return;
-	if (peer != NULL)
-		addr_text(peer, who, sizeof(who));
-	log_warnx("dropped a connection from %s: %s", who, why);
-}
-
 /* A read or write failed: the peer reset, or worse. */
 static void
 conn_fail(struct conn *c, const char *op)

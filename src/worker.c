@@ -101,7 +101,8 @@ worker_handoff(void *arg, int fd, const struct sockaddr_storage *peer,
 		size_t cap = w->queuecap ? w->queuecap * 2 : 64;
 		if ((q = realloc(w->queue, cap * sizeof(*q))) == NULL) {
 			pthread_mutex_unlock(&w->lock);
-			conn_drop(fd, w->conns.limit, peer, "out of memory");
+			acceptor_drop(fd, w->conns.limit, peer,
+			    "out of memory");
 			return;
 		}
 		w->queue = q;
@@ -155,8 +156,8 @@ worker_take(struct worker *w)
 	for (size_t i = 0; i < n; i++)
 		if (conn_new(&w->conns, batch[i].fd, &batch[i].peer,
 		    batch[i].len) == NULL) {
-			conn_drop(batch[i].fd, w->conns.limit, &batch[i].peer,
-			    strerror(errno));
+			acceptor_drop(batch[i].fd, w->conns.limit,
+			    &batch[i].peer, strerror(errno));
 			w->conns.released++;
 		}
 	w->spare = batch;
