@@ -102,7 +102,6 @@ void	 conn_close(struct conn *, const char *reason);
 
 void	 conn_detach(struct conn *, pid_t holder);
 
-int	 conn_timeout(const struct conn_set *);
 void	 conn_expire(struct conn_set *);
 void	 conn_close_all(struct conn_set *, const char *reason);
 

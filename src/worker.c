@@ -19,6 +19,7 @@
 #include "acceptor.h"
 #include "conf.h"
 #include "conn.h"
+#include "conn_timer.h"
 #include "log.h"
 #include "loop.h"
 #include "proctitle.h"
@@ -404,7 +405,7 @@ worker_check(struct worker *w)
 static int
 worker_timeout(const struct worker *w)
 {
-	int	 t = conn_timeout(&w->conns);
+	int	 t = conn_timer_next(&w->conns);
 	int64_t	 left;
 
 	/* Wake often enough to show the master it is alive. */
