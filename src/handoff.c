@@ -26,6 +26,7 @@ struct accepted {
 	struct sockaddr_storage	 peer;
 };
 
+/* The eventfd: the acceptors queued something. */
 static void
 handoff_io_cb(struct io *io, uint32_t ev)
 {
@@ -33,7 +34,7 @@ handoff_io_cb(struct io *io, uint32_t ev)
 	handoff_take(container_of(io, struct handoff, io));
 }
 
-/* An empty queue, and its eventfd on the loop; the owner's fields set. */
+/* Once the owner has set its fields: an empty queue, its eventfd on loop. */
 void
 handoff_init(struct handoff *h, struct loop *loop)
 {
