@@ -1,4 +1,4 @@
-/* A worker's accept thread: one per slot socket, it only accepts. */
+/* A worker's accept threads (one per slot socket); dropping what they took. */
 #include "config.h"
 
 #include <sys/socket.h>
@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "acceptor.h"
-#include "conn.h"
+#include "addr.h"
 #include "limit.h"
 #include "log.h"
 #include "util.h"
@@ -36,6 +36,32 @@ reserve_fd(void)
 }
 
 /*
+ * An accepted socket that will not become a connection: read what the
+ * client sent already (so close() sends a FIN rather than an RST), send
+ * our FIN, close, give back its max_connections unit, and say why (why
+ * NULL: the caller says it once for many).
+ */
+void
+acceptor_drop(int fd, const struct limit_ref *limit,
+    const struct sockaddr_storage *peer, const char *why)
+{
+	char	 buf[4096], who[ADDR_STRLEN] = "?";
+
+	for (int i = 0; i < 16 &&
+	    recv(fd, buf, sizeof(buf), MSG_DONTWAIT) > 0; i++)
+		;
+	shutdown(fd, SHUT_WR);
+	close(fd);
+	if (limit != NULL)
+		limit_put(limit);
+	if (why == NULL)
+		return;
+	if (peer != NULL)
+		addr_text(peer, who, sizeof(who));
+	log_warnx("dropped a connection from %s: %s", who, why);
+}
+
+/*
  * Out of fds, the queue would only grow, its clients waiting for nothing.
  * Give back the fd kept in reserve, take each queued connection with it
  * and end it at once with a FIN, then take the reserve again.
@@ -52,7 +78,7 @@ shed(struct acceptor *a)
 			if ((fd = accept4(a->fd, NULL, NULL, SOCK_CLOEXEC)) ==
 			    -1)
 				break;
-			conn_drop(fd, NULL, NULL, NULL);
+			acceptor_drop(fd, NULL, NULL, NULL);
 			n++;
 		}
 	}

@@ -1,4 +1,4 @@
-/* A worker's accept thread: one per slot socket, it only accepts. */
+/* A worker's accept threads (one per slot socket); dropping what they took. */
 #ifndef TCPD_ACCEPTOR_H
 #define TCPD_ACCEPTOR_H
 
@@ -38,5 +38,8 @@ struct acceptor {
 
 int	acceptor_start(struct acceptor *);
 void	acceptor_stop(struct acceptor *);
+/* The one way to end an accepted fd that never becomes a connection. */
+void	acceptor_drop(int fd, const struct limit_ref *,
+	    const struct sockaddr_storage *, const char *why);
 
 #endif

@@ -15,6 +15,7 @@
 #include "addr.h"
 #include "conf.h"
 #include "conn.h"
+#include "conn_timer.h"
 #include "limit.h"
 #include "log.h"
 #include "services/service.h"
@@ -25,40 +26,6 @@
 static void	conn_io(struct io *, uint32_t);
 static void	conn_update(struct conn *);
 
-static void
-list_remove(struct conn *c)
-{
-	struct conn_list	*l = c->list;
-
-	if (l == NULL)
-		return;
-	if (c->prev != NULL)
-		c->prev->next = c->next;
-	else
-		l->head = c->next;
-	if (c->next != NULL)
-		c->next->prev = c->prev;
-	else
-		l->tail = c->prev;
-	c->prev = c->next = NULL;
-	c->list = NULL;
-}
-
-static void
-list_append(struct conn_list *l, struct conn *c, int64_t deadline)
-{
-	list_remove(c);
-	c->deadline = deadline;
-	c->list = l;
-	c->prev = l->tail;
-	c->next = NULL;
-	if (l->tail != NULL)
-		l->tail->next = c;
-	else
-		l->head = c;
-	l->tail = c;
-}
-
 /* Bytes moved: the idle clock starts again. */
 static void
 touch(struct conn *c)
@@ -66,7 +33,7 @@ touch(struct conn *c)
 	struct conn_set	*s = c->set;
 
 	if (c->list == &s->idle && c->deadline != NOW(s) + s->idle_ms)
-		list_append(&s->idle, c, NOW(s) + s->idle_ms);
+		conn_timer_set(&s->idle, c, NOW(s) + s->idle_ms);
 }
 
 static size_t
@@ -112,9 +79,9 @@ conn_new(struct conn_set *s, int fd, const struct sockaddr_storage *peer,
 		return NULL;
 	}
 	if (s->idle_ms > 0)
-		list_append(&s->idle, c, NOW(s) + s->idle_ms);
+		conn_timer_set(&s->idle, c, NOW(s) + s->idle_ms);
 	else
-		list_append(&s->untimed, c, 0);
+		conn_timer_set(&s->untimed, c, 0);
 	s->live++;
 	if (log_debugging()) {
 		addr_text(&c->peer, who, sizeof(who));
@@ -233,7 +200,7 @@ conn_close(struct conn *c, const char *reason)
 	 */
 	if (c->holder != 0)
 		loop_del(c->set->loop, &c->io);
-	list_remove(c);
+	conn_timer_clear(c);
 	conn_close_fd(c);
 	conn_unref(c);
 }
@@ -249,32 +216,6 @@ conn_detach(struct conn *c, pid_t holder)
 	c->holder = holder;
 	conn_ref(c);
 	conn_close(c, "handed to the program");
-}
-
-/*
- * An accepted socket that will not become a connection: read what the
- * client sent already (so close() sends a FIN rather than an RST), send
- * our FIN, close, give back its max_connections unit, and say why (why
- * NULL: the caller says it once for many).
- */
-void
-conn_drop(int fd, const struct limit_ref *limit,
-    const struct sockaddr_storage *peer, const char *why)
-{
-	char	 buf[4096], who[ADDR_STRLEN] = "?";
-
-	for (int i = 0; i < 16 &&
-	    recv(fd, buf, sizeof(buf), MSG_DONTWAIT) > 0; i++)
-		;
-	shutdown(fd, SHUT_WR);
-	close(fd);
-	if (limit != NULL)
-		limit_put(limit);
-	if (why == NULL)
-		return;
-	if (peer != NULL)
-		addr_text(peer, who, sizeof(who));
-	log_warnx("dropped a connection from %s: %s", who, why);
 }
 
 /* A read or write failed: the peer reset, or worse. */
@@ -310,7 +251,7 @@ conn_linger(struct conn *c)
 	c->flags &= ~(CONN_FINISHING | CONN_WANT_WRITE);
 	if (c->closer == NULL)
 		c->closer = "server";
-	list_append(&s->linger, c, NOW(s) + CONN_LINGER_MS);
+	conn_timer_set(&s->linger, c, NOW(s) + CONN_LINGER_MS);
 	conn_update(c);
 }
 
@@ -514,22 +455,6 @@ conn_io(struct io *io, uint32_t ev)
 	if (!(c->flags & CONN_CLOSED))
 		conn_update(c);
 	conn_unref(c);
-}
-
-/* Milliseconds until the next deadline, or -1 for none. */
-int
-conn_timeout(const struct conn_set *s)
-{
-	int64_t	 next = -1;
-
-	if (s->idle.head != NULL)
-		next = s->idle.head->deadline;
-	if (s->linger.head != NULL &&
-	    (next == -1 || s->linger.head->deadline < next))
-		next = s->linger.head->deadline;
-	if (next == -1)
-		return -1;
-	return next <= NOW(s) ? 0 : (int)(next - NOW(s));
 }
 
 /* End the connections whose deadline has passed. */

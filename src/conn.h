@@ -101,10 +101,7 @@ void	 conn_finish(struct conn *, const char *reason);
 void	 conn_close(struct conn *, const char *reason);
 
 void	 conn_detach(struct conn *, pid_t holder);
-void	 conn_drop(int fd, const struct limit_ref *,
-	    const struct sockaddr_storage *, const char *why);
 
-int	 conn_timeout(const struct conn_set *);
 void	 conn_expire(struct conn_set *);
 void	 conn_close_all(struct conn_set *, const char *reason);
 

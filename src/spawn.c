@@ -187,9 +187,36 @@ spawn_all_signals(sigset_t *set)
 }
 
 /*
+ * The child's start: the socket as its fd 0 and 1, errfd as fd 2 and no
+ * other fd; a clean signal mask, default dispositions, a session of its
+ * own.
+ */
+static void
+spawn_attrs(posix_spawn_file_actions_t *fa, posix_spawnattr_t *at, int sock,
+    int errfd)
+{
+	sigset_t	 none, all;
+
+	posix_spawn_file_actions_init(fa);
+	posix_spawn_file_actions_adddup2(fa, sock, STDIN_FILENO);
+	posix_spawn_file_actions_adddup2(fa, sock, STDOUT_FILENO);
+	posix_spawn_file_actions_adddup2(fa, errfd, STDERR_FILENO);
+#ifdef HAVE_POSIX_SPAWN_FILE_ACTIONS_ADDCLOSEFROM_NP
+	posix_spawn_file_actions_addclosefrom_np(fa, STDERR_FILENO + 1);
+#endif
+	posix_spawnattr_init(at);
+	sigemptyset(&none);
+	sigfillset(&all);
+	spawn_all_signals(&all);
+	posix_spawnattr_setsigmask(at, &none);
+	posix_spawnattr_setsigdefault(at, &all);
+	posix_spawnattr_setflags(at, POSIX_SPAWN_SETSIGMASK |
+	    POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSID);
+}
+
+/*
  * Start argv with the connection as its fd 0 and 1 and a pipe to the
- * log as fd 2; a clean signal mask, default dispositions, a session of
- * its own and no other fd.  Returns its pid, or -1.
+ * log as fd 2, set up by spawn_attrs().  Returns its pid, or -1.
  */
 static pid_t
 spawn_program(struct conn *c, char *const *argv, char *const *extra)
@@ -197,7 +224,6 @@ spawn_program(struct conn *c, char *const *argv, char *const *extra)
 	posix_spawn_file_actions_t	 fa;
 	posix_spawnattr_t		 at;
 	struct errlog			*e = NULL;
-	sigset_t			 none, all;
 	char				**env = NULL;
 	int				 errp[2] = { -1, -1 }, rc, fl;
 	pid_t				 pid = -1;
@@ -212,21 +238,7 @@ spawn_program(struct conn *c, char *const *argv, char *const *extra)
 		goto out;
 	fcntl(errp[0], F_SETFL, O_NONBLOCK);
 
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, c->io.fd, STDIN_FILENO);
-	posix_spawn_file_actions_adddup2(&fa, c->io.fd, STDOUT_FILENO);
-	posix_spawn_file_actions_adddup2(&fa, errp[1], STDERR_FILENO);
-#ifdef HAVE_POSIX_SPAWN_FILE_ACTIONS_ADDCLOSEFROM_NP
-	posix_spawn_file_actions_addclosefrom_np(&fa, STDERR_FILENO + 1);
-#endif
-	posix_spawnattr_init(&at);
-	sigemptyset(&none);
-	sigfillset(&all);
-	spawn_all_signals(&all);
-	posix_spawnattr_setsigmask(&at, &none);
-	posix_spawnattr_setsigdefault(&at, &all);
-	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK |
-	    POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSID);
+	spawn_attrs(&fa, &at, c->io.fd, errp[1]);
 	rc = posix_spawn(&pid, argv[0], &fa, &at, argv, env);
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&at);

@@ -1,7 +1,6 @@
 /* A worker: acceptor threads on its slot sockets, connections on epoll. */
 #include "config.h"
 
-#include <sys/eventfd.h>
 #include <sys/epoll.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -19,6 +18,8 @@
 #include "acceptor.h"
 #include "conf.h"
 #include "conn.h"
+#include "conn_timer.h"
+#include "handoff.h"
 #include "log.h"
 #include "loop.h"
 #include "proctitle.h"
@@ -32,13 +33,6 @@
 #define SCRATCH_SIZE	(64 * 1024)
 /* The longest a draining worker takes what is queued before it stops. */
 #define DRAIN_MAX_MS	2000
-
-/* A connection accepted by an acceptor, waiting for the event loop. */
-struct accepted {
-	int			 fd;
-	socklen_t		 len;
-	struct sockaddr_storage	 peer;
-};
 
 /*
  * A worker's life: serving; draining (still accepting, until the queue
@@ -64,13 +58,7 @@ struct worker {
 	struct loop			 loop;
 	struct io			 sig_io;
 	struct io			 ctl_io;
-	struct io			 queue_io;	/* eventfd */
-
-	/* Filled by the acceptors, emptied by the loop. */
-	pthread_mutex_t			 lock;
-	_Atomic long long		 queue_since;	/* ms; 0: empty */
-	struct accepted			*queue, *spare;
-	size_t				 queued, queuecap, sparecap;
+	struct handoff			 handoff;	/* acceptors to loop */
 
 	struct acceptor			*acceptors;
 	int				 nacceptors;
@@ -86,88 +74,17 @@ struct worker {
 	char				 scratch[SCRATCH_SIZE];
 };
 
-/* Runs in an acceptor thread: queue fd for the loop, and wake it. */
+/* Each connection the acceptors hand over: served, or else dropped. */
 static void
-worker_handoff(void *arg, int fd, const struct sockaddr_storage *peer,
+worker_serve(void *arg, int fd, const struct sockaddr_storage *peer,
     socklen_t len)
 {
 	struct worker	*w = arg;
-	struct accepted	*q;
-	int		 wake;
-	uint64_t	 one = 1;
 
-	pthread_mutex_lock(&w->lock);
-	if (w->queued == w->queuecap) {
-		size_t cap = w->queuecap ? w->queuecap * 2 : 64;
-		if ((q = realloc(w->queue, cap * sizeof(*q))) == NULL) {
-			pthread_mutex_unlock(&w->lock);
-			conn_drop(fd, w->conns.limit, peer, "out of memory");
-			return;
-		}
-		w->queue = q;
-		w->queuecap = cap;
+	if (conn_new(&w->conns, fd, peer, len) == NULL) {
+		acceptor_drop(fd, w->conns.limit, peer, strerror(errno));
+		w->conns.released++;
 	}
-	atomic_fetch_add_explicit(&w->beat->accepted, 1, memory_order_relaxed);
-	q = &w->queue[w->queued++];
-	q->fd = fd;
-	q->len = len;
-	memcpy(&q->peer, peer, len);
-	/* The loop empties the whole queue per wakeup: one wakeup will do. */
-	wake = (w->queued == 1);
-	if (wake)
-		atomic_store(&w->queue_since, loop_now_ms());
-	pthread_mutex_unlock(&w->lock);
-	if (wake && write(w->queue_io.fd, &one, sizeof(one)) == -1)
-		log_warn("%s: eventfd", w->svc->name);
-}
-
-/* Runs in an acceptor thread: has the loop left the queue too long? */
-static int
-worker_stalled(void *arg)
-{
-	struct worker	*w = arg;
-	long long	 since = atomic_load(&w->queue_since);
-
-	return since != 0 && loop_now_ms() - since >= ACCEPTOR_STALL_MS;
-}
-
-/* Take what the acceptors queued and give it to the handler. */
-static void
-worker_take(struct worker *w)
-{
-	struct accepted	*batch;
-	size_t		 n, cap;
-	uint64_t	 count;
-
-	if (read(w->queue_io.fd, &count, sizeof(count)) == -1 &&
-	    errno != EAGAIN)
-		log_warn("%s: eventfd", w->svc->name);
-	pthread_mutex_lock(&w->lock);
-	batch = w->queue;
-	n = w->queued;
-	cap = w->queuecap;
-	w->queue = w->spare;
-	w->queuecap = w->sparecap;
-	w->queued = 0;
-	atomic_store(&w->queue_since, 0);
-	pthread_mutex_unlock(&w->lock);
-
-	for (size_t i = 0; i < n; i++)
-		if (conn_new(&w->conns, batch[i].fd, &batch[i].peer,
-		    batch[i].len) == NULL) {
-			conn_drop(batch[i].fd, w->conns.limit, &batch[i].peer,
-			    strerror(errno));
-			w->conns.released++;
-		}
-	w->spare = batch;
-	w->sparecap = cap;
-}
-
-static void
-worker_queue_cb(struct io *io, uint32_t ev)
-{
-	(void)ev;
-	worker_take(container_of(io, struct worker, queue_io));
 }
 
 /* What each signal means to a worker; all are read from a signalfd. */
@@ -270,7 +187,7 @@ worker_exit(struct worker *w, const char *why)
 	for (int i = 0; i < w->nacceptors; i++)
 		acceptor_stop(&w->acceptors[i]);
 	if (w->nacceptors > 0)
-		worker_take(w);
+		handoff_take(&w->handoff);
 	conn_close_all(&w->conns, why);
 	spawn_stop_all(&w->loop);
 	log_debug("%s slot %d: exiting (%s)", w->svc->name, w->slot, why);
@@ -317,7 +234,7 @@ w_finish(struct worker *w)
 	w->state = W_FINISHING;
 	for (int i = 0; i < w->nacceptors; i++)
 		acceptor_stop(&w->acceptors[i]);
-	worker_take(w);
+	handoff_take(&w->handoff);
 	for (int i = 0; i < w->nacceptors; i++)
 		close(w->acceptors[i].fd);
 	w->nacceptors = 0;
@@ -403,7 +320,7 @@ worker_check(struct worker *w)
 static int
 worker_timeout(const struct worker *w)
 {
-	int	 t = conn_timeout(&w->conns);
+	int	 t = conn_timer_next(&w->conns);
 	int64_t	 left;
 
 	/* Wake often enough to show the master it is alive. */
@@ -452,10 +369,16 @@ worker_signals_open(void)
 	return sig_open(sigs);
 }
 
-/* One acceptor thread per slot socket. */
+/* The hand-off queue to the loop, and one acceptor thread per slot socket. */
 static void
 worker_start_acceptors(struct worker *w)
 {
+	w->handoff.name = w->svc->name;
+	w->handoff.limit = w->conns.limit;
+	w->handoff.accepted = &w->beat->accepted;
+	w->handoff.take = worker_serve;
+	w->handoff.arg = w;
+	handoff_init(&w->handoff, &w->loop);
 	w->nacceptors = w->svc->nlisten;
 	if ((w->acceptors = calloc(w->nacceptors, sizeof(*w->acceptors))) ==
 	    NULL)
@@ -464,9 +387,9 @@ worker_start_acceptors(struct worker *w)
 		struct acceptor *a = &w->acceptors[i];
 		a->fd = w->fds[i];
 		a->text = w->svc->listen[i].text;
-		a->handoff = worker_handoff;
-		a->stalled = worker_stalled;
-		a->arg = w;
+		a->handoff = handoff_put;
+		a->stalled = handoff_stalled;
+		a->arg = &w->handoff;
 		a->limit = w->conns.limit;
 		if (acceptor_start(a) == -1)
 			fatal("cannot start the acceptor for %s", a->text);
@@ -478,7 +401,7 @@ static void
 worker_init(struct worker *w, pid_t master, int ctl)
 {
 	struct worker_msg	 ready = { .type = WORKER_READY };
-	int			 sigfd, qfd;
+	int			 sigfd;
 
 	proctitle_set("tcpd: worker %s slot %d", w->svc->name, w->slot);
 	worker_drop_privileges(w->conf);
@@ -498,13 +421,9 @@ worker_init(struct worker *w, pid_t master, int ctl)
 		fatal("signalfd");
 	if (loop_init(&w->loop) == -1)
 		fatal("epoll");
-	if ((qfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1)
-		fatal("eventfd");
 	if (loop_add(&w->loop, &w->sig_io, sigfd, EPOLLIN, worker_sig_cb) ||
-	    loop_add(&w->loop, &w->ctl_io, ctl, EPOLLIN, worker_ctl_cb) ||
-	    loop_add(&w->loop, &w->queue_io, qfd, EPOLLIN, worker_queue_cb))
+	    loop_add(&w->loop, &w->ctl_io, ctl, EPOLLIN, worker_ctl_cb))
 		fatal("epoll_ctl");
-	pthread_mutex_init(&w->lock, NULL);
 	conn_set_init(&w->conns, &w->loop, w->svc,
 	    w->limit.shm != NULL ? &w->limit : NULL, w->scratch,
 	    sizeof(w->scratch));

@@ -1,0 +1,44 @@
+/* The queue from a worker's acceptor threads to its event loop. */
+#ifndef TCPD_HANDOFF_H
+#define TCPD_HANDOFF_H
+
+#include <sys/socket.h>
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+
+#include "loop.h"
+
+struct accepted;
+struct limit_ref;
+
+/* In the loop: each connection taken off the queue. */
+typedef void	(*handoff_cb)(void *arg, int fd,
+		    const struct sockaddr_storage *, socklen_t);
+
+struct handoff {
+	/* Set by the owner before handoff_init(). */
+	const char			*name;		/* for logs */
+	const struct limit_ref		*limit;		/* or NULL */
+	_Atomic unsigned long long	*accepted;	/* +1 a queued fd */
+	handoff_cb			 take;
+	void				*arg;		/* take's */
+
+	/* Its own: filled by the acceptors, emptied by the loop. */
+	struct io			 io;		/* eventfd */
+	pthread_mutex_t			 lock;
+	_Atomic long long		 since;		/* ms; 0: empty */
+	struct accepted			*queue, *spare;
+	size_t				 queued, queuecap, sparecap;
+};
+
+void	handoff_init(struct handoff *, struct loop *);
+/* For struct acceptor's handoff and stalled, with the handoff as arg. */
+void	handoff_put(void *, int fd, const struct sockaddr_storage *,
+	    socklen_t);
+int	handoff_stalled(void *);
+/* In the loop: what is queued, to take. */
+void	handoff_take(struct handoff *);
+
+#endif
