@@ -389,3 +389,27 @@ listeners_free(struct listeners *ls)
 	free(ls->socks);
 	ls->socks = NULL;
 }
+
+/*
+ * With net.ipv4.tcp_migrate_req at 0, a closing slot socket resets the
+ * handshakes still in flight on it instead of moving them to the other
+ * sockets of its group.  Said once, at start.
+ */
+void
+listeners_check_migrate(void)
+{
+	FILE	*fp = fopen("/proc/sys/net/ipv4/tcp_migrate_req", "re");
+	int	 v = -1;
+
+	if (fp == NULL)
+		return;
+	if (fscanf(fp, "%d", &v) != 1)
+		v = -1;
+	fclose(fp);
+	if (v == 0)
+		log_notice("net.ipv4.tcp_migrate_req is 0: when a slot socket "
+		    "closes (fewer workers, an address removed), connections "
+		    "still in their handshake on it are reset; "
+		    "sysctl -w net.ipv4.tcp_migrate_req=1 moves them to the "
+		    "remaining sockets");
+}

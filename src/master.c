@@ -278,30 +278,6 @@ master_scale(struct master *m, int by)
 	listeners_close_unused(&m->listeners);
 }
 
-/*
- * With net.ipv4.tcp_migrate_req at 0, a closing slot socket resets the
- * handshakes still in flight on it instead of moving them to the other
- * sockets of its group.  Said once, at start.
- */
-static void
-master_check_migrate(void)
-{
-	FILE	*fp = fopen("/proc/sys/net/ipv4/tcp_migrate_req", "re");
-	int	 v = -1;
-
-	if (fp == NULL)
-		return;
-	if (fscanf(fp, "%d", &v) != 1)
-		v = -1;
-	fclose(fp);
-	if (v == 0)
-		log_notice("net.ipv4.tcp_migrate_req is 0: when a slot socket "
-		    "closes (fewer workers, an address removed), connections "
-		    "still in their handshake on it are reset; "
-		    "sysctl -w net.ipv4.tcp_migrate_req=1 moves them to the "
-		    "remaining sockets");
-}
-
 /* Reap every child that ended, and let supervision act on it. */
 static void
 master_reap(struct master *m)
@@ -471,7 +447,7 @@ master_start(struct master *m)
 		    m->conf->nservices == 1 ? "" : "s",
 		    conf_workers_total(m->conf),
 		    conf_workers_total(m->conf) == 1 ? "" : "s");
-		master_check_migrate();
+		listeners_check_migrate();
 		return 0;
 	}
 	if (state == -1)
