@@ -7,9 +7,11 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "access.h"
 #include "acceptor.h"
 #include "addr.h"
 #include "limit.h"
@@ -39,11 +41,13 @@ reserve_fd(void)
  * An accepted socket that will not become a connection: read what the
  * client sent already (so close() sends a FIN rather than an RST), send
  * our FIN, close, give back its max_connections unit, and say why (why
- * NULL: the caller says it once for many).
+ * NULL: the caller says it once for many): a refusal by refused_by's
+ * access rules at notice, anything else as a warning.
  */
 void
 acceptor_drop(int fd, const struct limit_ref *limit,
-    const struct sockaddr_storage *peer, const char *why)
+    const struct sockaddr_storage *peer, const char *refused_by,
+    const char *why)
 {
 	char	 buf[4096], who[ADDR_STRLEN] = "?";
 
@@ -58,7 +62,10 @@ acceptor_drop(int fd, const struct limit_ref *limit,
 		return;
 	if (peer != NULL)
 		addr_text(peer, who, sizeof(who));
-	log_warnx("dropped a connection from %s: %s", who, why);
+	if (refused_by != NULL)
+		log_notice("%s: refused %s: %s", refused_by, who, why);
+	else
+		log_warnx("dropped a connection from %s: %s", who, why);
 }
 
 /*
@@ -78,7 +85,7 @@ shed(struct acceptor *a)
 			if ((fd = accept4(a->fd, NULL, NULL, SOCK_CLOEXEC)) ==
 			    -1)
 				break;
-			acceptor_drop(fd, NULL, NULL, NULL);
+			acceptor_drop(fd, NULL, NULL, NULL, NULL);
 			n++;
 		}
 	}
@@ -111,7 +118,31 @@ wait_turn(struct acceptor *a)
 	return a->limit == NULL || limit_take(a->limit, a->fd, &a->stop);
 }
 
-/* A connection: to the event loop, after saying a shortage is over. */
+/*
+ * Whether the access rules let peer in; if not, end its connection here,
+ * before it costs a buffer, a timer or a program.
+ */
+static int
+admitted(struct acceptor *a, int fd, const struct sockaddr_storage *peer)
+{
+	char	 why[ACCESS_TEXT_MAX + 32];
+	int	 i;
+
+	if (access_match(a->access, a->naccess, peer, &i))
+		return 1;
+	if (i >= 0)
+		snprintf(why, sizeof(why), "access rule %d '%s'", i + 1,
+		    a->access[i].text);
+	else
+		snprintf(why, sizeof(why), "no access rule matches");
+	acceptor_drop(fd, a->limit, peer, a->name, why);
+	return 0;
+}
+
+/*
+ * A connection: after saying a shortage is over, checked against the
+ * access rules, then to the event loop.
+ */
 static void
 took(struct acceptor *a, int fd, const struct sockaddr_storage *ss,
     socklen_t len)
@@ -125,7 +156,8 @@ took(struct acceptor *a, int fd, const struct sockaddr_storage *ss,
 		a->starved = 0;
 		a->shed = 0;
 	}
-	a->handoff(a->arg, fd, ss, len);
+	if (admitted(a, fd, ss))
+		a->handoff(a->arg, fd, ss, len);
 }
 
 /* accept4() failed with err: go on, shed, or rest, as it deserves. */

@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+struct access_rule;
 struct limit_ref;
 
 /* Where an accepted connection goes: the worker's event loop. */
@@ -23,6 +24,9 @@ struct acceptor {
 	int			 fd;
 	const char		*text;		/* its address, for logs */
 	const struct limit_ref	*limit;		/* max_connections, or NULL */
+	const char		*name;		/* the service's, for logs */
+	const struct access_rule *access;	/* checked before the hand-off */
+	int			 naccess;	/* 0: every peer allowed */
 	acceptor_handoff	 handoff;
 	acceptor_stalled	 stalled;
 	void			*arg;
@@ -38,8 +42,13 @@ struct acceptor {
 
 int	acceptor_start(struct acceptor *);
 void	acceptor_stop(struct acceptor *);
-/* The one way to end an accepted fd that never becomes a connection. */
+/*
+ * The one way to end an accepted fd that never becomes a connection.
+ * refused_by: NULL for a failure (a warning), or the service whose access
+ * rules refused the peer (a notice).
+ */
 void	acceptor_drop(int fd, const struct limit_ref *,
-	    const struct sockaddr_storage *, const char *why);
+	    const struct sockaddr_storage *, const char *refused_by,
+	    const char *why);
 
 #endif

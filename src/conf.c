@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "access.h"
 #include "addr.h"
 #include "conf.h"
 #include "conf_get.h"
@@ -25,11 +26,11 @@
 static const char *const top_keys[] = {
 	"user", "group", "pid_file", "log_facility", "log_level",
 	"shutdown_timeout", "retire_timeout", "respawn_window", "respawn_limit",
-	"watchdog_timeout", "services", NULL
+	"watchdog_timeout", "access", "services", NULL
 };
 static const char *const service_keys[] = {
 	"name", "handler", "listen", "workers", "backlog", "idle_timeout",
-	"max_connections", NULL
+	"max_connections", "access", NULL
 };
 
 /* A service's addresses, each clashing with none seen before. */
@@ -84,6 +85,69 @@ load_listen(struct conf_ctx *x, struct conf *c, struct conf_service *sv,
 			}
 		}
 	}
+	return 0;
+}
+
+/*
+ * An 'access' list of group g into *out and *n; both stay as they are
+ * when g has none.  An empty list is an error: "deny all" says it.
+ */
+static int
+load_access(struct conf_ctx *x, const config_setting_t *g,
+    struct access_rule **out, int *n)
+{
+	const config_setting_t	*s = config_setting_get_member(g, "access");
+	const config_setting_t	*e;
+	struct access_rule	*r;
+	const char		*text;
+	char			 why[128];
+	int			 len;
+
+	if (s == NULL)
+		return 0;
+	if (config_setting_type(s) != CONFIG_TYPE_ARRAY &&
+	    config_setting_type(s) != CONFIG_TYPE_LIST)
+		return conf_err(x, s, "'access' must be a list of rules, like "
+		    "[ \"allow 192.0.2.0/24\", \"deny all\" ]");
+	if ((len = config_setting_length(s)) == 0)
+		return conf_err(x, s, "'access' is empty: to refuse every "
+		    "client, say [ \"deny all\" ]");
+	if ((r = calloc(len, sizeof(*r))) == NULL)
+		return conf_err(x, s, "out of memory");
+	*out = r;	/* conf_free frees it, whatever happens next */
+	for (int i = 0; i < len; i++) {
+		e = config_setting_get_elem(s, i);
+		if (config_setting_type(e) != CONFIG_TYPE_STRING)
+			return conf_err(x, s, "'access' entries must be "
+			    "strings");
+		text = config_setting_get_string(e);
+		if (conf_has_control(text))
+			return conf_err(x, e, "'access' entry %d must not "
+			    "contain control characters", i + 1);
+		if (access_parse(text, &r[i], why, sizeof(why)) == -1)
+			return conf_err(x, e, "bad access rule '%s': %s", text,
+			    why);
+	}
+	*n = len;
+	return 0;
+}
+
+/*
+ * A service's own access list, or else a copy of the global one (each
+ * service owns its array).
+ */
+static int
+load_service_access(struct conf_ctx *x, const struct conf *c,
+    struct conf_service *sv, const config_setting_t *g)
+{
+	if (config_setting_get_member(g, "access") != NULL)
+		return load_access(x, g, &sv->access, &sv->naccess);
+	if (c->naccess == 0)
+		return 0;
+	if ((sv->access = calloc(c->naccess, sizeof(*sv->access))) == NULL)
+		return conf_err(x, g, "out of memory");
+	memcpy(sv->access, c->access, c->naccess * sizeof(*sv->access));
+	sv->naccess = c->naccess;
 	return 0;
 }
 
@@ -184,6 +248,7 @@ load_service(struct conf_ctx *x, struct conf *c, const config_setting_t *g)
 	    &sv->idle_timeout) == -1 ||
 	    conf_get_int(x, g, "max_connections", 0, 1000000,
 	    &sv->max_connections) == -1 ||
+	    load_service_access(x, c, sv, g) == -1 ||
 	    load_handler(x, sv, g) == -1)
 		return -1;
 	return load_listen(x, c, sv, g);
@@ -288,7 +353,8 @@ load_top(struct conf_ctx *x, struct conf *c, const config_setting_t *root)
 	    conf_get_int(x, root, "respawn_window", 1, 3600,
 	    &c->respawn_window) == -1 ||
 	    conf_get_int(x, root, "respawn_limit", 1, 1000,
-	    &c->respawn_limit) == -1)
+	    &c->respawn_limit) == -1 ||
+	    load_access(x, root, &c->access, &c->naccess) == -1)
 		return -1;
 
 	if ((svs = config_setting_get_member(root, "services")) == NULL)
@@ -410,7 +476,9 @@ conf_free(struct conf *c)
 		free(c->services[i].listen);
 		conf_strings_free(c->services[i].argv);
 		conf_strings_free(c->services[i].env);
+		free(c->services[i].access);
 	}
+	free(c->access);
 	free(c->services);
 	free(c->path);
 	free(c->user);

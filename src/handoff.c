@@ -65,7 +65,8 @@ handoff_put(void *arg, int fd, const struct sockaddr_storage *peer,
 		size_t cap = h->queuecap ? h->queuecap * 2 : 64;
 		if ((q = realloc(h->queue, cap * sizeof(*q))) == NULL) {
 			pthread_mutex_unlock(&h->lock);
-			acceptor_drop(fd, h->limit, peer, "out of memory");
+			acceptor_drop(fd, h->limit, peer, NULL,
+			    "out of memory");
 			return;
 		}
 		h->queue = q;

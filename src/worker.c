@@ -82,7 +82,7 @@ worker_serve(void *arg, int fd, const struct sockaddr_storage *peer,
 	struct worker	*w = arg;
 
 	if (conn_new(&w->conns, fd, peer, len) == NULL) {
-		acceptor_drop(fd, w->conns.limit, peer, strerror(errno));
+		acceptor_drop(fd, w->conns.limit, peer, NULL, strerror(errno));
 		w->conns.released++;
 	}
 }
@@ -391,6 +391,9 @@ worker_start_acceptors(struct worker *w)
 		a->stalled = handoff_stalled;
 		a->arg = &w->handoff;
 		a->limit = w->conns.limit;
+		a->name = w->svc->name;
+		a->access = w->svc->access;
+		a->naccess = w->svc->naccess;
 		if (acceptor_start(a) == -1)
 			fatal("cannot start the acceptor for %s", a->text);
 	}
