@@ -10,15 +10,6 @@ echo_from() {
 	    echo_from "$3" "$1" "$2" "${4:-127.0.0.1}"
 }
 
-# check EXPECTED_MESSAGE LINE...: write the lines as the file, run -t.
-check() {
-	local want=$1
-	shift
-	printf '%s\n' "$@" >"$CONF"
-	run -1 "$TCPD" -t -c "$CONF"
-	assert_output "$CONF:$want"
-}
-
 @test "rules apply in order, the first match wins" {
 	one_service e echo '' \
 	    'access = [ "deny 127.0.0.2", "allow 127.0.0.0/8", "deny all" ];'
@@ -67,25 +58,12 @@ check() {
 	capture_start "$PORT"
 	# The data waits with the connection in the queue (the worker is
 	# stopped), so it is there when the connection is refused.
-	w=$(workers)
-	kill -STOP "$w"
-	(echo data | timeout 10 nc -N -s 127.0.0.2 127.0.0.1 "$PORT" >"$T/out") &
-	client=$!
-	BG_PIDS="${BG_PIDS:-} $client"
-	wait_for 5 accept_queue_is "$PORT" 1
-	wait_for 5 client_sent_all "$PORT"
-	kill -CONT "$w"
-	wait "$client"
+	queued_data_client "$PORT" "$T/out" 127.0.0.2
 	[ ! -s "$T/out" ]
 	wait_for 5 has_server_fin "$PORT"
 	[ -z "$(resets)" ] || fail "refused with an RST: $(resets)"
 	capture_stop
 	wait_for 5 log_has_n 1 "e: refused 127\\.0\\.0\\.2:[0-9]+: access rule 1"
-}
-
-# client_sent_all PORT: the client's end has nothing left to send.
-client_sent_all() {
-	[ "$(ss -Htn "( dport = :$1 )" | awk '$2 != 0' | grep -c .)" -eq 0 ]
 }
 
 @test "an exec service spawns no program for a refused client" {

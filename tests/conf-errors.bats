@@ -3,15 +3,6 @@
 
 load helpers
 
-# check EXPECTED_MESSAGE LINE...: write the lines as the file, run -t.
-check() {
-	local want=$1
-	shift
-	printf '%s\n' "$@" >"$CONF"
-	run -1 "$TCPD" -t -c "$CONF"
-	assert_output "$CONF:$want"
-}
-
 svc='{ name = "e"; handler = "echo"; listen = [ "127.0.0.1:7007" ]; }'
 
 @test "libconfig syntax error" {

@@ -55,6 +55,38 @@ queued_clients_answered() {
 	done
 }
 
+# check EXPECTED_MESSAGE LINE...: write the lines as the file, run -t.
+check() {
+	local want=$1
+	shift
+	printf '%s\n' "$@" >"$CONF"
+	run -1 "$TCPD" -t -c "$CONF"
+	assert_output "$CONF:$want"
+}
+
+# client_sent_all PORT: the client's end of its connection to PORT has
+# nothing left to send (its data is with the server's kernel).
+client_sent_all() {
+	[ "$(ss -Htn "( dport = :$1 )" | awk '$2 != 0' | grep -c .)" -eq 0 ]
+}
+
+# queued_data_client PORT OUT [SOURCE]: a client (from SOURCE, default
+# 127.0.0.1) that sends "data" and half-closes while PORT's only worker
+# is stopped, so that its data waits with it in the accept queue; then
+# the worker goes on and the client's answer lands in OUT.
+queued_data_client() {
+	local w client
+	w=$(workers)
+	kill -STOP "$w"
+	(echo data | timeout 10 nc -N -s "${3:-127.0.0.1}" 127.0.0.1 "$1" >"$2") &
+	client=$!
+	BG_PIDS="${BG_PIDS:-} $client"
+	wait_for 5 accept_queue_is "$1" 1
+	wait_for 5 client_sent_all "$1"
+	kill -CONT "$w"
+	wait "$client"
+}
+
 # assert_echo PORT TEXT [HOST]: a client of HOST:PORT (default 127.0.0.1)
 # sends TEXT and a newline, half-closes, and gets exactly TEXT back,
 # within 5 s.  Leaves the reply in $output, as run does.

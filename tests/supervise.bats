@@ -115,12 +115,6 @@ prog_service() {
 	fi
 }
 
-# client_sent_all PORT: the client's end of its connection to PORT has
-# nothing left to send (its data is with the server's kernel).
-client_sent_all() {
-	[ "$(ss -Htn "( dport = :$1 )" | awk '$2 != 0' | grep -c .)" -eq 0 ]
-}
-
 @test "out of fds: the worker sheds queued connections, keeps serving, recovers" {
 	command -v prlimit >/dev/null || skip "prlimit is not installed"
 	# No per-connection log lines (debug): with no syslog daemon, each opens
@@ -148,14 +142,7 @@ client_sent_all() {
 	# an RST: its data is read before the close.  (The worker is stopped
 	# while it connects and sends, so the data is there when it is shed.)
 	capture_start "$PORT"
-	kill -STOP "$w"
-	(echo data | timeout 10 nc -N 127.0.0.1 "$PORT" >"$T/shed") &
-	client=$!
-	BG_PIDS="${BG_PIDS:-} $client"
-	wait_for 5 accept_queue_is "$PORT" 1
-	wait_for 5 client_sent_all "$PORT"
-	kill -CONT "$w"
-	wait "$client"
+	queued_data_client "$PORT" "$T/shed"
 	[ ! -s "$T/shed" ]
 	wait_for 5 has_server_fin "$PORT"
 	[ -z "$(resets)" ] || fail "shed with an RST: $(resets)"
