@@ -14,6 +14,8 @@
 #include "access.h"
 #include "acceptor.h"
 #include "addr.h"
+#include "conf_net.h"
+#include "connlog.h"
 #include "limit.h"
 #include "log.h"
 #include "util.h"
@@ -38,16 +40,15 @@ reserve_fd(void)
 }
 
 /*
- * An accepted socket that will not become a connection: read what the
- * client sent already (so close() sends a FIN rather than an RST), send
- * our FIN, close, give back its max_connections unit, and say why (why
- * NULL: the caller says it once for many): a refusal by refused_by's
- * access rules at notice, anything else as a warning.
+ * An accepted socket that cannot become a connection, nor end gently on
+ * the loop: read what the client sent already (so close() sends a FIN
+ * rather than an RST), send our FIN, close, give back its
+ * max_connections unit, and warn why (why NULL: the caller says it once
+ * for many, or it was said already).
  */
 void
 acceptor_drop(int fd, const struct limit_ref *limit,
-    const struct sockaddr_storage *peer, const char *refused_by,
-    const char *why)
+    const struct sockaddr_storage *peer, const char *why)
 {
 	char	 buf[4096], who[ADDR_STRLEN] = "?";
 
@@ -62,10 +63,7 @@ acceptor_drop(int fd, const struct limit_ref *limit,
 		return;
 	if (peer != NULL)
 		addr_text(peer, who, sizeof(who));
-	if (refused_by != NULL)
-		log_notice("%s: refused %s: %s", refused_by, who, why);
-	else
-		log_warnx("dropped a connection from %s: %s", who, why);
+	log_warnx("dropped a connection from %s: %s", who, why);
 }
 
 /*
@@ -85,7 +83,7 @@ shed(struct acceptor *a)
 			if ((fd = accept4(a->fd, NULL, NULL, SOCK_CLOEXEC)) ==
 			    -1)
 				break;
-			acceptor_drop(fd, NULL, NULL, NULL, NULL);
+			acceptor_drop(fd, NULL, NULL, NULL);
 			n++;
 		}
 	}
@@ -119,23 +117,38 @@ wait_turn(struct acceptor *a)
 }
 
 /*
- * Whether the access rules let peer in; if not, end its connection here,
- * before it costs a buffer, a timer or a program.
+ * Refuse peer: say so in the log, give back its max_connections unit,
+ * and hand it to the loop to be given refuse_message and ended gently.
+ */
+static void
+refuse(struct acceptor *a, int fd, const struct sockaddr_storage *peer,
+    socklen_t len, const char *why)
+{
+	connlog_refused(a->name, fd, peer, why);
+	if (a->limit != NULL)
+		limit_put(a->limit);
+	a->handoff(a->arg, fd, peer, len, 1);
+}
+
+/*
+ * Whether peer may come in, by the access rules; if not, why into why.
+ * Checked here, before the connection costs a buffer, a timer or a
+ * program.
  */
 static int
-admitted(struct acceptor *a, int fd, const struct sockaddr_storage *peer)
+admitted(struct acceptor *a, const struct sockaddr_storage *peer, char *why,
+    size_t whylen)
 {
-	char	 why[ACCESS_TEXT_MAX + 32];
-	int	 i;
+	const struct conf_net	*net = a->net;
+	int			 i;
 
-	if (access_match(a->access, a->naccess, peer, &i))
+	if (access_match(net->access, net->naccess, peer, &i))
 		return 1;
 	if (i >= 0)
-		snprintf(why, sizeof(why), "access rule %d '%s'", i + 1,
-		    a->access[i].text);
+		snprintf(why, whylen, "access rule %d '%s'", i + 1,
+		    net->access[i].text);
 	else
-		snprintf(why, sizeof(why), "no access rule matches");
-	acceptor_drop(fd, a->limit, peer, a->name, why);
+		snprintf(why, whylen, "no access rule matches");
 	return 0;
 }
 
@@ -147,6 +160,8 @@ static void
 took(struct acceptor *a, int fd, const struct sockaddr_storage *ss,
     socklen_t len)
 {
+	char	 why[ACCESS_TEXT_MAX + 32];
+
 	/* A reserve lost to a shortage comes back first. */
 	if (a->reserve == -1)
 		a->reserve = reserve_fd();
@@ -156,8 +171,10 @@ took(struct acceptor *a, int fd, const struct sockaddr_storage *ss,
 		a->starved = 0;
 		a->shed = 0;
 	}
-	if (admitted(a, fd, ss))
-		a->handoff(a->arg, fd, ss, len);
+	if (admitted(a, ss, why, sizeof(why)))
+		a->handoff(a->arg, fd, ss, len, 0);
+	else
+		refuse(a, fd, ss, len, why);
 }
 
 /* accept4() failed with err: go on, shed, or rest, as it deserves. */

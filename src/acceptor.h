@@ -7,12 +7,15 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
-struct access_rule;
+struct conf_net;
 struct limit_ref;
 
-/* Where an accepted connection goes: the worker's event loop. */
+/*
+ * Where an accepted connection goes: the worker's event loop, which ends
+ * a refused one (given refuse_message, and a FIN).
+ */
 typedef void	(*acceptor_handoff)(void *arg, int fd,
-		    const struct sockaddr_storage *, socklen_t);
+		    const struct sockaddr_storage *, socklen_t, int refused);
 /*
  * Non-zero while the taker of handed-off connections has left them for
  * ACCEPTOR_STALL_MS or more.
@@ -25,8 +28,7 @@ struct acceptor {
 	const char		*text;		/* its address, for logs */
 	const struct limit_ref	*limit;		/* max_connections, or NULL */
 	const char		*name;		/* the service's, for logs */
-	const struct access_rule *access;	/* checked before the hand-off */
-	int			 naccess;	/* 0: every peer allowed */
+	const struct conf_net	*net;		/* checked before the hand-off */
 	acceptor_handoff	 handoff;
 	acceptor_stalled	 stalled;
 	void			*arg;
@@ -44,11 +46,9 @@ int	acceptor_start(struct acceptor *);
 void	acceptor_stop(struct acceptor *);
 /*
  * The one way to end an accepted fd that never becomes a connection.
- * refused_by: NULL for a failure (a warning), or the service whose access
- * rules refused the peer (a notice).
+ * why: said in a warning (NULL: the caller says it, or nothing).
  */
 void	acceptor_drop(int fd, const struct limit_ref *,
-	    const struct sockaddr_storage *, const char *refused_by,
-	    const char *why);
+	    const struct sockaddr_storage *, const char *why);
 
 #endif

@@ -15,10 +15,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "access.h"
 #include "addr.h"
 #include "conf.h"
 #include "conf_get.h"
+#include "conf_net.h"
 #include "conf_src.h"
 #include "log.h"
 #include "services/service.h"
@@ -26,11 +26,11 @@
 static const char *const top_keys[] = {
 	"user", "group", "pid_file", "log_facility", "log_level",
 	"shutdown_timeout", "retire_timeout", "respawn_window", "respawn_limit",
-	"watchdog_timeout", "access", "services", NULL
+	"watchdog_timeout", "services", NULL
 };
 static const char *const service_keys[] = {
 	"name", "handler", "listen", "workers", "backlog", "idle_timeout",
-	"max_connections", "access", NULL
+	"max_connections", NULL
 };
 
 /* A service's addresses, each clashing with none seen before. */
@@ -89,69 +89,6 @@ load_listen(struct conf_ctx *x, struct conf *c, struct conf_service *sv,
 }
 
 /*
- * An 'access' list of group g into *out and *n; both stay as they are
- * when g has none.  An empty list is an error: "deny all" says it.
- */
-static int
-load_access(struct conf_ctx *x, const config_setting_t *g,
-    struct access_rule **out, int *n)
-{
-	const config_setting_t	*s = config_setting_get_member(g, "access");
-	const config_setting_t	*e;
-	struct access_rule	*r;
-	const char		*text;
-	char			 why[128];
-	int			 len;
-
-	if (s == NULL)
-		return 0;
-	if (config_setting_type(s) != CONFIG_TYPE_ARRAY &&
-	    config_setting_type(s) != CONFIG_TYPE_LIST)
-		return conf_err(x, s, "'access' must be a list of rules, like "
-		    "[ \"allow 192.0.2.0/24\", \"deny all\" ]");
-	if ((len = config_setting_length(s)) == 0)
-		return conf_err(x, s, "'access' is empty: to refuse every "
-		    "client, say [ \"deny all\" ]");
-	if ((r = calloc(len, sizeof(*r))) == NULL)
-		return conf_err(x, s, "out of memory");
-	*out = r;	/* conf_free frees it, whatever happens next */
-	for (int i = 0; i < len; i++) {
-		e = config_setting_get_elem(s, i);
-		if (config_setting_type(e) != CONFIG_TYPE_STRING)
-			return conf_err(x, s, "'access' entries must be "
-			    "strings");
-		text = config_setting_get_string(e);
-		if (conf_has_control(text))
-			return conf_err(x, e, "'access' entry %d must not "
-			    "contain control characters", i + 1);
-		if (access_parse(text, &r[i], why, sizeof(why)) == -1)
-			return conf_err(x, e, "bad access rule '%s': %s", text,
-			    why);
-	}
-	*n = len;
-	return 0;
-}
-
-/*
- * A service's own access list, or else a copy of the global one (each
- * service owns its array).
- */
-static int
-load_service_access(struct conf_ctx *x, const struct conf *c,
-    struct conf_service *sv, const config_setting_t *g)
-{
-	if (config_setting_get_member(g, "access") != NULL)
-		return load_access(x, g, &sv->access, &sv->naccess);
-	if (c->naccess == 0)
-		return 0;
-	if ((sv->access = calloc(c->naccess, sizeof(*sv->access))) == NULL)
-		return conf_err(x, g, "out of memory");
-	memcpy(sv->access, c->access, c->naccess * sizeof(*sv->access));
-	sv->naccess = c->naccess;
-	return 0;
-}
-
-/*
  * Service names go into logs, process titles and metrics labels: plain
  * ASCII letters, digits, '_', '-' and '.' only.
  */
@@ -164,11 +101,18 @@ valid_name(const char *name)
 	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.") == n;
 }
 
-/* A setting some handler declares as its own. */
+/* One of the network settings, taken globally and per service. */
 static int
-handler_key(const char *name)
+net_key(const char *name)
 {
-	return service_owner(name) != NULL;
+	return conf_key_in(conf_net_keys, name);
+}
+
+/* A setting some handler declares as its own, or a network setting. */
+static int
+service_key(const char *name)
+{
+	return service_owner(name) != NULL || net_key(name);
 }
 
 /*
@@ -224,7 +168,7 @@ load_service(struct conf_ctx *x, struct conf *c, const config_setting_t *g)
 	if ((sv->name = strdup(name)) == NULL)
 		return conf_err(x, g, "out of memory");
 	snprintf(where, sizeof(where), " in service '%s'", name);
-	if (conf_get_keys(x, g, service_keys, handler_key, where) == -1)
+	if (conf_get_keys(x, g, service_keys, service_key, where) == -1)
 		return -1;
 	for (int i = 0; i < c->nservices; i++)
 		if (strcmp(c->services[i].name, name) == 0)
@@ -248,7 +192,7 @@ load_service(struct conf_ctx *x, struct conf *c, const config_setting_t *g)
 	    &sv->idle_timeout) == -1 ||
 	    conf_get_int(x, g, "max_connections", 0, 1000000,
 	    &sv->max_connections) == -1 ||
-	    load_service_access(x, c, sv, g) == -1 ||
+	    conf_net_load(x, g, &c->net, &sv->net) == -1 ||
 	    load_handler(x, sv, g) == -1)
 		return -1;
 	return load_listen(x, c, sv, g);
@@ -326,7 +270,7 @@ load_top(struct conf_ctx *x, struct conf *c, const config_setting_t *root)
 	const char		*fac = "daemon", *lvl = "info";
 	int			 n;
 
-	if (conf_get_keys(x, root, top_keys, NULL, "") == -1 ||
+	if (conf_get_keys(x, root, top_keys, net_key, "") == -1 ||
 	    load_user(x, c, root) == -1 ||
 	    load_pid_file(x, c, root) == -1 ||
 	    conf_get_string(x, root, "log_facility", &fac) == -1 ||
@@ -354,7 +298,7 @@ load_top(struct conf_ctx *x, struct conf *c, const config_setting_t *root)
 	    &c->respawn_window) == -1 ||
 	    conf_get_int(x, root, "respawn_limit", 1, 1000,
 	    &c->respawn_limit) == -1 ||
-	    load_access(x, root, &c->access, &c->naccess) == -1)
+	    conf_net_load(x, root, NULL, &c->net) == -1)
 		return -1;
 
 	if ((svs = config_setting_get_member(root, "services")) == NULL)
@@ -476,9 +420,9 @@ conf_free(struct conf *c)
 		free(c->services[i].listen);
 		conf_strings_free(c->services[i].argv);
 		conf_strings_free(c->services[i].env);
-		free(c->services[i].access);
+		conf_net_free(&c->services[i].net);
 	}
-	free(c->access);
+	conf_net_free(&c->net);
 	free(c->services);
 	free(c->path);
 	free(c->user);

@@ -7,7 +7,8 @@
 
 #include <stddef.h>
 
-struct access_rule;
+#include "conf_net.h"
+
 struct service;
 
 #define CONF_ADDRSTRLEN	64	/* "[v6 address]:port" */
@@ -35,8 +36,7 @@ struct conf_service {
 	int			 max_connections;	/* 0 = no limit */
 	char			**argv;		/* exec: program and arguments */
 	char			**env;		/* exec: extra NAME=value */
-	struct access_rule	*access;	/* its own, or the global */
-	int			 naccess;	/* 0: every peer allowed */
+	struct conf_net		 net;		/* its own, over the global */
 	int			 line;
 };
 
@@ -55,8 +55,7 @@ struct conf {
 	int			 respawn_window;	/* seconds */
 	int			 respawn_limit;
 	int			 watchdog_timeout;	/* seconds, 0 = off */
-	struct access_rule	*access;	/* the global list */
-	int			 naccess;
+	struct conf_net		 net;		/* the global settings */
 	struct conf_service	*services;
 	int			 nservices;
 };

@@ -54,8 +54,9 @@ conf_err(struct conf_ctx *x, const config_setting_t *s, const char *fmt, ...)
 	return -1;
 }
 
-static int
-known_key(const char *const *keys, const char *name)
+/* Is name one of the NULL-ended keys? */
+int
+conf_key_in(const char *const *keys, const char *name)
 {
 	for (; *keys != NULL; keys++)
 		if (strcmp(*keys, name) == 0)
@@ -73,7 +74,7 @@ conf_get_keys(struct conf_ctx *x, const config_setting_t *g,
 
 	for (int i = 0; (s = config_setting_get_elem(g, i)) != NULL; i++) {
 		name = config_setting_name(s);
-		if (!known_key(keys, name) && (more == NULL || !more(name)))
+		if (!conf_key_in(keys, name) && (more == NULL || !more(name)))
 			return conf_err(x, s, "unknown key '%s'%s", name,
 			    where);
 	}
@@ -194,4 +195,19 @@ conf_strings_free(char **v)
 	for (char **p = v; p != NULL && *p != NULL; p++)
 		free(*p);
 	free(v);
+}
+
+/* An optional boolean member; *out stays as it is when absent. */
+int
+conf_get_bool(struct conf_ctx *x, const config_setting_t *g, const char *name,
+    int *out)
+{
+	const config_setting_t	*s = config_setting_get_member(g, name);
+
+	if (s == NULL)
+		return 0;
+	if (config_setting_type(s) != CONFIG_TYPE_BOOL)
+		return conf_err(x, s, "'%s' must be true or false", name);
+	*out = config_setting_get_bool(s);
+	return 0;
 }

@@ -22,6 +22,7 @@ const char	*conf_ctx_file(const struct conf_ctx *, const char *file);
 char		*conf_where(const struct conf_ctx *, const config_setting_t *);
 int		 conf_err(struct conf_ctx *, const config_setting_t *,
 		    const char *, ...) __attribute__((format(printf, 3, 4)));
+int		 conf_key_in(const char *const *keys, const char *name);
 int		 conf_get_keys(struct conf_ctx *, const config_setting_t *,
 		    const char *const *keys, int (*more)(const char *),
 		    const char *where);
@@ -31,6 +32,8 @@ int		 conf_get_strings(struct conf_ctx *, const config_setting_t *,
 		    const char *name, int nplain, char ***out);
 int		 conf_get_int(struct conf_ctx *, const config_setting_t *,
 		    const char *name, long long min, long long max, int *out);
+int		 conf_get_bool(struct conf_ctx *, const config_setting_t *,
+		    const char *name, int *out);
 void		 conf_strings_free(char **);
 int		 conf_has_control(const char *);
 

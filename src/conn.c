@@ -59,13 +59,12 @@ conn_set_init(struct conn_set *s, struct loop *loop,
 	s->scratchlen = scratchlen;
 }
 
-/* A freshly accepted connection, handed to its handler. */
-struct conn *
-conn_new(struct conn_set *s, int fd, const struct sockaddr_storage *peer,
+/* A connection on the loop with its timer, not yet shown to anyone. */
+static struct conn *
+conn_alloc(struct conn_set *s, int fd, const struct sockaddr_storage *peer,
     socklen_t peerlen)
 {
 	struct conn	*c;
-	char		 who[ADDR_STRLEN];
 
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return NULL;
@@ -83,6 +82,19 @@ conn_new(struct conn_set *s, int fd, const struct sockaddr_storage *peer,
 	else
 		conn_timer_set(&s->untimed, c, 0);
 	s->live++;
+	return c;
+}
+
+/* A freshly accepted connection, handed to its handler. */
+struct conn *
+conn_new(struct conn_set *s, int fd, const struct sockaddr_storage *peer,
+    socklen_t peerlen)
+{
+	struct conn	*c;
+	char		 who[ADDR_STRLEN];
+
+	if ((c = conn_alloc(s, fd, peer, peerlen)) == NULL)
+		return NULL;
 	if (log_debugging()) {
 		addr_text(&c->peer, who, sizeof(who));
 		log_debug("%s %s: connected", s->name, who);
@@ -93,6 +105,31 @@ conn_new(struct conn_set *s, int fd, const struct sockaddr_storage *peer,
 		conn_update(c);
 		conn_unref(c);
 	}
+	return c;
+}
+
+/*
+ * A connection refused before any handler: given refuse_message, then
+ * ended like any other (our FIN, the peer's leftovers read until its
+ * FIN), so that close() sends a FIN, never an RST over what the client
+ * sent.  It holds no max_connections unit.  NULL when CONN_REFUSING_MAX
+ * are ending already: the caller ends it at once.
+ */
+struct conn *
+conn_refuse(struct conn_set *s, int fd, const struct sockaddr_storage *peer,
+    socklen_t peerlen)
+{
+	const struct conf_net	*net = &s->conf->net;
+	struct conn		*c;
+
+	if (s->refusing >= CONN_REFUSING_MAX ||
+	    (c = conn_alloc(s, fd, peer, peerlen)) == NULL)
+		return NULL;
+	c->flags |= CONN_REFUSED;
+	s->refusing++;
+	if (net->refuse_message != NULL)
+		conn_write(c, net->refuse_message, net->refuse_len);
+	conn_finish(c, "refused");
 	return c;
 }
 
@@ -165,7 +202,9 @@ conn_release(struct conn *c)
 {
 	struct conn_set	*s = c->set;
 
-	if (s->limit != NULL)
+	if (c->flags & CONN_REFUSED)
+		s->refusing--;
+	else if (s->limit != NULL)
 		limit_put(s->limit);
 	s->live--;
 	s->released++;
@@ -432,7 +471,7 @@ conn_io(struct io *io, uint32_t ev)
 		conn_flush(c);
 	if (!(c->flags & CONN_CLOSED) && (ev & (EPOLLIN | EPOLLHUP | EPOLLERR)) &&
 	    (c->io.events & EPOLLIN)) {
-		if (c->flags & CONN_LINGERING)
+		if (c->flags & (CONN_LINGERING | CONN_REFUSED))
 			conn_linger_read(c);
 		else if (svc->input != NULL)
 			svc->input(c);

@@ -18,6 +18,8 @@ struct limit_ref;
 #define CONN_OUT_MAX	(256 * 1024)
 /* After our FIN, how long to read the peer's leftovers before closing. */
 #define CONN_LINGER_MS	5000
+/* Refused connections a worker lets end gently at once; beyond: at once. */
+#define CONN_REFUSING_MAX	512
 
 struct conn;
 
@@ -41,6 +43,7 @@ struct conn_set {
 	struct conn_list	 linger;
 	struct conn_list	 untimed;
 	unsigned		 live;		/* not yet released */
+	unsigned		 refusing;	/* of them, refused ones */
 	unsigned long long	 released;	/* since the worker started */
 	char			*scratch;	/* shared read buffer */
 	size_t			 scratchlen;
@@ -55,6 +58,7 @@ enum {
 	CONN_CLOSED	= 0x10,	/* off the loop, gone at the last unref */
 	CONN_WANT_WRITE	= 0x20,	/* the handler wants room to write */
 	CONN_RESET	= 0x40,	/* the peer sent an RST */
+	CONN_REFUSED	= 0x80,	/* refused: no handler, no max_connections */
 };
 
 /*
@@ -89,6 +93,9 @@ void	 conn_set_init(struct conn_set *, struct loop *,
 	    char *scratch, size_t scratchlen);
 struct conn *
 	 conn_new(struct conn_set *, int fd,
+	    const struct sockaddr_storage *, socklen_t);
+struct conn *
+	 conn_refuse(struct conn_set *, int fd,
 	    const struct sockaddr_storage *, socklen_t);
 void	 conn_ref(struct conn *);
 void	 conn_unref(struct conn *);

@@ -22,6 +22,7 @@
 /* A connection accepted by an acceptor, waiting for the event loop. */
 struct accepted {
 	int			 fd;
+	int			 refused;
 	socklen_t		 len;
 	struct sockaddr_storage	 peer;
 };
@@ -50,10 +51,13 @@ handoff_init(struct handoff *h, struct loop *loop)
 	pthread_mutex_init(&h->lock, NULL);
 }
 
-/* Runs in an acceptor thread: queue fd for the loop, and wake it. */
+/*
+ * Runs in an acceptor thread: queue fd for the loop, and wake it.  A
+ * refused fd holds no max_connections unit.
+ */
 void
 handoff_put(void *arg, int fd, const struct sockaddr_storage *peer,
-    socklen_t len)
+    socklen_t len, int refused)
 {
 	struct handoff	*h = arg;
 	struct accepted	*q;
@@ -65,7 +69,7 @@ handoff_put(void *arg, int fd, const struct sockaddr_storage *peer,
 		size_t cap = h->queuecap ? h->queuecap * 2 : 64;
 		if ((q = realloc(h->queue, cap * sizeof(*q))) == NULL) {
 			pthread_mutex_unlock(&h->lock);
-			acceptor_drop(fd, h->limit, peer, NULL,
+			acceptor_drop(fd, refused ? NULL : h->limit, peer,
 			    "out of memory");
 			return;
 		}
@@ -75,6 +79,7 @@ handoff_put(void *arg, int fd, const struct sockaddr_storage *peer,
 	atomic_fetch_add_explicit(h->accepted, 1, memory_order_relaxed);
 	q = &h->queue[h->queued++];
 	q->fd = fd;
+	q->refused = refused;
 	q->len = len;
 	memcpy(&q->peer, peer, len);
 	/* The loop empties the whole queue per wakeup: one wakeup will do. */
@@ -117,7 +122,8 @@ handoff_take(struct handoff *h)
 	pthread_mutex_unlock(&h->lock);
 
 	for (size_t i = 0; i < n; i++)
-		h->take(h->arg, batch[i].fd, &batch[i].peer, batch[i].len);
+		h->take(h->arg, batch[i].fd, &batch[i].peer, batch[i].len,
+		    batch[i].refused);
 	h->spare = batch;
 	h->sparecap = cap;
 }

@@ -13,9 +13,9 @@
 struct accepted;
 struct limit_ref;
 
-/* In the loop: each connection taken off the queue. */
+/* In the loop: each connection taken off the queue, refused or not. */
 typedef void	(*handoff_cb)(void *arg, int fd,
-		    const struct sockaddr_storage *, socklen_t);
+		    const struct sockaddr_storage *, socklen_t, int refused);
 
 struct handoff {
 	/* Set by the owner before handoff_init(). */
@@ -36,7 +36,7 @@ struct handoff {
 void	handoff_init(struct handoff *, struct loop *);
 /* For struct acceptor's handoff and stalled, with the handoff as arg. */
 void	handoff_put(void *, int fd, const struct sockaddr_storage *,
-	    socklen_t);
+	    socklen_t, int refused);
 int	handoff_stalled(void *);
 /* In the loop: what is queued, to take. */
 void	handoff_take(struct handoff *);

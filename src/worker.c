@@ -77,12 +77,20 @@ struct worker {
 /* Each connection the acceptors hand over: served, or else dropped. */
 static void
 worker_serve(void *arg, int fd, const struct sockaddr_storage *peer,
-    socklen_t len)
+    socklen_t len, int refused)
 {
 	struct worker	*w = arg;
 
+	if (refused) {
+		/* Said in the log already; ended at once if it cannot linger. */
+		if (conn_refuse(&w->conns, fd, peer, len) == NULL) {
+			acceptor_drop(fd, NULL, peer, NULL);
+			w->conns.released++;
+		}
+		return;
+	}
 	if (conn_new(&w->conns, fd, peer, len) == NULL) {
-		acceptor_drop(fd, w->conns.limit, peer, NULL, strerror(errno));
+		acceptor_drop(fd, w->conns.limit, peer, strerror(errno));
 		w->conns.released++;
 	}
 }
@@ -392,8 +400,7 @@ worker_start_acceptors(struct worker *w)
 		a->arg = &w->handoff;
 		a->limit = w->conns.limit;
 		a->name = w->svc->name;
-		a->access = w->svc->access;
-		a->naccess = w->svc->naccess;
+		a->net = &w->svc->net;
 		if (acceptor_start(a) == -1)
 			fatal("cannot start the acceptor for %s", a->text);
 	}

@@ -20,7 +20,7 @@ echo_from() {
 	echo_from 127.0.0.3 "$PORT" three
 	assert_output three
 	wait_for 5 log_has_n 1 "e: refused 127\\.0\\.0\\.2:[0-9]+: access rule 1 'deny 127\\.0\\.0\\.2'"
-	[ "$(log_count 'refused')" -eq 1 ]
+	[ "$(log_count 'e: refused')" -eq 1 ]
 }
 
 @test "a service's own list replaces the global one; no match is refused" {

@@ -1,0 +1,226 @@
+/*
+ * The network settings of the configuration: access, per_source,
+ * refuse_message, keepalive, user_timeout, defer_accept, nodelay,
+ * log_connections.  Read once globally, then for each service on top of
+ * a copy of the global ones.
+ */
+#include "config.h"
+
+#include <libconfig.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "access.h"
+#include "conf_get.h"
+#include "conf_net.h"
+
+const char *const conf_net_keys[] = {
+	"access", "per_source", "refuse_message", "keepalive", "user_timeout",
+	"defer_accept", "nodelay", "log_connections", NULL
+};
+
+static const char *const per_source_keys[] = {
+	"max_connections", "rate", "burst", "ipv4_prefix", "ipv6_prefix",
+	"sources", NULL
+};
+
+static const char *const keepalive_keys[] = {
+	"idle", "interval", "count", NULL
+};
+
+/* Nothing refused, nothing set: the kernel's sockets as they come. */
+void
+conf_net_defaults(struct conf_net *n)
+{
+	memset(n, 0, sizeof(*n));
+	n->log_connections = 1;
+}
+
+/*
+ * An 'access' list of group g into n.  An empty list is an error: "deny
+ * all" says it.
+ */
+static int
+load_access(struct conf_ctx *x, const config_setting_t *s, struct conf_net *n)
+{
+	const config_setting_t	*e;
+	struct access_rule	*r;
+	const char		*text;
+	char			 why[128];
+	int			 len;
+
+	if (config_setting_type(s) != CONFIG_TYPE_ARRAY &&
+	    config_setting_type(s) != CONFIG_TYPE_LIST)
+		return conf_err(x, s, "'access' must be a list of rules, like "
+		    "[ \"allow 192.0.2.0/24\", \"deny all\" ]");
+	if ((len = config_setting_length(s)) == 0)
+		return conf_err(x, s, "'access' is empty: to refuse every "
+		    "client, say [ \"deny all\" ]");
+	if ((r = calloc(len, sizeof(*r))) == NULL)
+		return conf_err(x, s, "out of memory");
+	free(n->access);
+	n->access = r;		/* conf_net_free frees it, whatever follows */
+	n->naccess = 0;
+	for (int i = 0; i < len; i++) {
+		e = config_setting_get_elem(s, i);
+		if (config_setting_type(e) != CONFIG_TYPE_STRING)
+			return conf_err(x, s, "'access' entries must be "
+			    "strings");
+		text = config_setting_get_string(e);
+		if (conf_has_control(text))
+			return conf_err(x, e, "'access' entry %d must not "
+			    "contain control characters", i + 1);
+		if (access_parse(text, &r[i], why, sizeof(why)) == -1)
+			return conf_err(x, e, "bad access rule '%s': %s", text,
+			    why);
+	}
+	n->naccess = len;
+	return 0;
+}
+
+/*
+ * per_source = { ... }: replaces what was inherited as a whole; an empty
+ * group means no per-source limits.
+ */
+static int
+load_per_source(struct conf_ctx *x, const config_setting_t *g,
+    struct per_source *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->ipv4_prefix = 32;
+	p->ipv6_prefix = 64;
+	p->sources = 16384;
+	if (config_setting_type(g) != CONFIG_TYPE_GROUP)
+		return conf_err(x, g, "'per_source' must be a group, like "
+		    "{ max_connections = 8; rate = 20; }");
+	if (conf_get_keys(x, g, per_source_keys, NULL, " in 'per_source'") ==
+	    -1 ||
+	    conf_get_int(x, g, "max_connections", 0, 1000000,
+	    &p->max_connections) == -1 ||
+	    conf_get_int(x, g, "rate", 0, 1000000, &p->rate) == -1 ||
+	    conf_get_int(x, g, "ipv4_prefix", 0, 32, &p->ipv4_prefix) == -1 ||
+	    conf_get_int(x, g, "ipv6_prefix", 0, 128, &p->ipv6_prefix) == -1 ||
+	    conf_get_int(x, g, "sources", 16, 1048576, &p->sources) == -1)
+		return -1;
+	p->burst = p->rate;
+	if (conf_get_int(x, g, "burst", 1, 10000000, &p->burst) == -1)
+		return -1;
+	if (p->rate == 0 && config_setting_get_member(g, "burst") != NULL)
+		return conf_err(x, config_setting_get_member(g, "burst"),
+		    "'burst' needs a 'rate'");
+	return 0;
+}
+
+/*
+ * keepalive = true | false | { idle = S; interval = S; count = N; }: a
+ * member left out keeps the kernel's value (net.ipv4.tcp_keepalive_*).
+ */
+static int
+load_keepalive(struct conf_ctx *x, const config_setting_t *s,
+    struct conf_net *n)
+{
+	n->keepalive_idle = n->keepalive_interval = n->keepalive_count = 0;
+	if (config_setting_type(s) == CONFIG_TYPE_BOOL) {
+		n->keepalive = config_setting_get_bool(s);
+		return 0;
+	}
+	if (config_setting_type(s) != CONFIG_TYPE_GROUP)
+		return conf_err(x, s, "'keepalive' must be true, false, or a "
+		    "group like { idle = 60; interval = 10; count = 5; }");
+	n->keepalive = 1;
+	/* The kernel's own bounds: MAX_TCP_KEEPIDLE, _KEEPINTVL, _KEEPCNT. */
+	return conf_get_keys(x, s, keepalive_keys, NULL, " in 'keepalive'") ==
+	    -1 ||
+	    conf_get_int(x, s, "idle", 1, 32767, &n->keepalive_idle) == -1 ||
+	    conf_get_int(x, s, "interval", 1, 32767,
+	    &n->keepalive_interval) == -1 ||
+	    conf_get_int(x, s, "count", 1, 127, &n->keepalive_count) == -1 ?
+	    -1 : 0;
+}
+
+/* Sent as it is, never logged: control characters (\r\n) are fine. */
+static int
+load_refuse_message(struct conf_ctx *x, const config_setting_t *s,
+    struct conf_net *n)
+{
+	const char	*m;
+
+	if (config_setting_type(s) != CONFIG_TYPE_STRING)
+		return conf_err(x, s, "'refuse_message' must be a string");
+	m = config_setting_get_string(s);
+	if (strlen(m) > CONF_REFUSE_MAX)
+		return conf_err(x, s, "'refuse_message' is %zu bytes, more "
+		    "than %d", strlen(m), CONF_REFUSE_MAX);
+	free(n->refuse_message);
+	n->refuse_message = NULL;
+	n->refuse_len = strlen(m);
+	if (n->refuse_len > 0 && (n->refuse_message = strdup(m)) == NULL)
+		return conf_err(x, s, "out of memory");
+	return 0;
+}
+
+/* inherit's lists and strings, copied so that n owns its own. */
+static int
+copy_net(struct conf_ctx *x, const config_setting_t *g,
+    const struct conf_net *inherit, struct conf_net *n)
+{
+	*n = *inherit;
+	n->access = NULL;
+	n->refuse_message = NULL;
+	if (inherit->naccess > 0) {
+		if ((n->access = calloc(inherit->naccess,
+		    sizeof(*n->access))) == NULL)
+			return conf_err(x, g, "out of memory");
+		memcpy(n->access, inherit->access,
+		    inherit->naccess * sizeof(*n->access));
+	}
+	if (inherit->refuse_message != NULL &&
+	    (n->refuse_message = strdup(inherit->refuse_message)) == NULL)
+		return conf_err(x, g, "out of memory");
+	return 0;
+}
+
+/*
+ * The network settings of group g into n: what g sets, over a copy of
+ * inherit (NULL: the defaults).  n is the caller's to conf_net_free(),
+ * whatever happens.
+ */
+int
+conf_net_load(struct conf_ctx *x, const config_setting_t *g,
+    const struct conf_net *inherit, struct conf_net *n)
+{
+	const config_setting_t	*s;
+
+	conf_net_defaults(n);
+	if (inherit != NULL && copy_net(x, g, inherit, n) == -1)
+		return -1;
+	if ((s = config_setting_get_member(g, "access")) != NULL &&
+	    load_access(x, s, n) == -1)
+		return -1;
+	if ((s = config_setting_get_member(g, "per_source")) != NULL &&
+	    load_per_source(x, s, &n->per_source) == -1)
+		return -1;
+	if ((s = config_setting_get_member(g, "refuse_message")) != NULL &&
+	    load_refuse_message(x, s, n) == -1)
+		return -1;
+	if ((s = config_setting_get_member(g, "keepalive")) != NULL &&
+	    load_keepalive(x, s, n) == -1)
+		return -1;
+	return conf_get_int(x, g, "user_timeout", 0, 2147483,
+	    &n->user_timeout) == -1 ||
+	    conf_get_int(x, g, "defer_accept", 0, 3600, &n->defer_accept) ==
+	    -1 ||
+	    conf_get_bool(x, g, "nodelay", &n->nodelay) == -1 ||
+	    conf_get_bool(x, g, "log_connections", &n->log_connections) == -1 ?
+	    -1 : 0;
+}
+
+void
+conf_net_free(struct conf_net *n)
+{
+	free(n->access);
+	free(n->refuse_message);
+	n->access = NULL;
+	n->refuse_message = NULL;
+}

@@ -1,0 +1,54 @@
+/*
+ * What a service shows the network: who may connect, how much one source
+ * may take, the TCP options of its sockets, and its connection log.  Set
+ * globally and per service, a service's own setting replacing the global.
+ */
+#ifndef TCPD_CONF_NET_H
+#define TCPD_CONF_NET_H
+
+#include <libconfig.h>
+#include <stddef.h>
+
+struct access_rule;
+struct conf_ctx;
+
+/* The longest refuse_message, in bytes. */
+#define CONF_REFUSE_MAX	512
+
+/* What one source (an address, or the prefix it falls in) may take. */
+struct per_source {
+	int		 max_connections;	/* open at once; 0: no cap */
+	int		 rate;		/* new per second; 0: no rate */
+	int		 burst;		/* the bucket's depth */
+	int		 ipv4_prefix;	/* a source is this prefix ... */
+	int		 ipv6_prefix;	/* ... of its address */
+	int		 sources;	/* the table holds this many at once */
+};
+
+struct conf_net {
+	struct access_rule	*access;	/* NULL: every peer allowed */
+	int			 naccess;
+	struct per_source	 per_source;
+	char			*refuse_message;	/* NULL: none */
+	size_t			 refuse_len;
+	int			 keepalive;	/* SO_KEEPALIVE on */
+	int			 keepalive_idle;	/* seconds; 0: the kernel's */
+	int			 keepalive_interval;
+	int			 keepalive_count;
+	int			 user_timeout;	/* seconds; 0: the kernel's */
+	int			 defer_accept;	/* seconds; 0: off */
+	int			 nodelay;	/* TCP_NODELAY */
+	int			 log_connections;
+};
+
+/* Any per-source limit at all? */
+#define PER_SOURCE_ON(p)	((p)->max_connections > 0 || (p)->rate > 0)
+
+extern const char *const conf_net_keys[];
+
+void	conf_net_defaults(struct conf_net *);
+int	conf_net_load(struct conf_ctx *, const config_setting_t *,
+	    const struct conf_net *inherit, struct conf_net *);
+void	conf_net_free(struct conf_net *);
+
+#endif
