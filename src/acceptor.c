@@ -18,6 +18,7 @@
 #include "connlog.h"
 #include "limit.h"
 #include "log.h"
+#include "source.h"
 #include "util.h"
 
 /* Interrupts a blocked accept4() when the worker stops accepting. */
@@ -121,29 +122,29 @@ wait_turn(struct acceptor *a)
  * and hand it to the loop to be given refuse_message and ended gently.
  */
 static void
-refuse(struct acceptor *a, int fd, const struct sockaddr_storage *peer,
-    socklen_t len, const char *why)
+refuse(struct acceptor *a, struct accepted *c, const char *why)
 {
-	connlog_refused(a->name, fd, peer, why);
+	connlog_refused(a->name, c->fd, &c->peer, why);
 	if (a->limit != NULL)
 		limit_put(a->limit);
-	a->handoff(a->arg, fd, peer, len, 1);
+	c->refused = 1;
+	a->handoff(a->arg, c);
 }
 
 /*
- * Whether peer may come in, by the access rules; if not, why into why.
- * Checked here, before the connection costs a buffer, a timer or a
- * program.
+ * Whether c may come in, by the access rules, then per_source (counted
+ * in c->source); if not, why into why.  Checked here, before the
+ * connection costs a buffer, a timer or a program.
  */
 static int
-admitted(struct acceptor *a, const struct sockaddr_storage *peer, char *why,
-    size_t whylen)
+admitted(struct acceptor *a, struct accepted *c, char *why, size_t whylen)
 {
 	const struct conf_net	*net = a->net;
 	int			 i;
 
-	if (access_match(net->access, net->naccess, peer, &i))
-		return 1;
+	if (access_match(net->access, net->naccess, &c->peer, &i))
+		return a->src == NULL ||
+		    source_take(a->src, &c->peer, &c->source, why, whylen);
 	if (i >= 0)
 		snprintf(why, whylen, "access rule %d '%s'", i + 1,
 		    net->access[i].text);
@@ -157,8 +158,7 @@ admitted(struct acceptor *a, const struct sockaddr_storage *peer, char *why,
  * access rules, then to the event loop.
  */
 static void
-took(struct acceptor *a, int fd, const struct sockaddr_storage *ss,
-    socklen_t len)
+took(struct acceptor *a, struct accepted *c)
 {
 	char	 why[ACCESS_TEXT_MAX + 32];
 
@@ -171,10 +171,10 @@ took(struct acceptor *a, int fd, const struct sockaddr_storage *ss,
 		a->starved = 0;
 		a->shed = 0;
 	}
-	if (admitted(a, ss, why, sizeof(why)))
-		a->handoff(a->arg, fd, ss, len, 0);
+	if (admitted(a, c, why, sizeof(why)))
+		a->handoff(a->arg, c);
 	else
-		refuse(a, fd, ss, len, why);
+		refuse(a, c, why);
 }
 
 /* accept4() failed with err: go on, shed, or rest, as it deserves. */
@@ -219,10 +219,8 @@ static void *
 acceptor_main(void *arg)
 {
 	struct acceptor		*a = arg;
-	struct sockaddr_storage	 ss;
-	socklen_t		 len;
+	struct accepted		 c;
 	sigset_t		 set;
-	int			 fd;
 
 	sigemptyset(&set);
 	sigaddset(&set, WAKE_SIGNAL);
@@ -231,11 +229,13 @@ acceptor_main(void *arg)
 	while (!atomic_load(&a->stop)) {
 		if (!wait_turn(a))
 			continue;
-		len = sizeof(ss);
-		fd = accept4(a->fd, (struct sockaddr *)&ss, &len,
+		c.len = sizeof(c.peer);
+		c.refused = 0;
+		c.source = -1;
+		c.fd = accept4(a->fd, (struct sockaddr *)&c.peer, &c.len,
 		    SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (fd >= 0) {
-			took(a, fd, &ss, len);
+		if (c.fd >= 0) {
+			took(a, &c);
 			continue;
 		}
 		if (a->limit != NULL)

@@ -9,13 +9,22 @@
 
 struct conf_net;
 struct limit_ref;
+struct source_ref;
+
+/* A connection an acceptor took, for the worker's event loop. */
+struct accepted {
+	int			 fd;
+	int			 refused;	/* to be ended, not served */
+	int			 source;	/* per_source entry held, or -1 */
+	socklen_t		 len;
+	struct sockaddr_storage	 peer;
+};
 
 /*
  * Where an accepted connection goes: the worker's event loop, which ends
  * a refused one (given refuse_message, and a FIN).
  */
-typedef void	(*acceptor_handoff)(void *arg, int fd,
-		    const struct sockaddr_storage *, socklen_t, int refused);
+typedef void	(*acceptor_handoff)(void *arg, const struct accepted *);
 /*
  * Non-zero while the taker of handed-off connections has left them for
  * ACCEPTOR_STALL_MS or more.
@@ -29,6 +38,7 @@ struct acceptor {
 	const struct limit_ref	*limit;		/* max_connections, or NULL */
 	const char		*name;		/* the service's, for logs */
 	const struct conf_net	*net;		/* checked before the hand-off */
+	const struct source_ref	*src;		/* per_source, or NULL */
 	acceptor_handoff	 handoff;
 	acceptor_stalled	 stalled;
 	void			*arg;

@@ -19,6 +19,7 @@
 #include "limit.h"
 #include "log.h"
 #include "services/service.h"
+#include "source.h"
 #include "util.h"
 
 #define NOW(s)	((s)->loop->now)
@@ -71,6 +72,7 @@ conn_alloc(struct conn_set *s, int fd, const struct sockaddr_storage *peer,
 	c->set = s;
 	c->refs = 1;			/* the loop's */
 	c->started = NOW(s);
+	c->source = -1;
 	memcpy(&c->peer, peer, peerlen);
 	c->peerlen = peerlen;
 	if (loop_add(s->loop, &c->io, fd, EPOLLIN, conn_io) == -1) {
@@ -85,16 +87,20 @@ conn_alloc(struct conn_set *s, int fd, const struct sockaddr_storage *peer,
 	return c;
 }
 
-/* A freshly accepted connection, handed to its handler. */
+/*
+ * A freshly accepted connection, handed to its handler; it holds its
+ * per_source entry (-1: none) until released.
+ */
 struct conn *
 conn_new(struct conn_set *s, int fd, const struct sockaddr_storage *peer,
-    socklen_t peerlen)
+    socklen_t peerlen, int source)
 {
 	struct conn	*c;
 	char		 who[ADDR_STRLEN];
 
 	if ((c = conn_alloc(s, fd, peer, peerlen)) == NULL)
 		return NULL;
+	c->source = source;
 	if (log_debugging()) {
 		addr_text(&c->peer, who, sizeof(who));
 		log_debug("%s %s: connected", s->name, who);
@@ -206,6 +212,8 @@ conn_release(struct conn *c)
 		s->refusing--;
 	else if (s->limit != NULL)
 		limit_put(s->limit);
+	if (c->source >= 0)
+		source_put(s->src, c->source);
 	s->live--;
 	s->released++;
 	free(c->out);

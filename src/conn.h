@@ -13,6 +13,7 @@
 struct service;
 struct conf_service;
 struct limit_ref;
+struct source_ref;
 
 /* Output a connection may queue beyond what the kernel takes. */
 #define CONN_OUT_MAX	(256 * 1024)
@@ -48,6 +49,7 @@ struct conn_set {
 	char			*scratch;	/* shared read buffer */
 	size_t			 scratchlen;
 	const struct limit_ref	*limit;		/* max_connections, or NULL */
+	const struct source_ref	*src;		/* per_source, or NULL */
 };
 
 enum {
@@ -81,6 +83,7 @@ struct conn {
 	size_t			 outoff, outlen;
 	uint64_t		 bytes_in, bytes_out;
 	pid_t			 holder;	/* a program holding the socket */
+	int			 source;	/* per_source entry, or -1 */
 	const char		*closer;	/* who sent the first FIN */
 	const char		*reason;	/* why it ended */
 	int			 error;		/* errno that ended it */
@@ -93,7 +96,7 @@ void	 conn_set_init(struct conn_set *, struct loop *,
 	    char *scratch, size_t scratchlen);
 struct conn *
 	 conn_new(struct conn_set *, int fd,
-	    const struct sockaddr_storage *, socklen_t);
+	    const struct sockaddr_storage *, socklen_t, int source);
 struct conn *
 	 conn_refuse(struct conn_set *, int fd,
 	    const struct sockaddr_storage *, socklen_t);

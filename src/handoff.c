@@ -17,15 +17,8 @@
 #include "handoff.h"
 #include "log.h"
 #include "loop.h"
+#include "source.h"
 #include "util.h"
-
-/* A connection accepted by an acceptor, waiting for the event loop. */
-struct accepted {
-	int			 fd;
-	int			 refused;
-	socklen_t		 len;
-	struct sockaddr_storage	 peer;
-};
 
 /* The eventfd: the acceptors queued something. */
 static void
@@ -52,12 +45,11 @@ handoff_init(struct handoff *h, struct loop *loop)
 }
 
 /*
- * Runs in an acceptor thread: queue fd for the loop, and wake it.  A
- * refused fd holds no max_connections unit.
+ * Runs in an acceptor thread: queue a connection for the loop, and wake
+ * it.  A refused one holds no max_connections unit.
  */
 void
-handoff_put(void *arg, int fd, const struct sockaddr_storage *peer,
-    socklen_t len, int refused)
+handoff_put(void *arg, const struct accepted *a)
 {
 	struct handoff	*h = arg;
 	struct accepted	*q;
@@ -69,19 +61,17 @@ handoff_put(void *arg, int fd, const struct sockaddr_storage *peer,
 		size_t cap = h->queuecap ? h->queuecap * 2 : 64;
 		if ((q = realloc(h->queue, cap * sizeof(*q))) == NULL) {
 			pthread_mutex_unlock(&h->lock);
-			acceptor_drop(fd, refused ? NULL : h->limit, peer,
-			    "out of memory");
+			if (a->source >= 0)
+				source_put(h->src, a->source);
+			acceptor_drop(a->fd, a->refused ? NULL : h->limit,
+			    &a->peer, "out of memory");
 			return;
 		}
 		h->queue = q;
 		h->queuecap = cap;
 	}
 	atomic_fetch_add_explicit(h->accepted, 1, memory_order_relaxed);
-	q = &h->queue[h->queued++];
-	q->fd = fd;
-	q->refused = refused;
-	q->len = len;
-	memcpy(&q->peer, peer, len);
+	h->queue[h->queued++] = *a;
 	/* The loop empties the whole queue per wakeup: one wakeup will do. */
 	wake = (h->queued == 1);
 	if (wake)
@@ -122,8 +112,7 @@ handoff_take(struct handoff *h)
 	pthread_mutex_unlock(&h->lock);
 
 	for (size_t i = 0; i < n; i++)
-		h->take(h->arg, batch[i].fd, &batch[i].peer, batch[i].len,
-		    batch[i].refused);
+		h->take(h->arg, &batch[i]);
 	h->spare = batch;
 	h->sparecap = cap;
 }

@@ -10,17 +10,19 @@
 
 #include "loop.h"
 
-struct accepted;
+#include "acceptor.h"
+
 struct limit_ref;
+struct source_ref;
 
 /* In the loop: each connection taken off the queue, refused or not. */
-typedef void	(*handoff_cb)(void *arg, int fd,
-		    const struct sockaddr_storage *, socklen_t, int refused);
+typedef void	(*handoff_cb)(void *arg, const struct accepted *);
 
 struct handoff {
 	/* Set by the owner before handoff_init(). */
 	const char			*name;		/* for logs */
 	const struct limit_ref		*limit;		/* or NULL */
+	const struct source_ref		*src;		/* or NULL */
 	_Atomic unsigned long long	*accepted;	/* +1 a queued fd */
 	handoff_cb			 take;
 	void				*arg;		/* take's */
@@ -35,8 +37,7 @@ struct handoff {
 
 void	handoff_init(struct handoff *, struct loop *);
 /* For struct acceptor's handoff and stalled, with the handoff as arg. */
-void	handoff_put(void *, int fd, const struct sockaddr_storage *,
-	    socklen_t, int refused);
+void	handoff_put(void *, const struct accepted *);
 int	handoff_stalled(void *);
 /* In the loop: what is queued, to take. */
 void	handoff_take(struct handoff *);

@@ -15,6 +15,7 @@
 
 #include "conf.h"
 #include "limit.h"
+#include "source.h"
 #include "log.h"
 #include "proc.h"
 #include "util.h"
@@ -61,6 +62,7 @@ proc_child(const struct proc_args *a, struct proc *p, int ctl)
 		.conf = a->conf, .svc = a->svc, .slot = a->slot, .fds = a->fds,
 		.ctl = ctl, .master = getppid(), .beat = p->beat,
 		.limit = { a->limit, p->cell, a->svc->max_connections },
+		.src = { p->src, p->ledger, &a->svc->net.per_source },
 	};
 	worker_run(&spec);
 }
@@ -99,6 +101,10 @@ proc_spawn(const struct proc_args *a, const char **failed)
 	if (a->limit != NULL && (p->cell = limit_cell_get(a->limit)) == -1)
 		goto fail;
 	p->limit = a->limit;
+	*failed = "per_source table";
+	if (a->src != NULL && (p->ledger = source_ledger_new(a->src)) == NULL)
+		goto fail;
+	p->src = p->ledger != NULL ? a->src : NULL;
 	*failed = "socketpair";
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) == -1)
 		goto fail;
@@ -166,6 +172,8 @@ proc_free(struct loop *loop, struct proc *p)
 	}
 	if (p->cell != -1)
 		limit_cell_put(p->limit, p->cell);
+	if (p->ledger != NULL)
+		source_ledger_free(p->src, p->ledger);
 	if (p->beat != NULL)
 		munmap(p->beat, sizeof(*p->beat));
 	free(p->listen);

@@ -4,6 +4,7 @@
 
 #include <sys/types.h>
 
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "loop.h"
@@ -13,6 +14,7 @@ struct conf;
 struct conf_service;
 struct limit;
 struct slot;
+struct source_table;
 
 /* One worker process. */
 struct proc {
@@ -29,6 +31,8 @@ struct proc {
 	struct heartbeat	*beat;		/* shared with it */
 	struct limit		*limit;		/* its service's, or NULL */
 	int			 cell;		/* its cell in it */
+	struct source_table	*src;		/* its per_source table, or NULL */
+	atomic_uint		*ledger;	/* its counts in it */
 	struct conf_listen	*listen;	/* its sockets' addresses */
 	int			 nlisten;
 	int			 slot_index;
@@ -44,6 +48,7 @@ struct proc_args {
 	int				 slot;
 	const int			*fds;	/* its slot's sockets */
 	struct limit			*limit;	/* NULL: no max_connections */
+	struct source_table		*src;	/* NULL: no per_source */
 	unsigned			 gen;
 	struct loop			*loop;	/* the master's */
 	io_cb				 ctl_cb;	/* its control messages */

@@ -8,30 +8,78 @@
 #include "conf.h"
 #include "limit.h"
 #include "proc.h"
+#include "source.h"
 #include "supervise.h"
 
-/* The service's shared max_connections count, made on first use. */
+/*
+ * The per_source table sv wants in l: the one it has, unless its size
+ * changed (then a new one: workers of the old configuration keep theirs
+ * until they exit), or none.  -1 when none can be made.
+ */
+static int
+sup_source_table(struct svc_limit *l, const struct conf_service *sv)
+{
+	const struct per_source	*ps = &sv->net.per_source;
+
+	if (l->src != NULL && (!PER_SOURCE_ON(ps) ||
+	    source_size(l->src) != ps->sources)) {
+		source_release(l->src);
+		l->src = NULL;
+	}
+	if (PER_SOURCE_ON(ps) && l->src == NULL &&
+	    (l->src = source_new(ps->sources)) == NULL)
+		return -1;
+	return 0;
+}
+
+/*
+ * The service's shared counts, made on first use: NULL when it has
+ * neither max_connections nor per_source, or when they cannot be made
+ * (its workers then fail to start, and the slot is retried).
+ */
 static struct svc_limit *
 sup_limit(struct sup *s, const struct conf_service *sv)
 {
 	struct svc_limit	*l;
 
-	if (sv->max_connections == 0)
+	if (sv->max_connections == 0 && !PER_SOURCE_ON(&sv->net.per_source))
 		return NULL;
 	for (l = s->limits; l != NULL; l = l->next)
 		if (strcmp(l->service, sv->name) == 0)
-			return l;
-	if ((l = calloc(1, sizeof(*l))) == NULL ||
-	    (l->service = strdup(sv->name)) == NULL ||
-	    (l->shm = limit_new()) == NULL) {
-		if (l != NULL)
-			free(l->service);
-		free(l);
-		return NULL;
+			break;
+	if (l == NULL) {
+		if ((l = calloc(1, sizeof(*l))) == NULL)
+			return NULL;
+		if ((l->service = strdup(sv->name)) == NULL) {
+			free(l);
+			return NULL;
+		}
+		l->next = s->limits;
+		s->limits = l;
 	}
-	l->next = s->limits;
-	s->limits = l;
+	if (sv->max_connections > 0 && l->shm == NULL)
+		l->shm = limit_new();
+	sup_source_table(l, sv);
 	return l;
+}
+
+/*
+ * The shared counts the slot's service needs, made now if they could not
+ * be before; -1 if they still cannot.
+ */
+int
+slot_counts(struct sup *s, struct slot *sl)
+{
+	const struct conf_service	*sv = slot_service(s, sl);
+
+	sl->limit = sup_limit(s, sv);
+	if (sv->max_connections == 0 && !PER_SOURCE_ON(&sv->net.per_source))
+		return 0;
+	if (sl->limit == NULL ||
+	    (sv->max_connections > 0 && sl->limit->shm == NULL) ||
+	    (PER_SOURCE_ON(&sv->net.per_source) && sl->limit->src == NULL))
+		return -1;
+	return 0;
 }
 
 /* Free the counts that no slot uses and no worker counts in any more. */
@@ -42,7 +90,7 @@ sup_limits_gc(struct sup *s)
 	int			 used;
 
 	while ((l = *lp) != NULL) {
-		used = limit_cells_used(l->shm) > 0;
+		used = l->shm != NULL && limit_cells_used(l->shm) > 0;
 		for (int i = 0; !used && i < s->nslots; i++)
 			used = s->slots[i]->limit == l;
 		if (used) {
@@ -50,7 +98,9 @@ sup_limits_gc(struct sup *s)
 			continue;
 		}
 		*lp = l->next;
-		limit_free(l->shm);
+		if (l->shm != NULL)
+			limit_free(l->shm);
+		source_release(l->src);
 		free(l->service);
 		free(l);
 	}

@@ -140,11 +140,17 @@ slot_spawn(struct sup *s, struct slot *sl)
 	const char			*failed;
 	int				 fds[sv->nlisten];
 
+	if (slot_counts(s, sl) == -1) {
+		slot_spawn_failed(s, sl, "shared memory", ENOMEM);
+		return;
+	}
 	for (int i = 0; i < sv->nlisten; i++)
 		fds[i] = listeners_fd(s->listeners, &sv->listen[i], sl->index);
 	a = (struct proc_args){
 		.conf = s->conf, .svc = sv, .slot = sl->index, .fds = fds,
-		.limit = sl->limit ? sl->limit->shm : NULL, .gen = s->gen,
+		.limit = sl->limit && sv->max_connections ? sl->limit->shm :
+		    NULL,
+		.src = sl->limit ? sl->limit->src : NULL, .gen = s->gen,
 		.loop = s->loop, .ctl_cb = sup_ctl_cb, .arg = s,
 	};
 	if ((p = proc_spawn(&a, &failed)) == NULL) {

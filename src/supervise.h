@@ -13,13 +13,19 @@ struct conf;
 struct conf_service;
 struct limit;
 struct listeners;
+struct source_table;
 struct loop;
 struct proc;
 
-/* The max_connections count of a service, by name across reloads. */
+/*
+ * The counts a service's workers share, by name across reloads: its
+ * max_connections count and its per_source table, each made when first
+ * needed.
+ */
 struct svc_limit {
 	char			*service;
-	struct limit		*shm;
+	struct limit		*shm;		/* NULL: not yet needed */
+	struct source_table	*src;		/* NULL: no per_source now */
 	struct svc_limit	*next;
 };
 
@@ -40,7 +46,7 @@ struct slot {
 	int64_t			 down_since;	/* 0: served */
 	int			 down_unsure;	/* down_since is the earliest */
 	char			 down_why[160];	/* as last logged; "": not */
-	struct svc_limit	*limit;		/* NULL: no max_connections */
+	struct svc_limit	*limit;		/* NULL: neither limit */
 	int			 kept, fresh;	/* while a new table is made */
 };
 
@@ -68,6 +74,7 @@ int	sup_empty(const struct sup *);
 void	sup_title(const struct sup *, char *, size_t);
 void	sup_free(struct sup *);
 void	sup_limits_gc(struct sup *);
+int	slot_counts(struct sup *, struct slot *);
 
 /* The policy (supervise.c). */
 void	sup_tend(struct sup *);

@@ -53,6 +53,7 @@ struct worker {
 	const struct conf_service	*svc;
 	int				 slot;
 	struct limit_ref		 limit;
+	struct source_ref		 src;	/* .table NULL: no per_source */
 	struct heartbeat		*beat;
 	int				 beat_ms;	/* 0: no watchdog */
 	struct loop			 loop;
@@ -76,21 +77,23 @@ struct worker {
 
 /* Each connection the acceptors hand over: served, or else dropped. */
 static void
-worker_serve(void *arg, int fd, const struct sockaddr_storage *peer,
-    socklen_t len, int refused)
+worker_serve(void *arg, const struct accepted *a)
 {
 	struct worker	*w = arg;
 
-	if (refused) {
+	if (a->refused) {
 		/* Said in the log already; ended at once if it cannot linger. */
-		if (conn_refuse(&w->conns, fd, peer, len) == NULL) {
-			acceptor_drop(fd, NULL, peer, NULL);
+		if (conn_refuse(&w->conns, a->fd, &a->peer, a->len) == NULL) {
+			acceptor_drop(a->fd, NULL, &a->peer, NULL);
 			w->conns.released++;
 		}
 		return;
 	}
-	if (conn_new(&w->conns, fd, peer, len) == NULL) {
-		acceptor_drop(fd, w->conns.limit, peer, strerror(errno));
+	if (conn_new(&w->conns, a->fd, &a->peer, a->len, a->source) == NULL) {
+		if (a->source >= 0)
+			source_put(w->conns.src, a->source);
+		acceptor_drop(a->fd, w->conns.limit, &a->peer,
+		    strerror(errno));
 		w->conns.released++;
 	}
 }
@@ -383,6 +386,7 @@ worker_start_acceptors(struct worker *w)
 {
 	w->handoff.name = w->svc->name;
 	w->handoff.limit = w->conns.limit;
+	w->handoff.src = w->conns.src;
 	w->handoff.accepted = &w->beat->accepted;
 	w->handoff.take = worker_serve;
 	w->handoff.arg = w;
@@ -399,6 +403,7 @@ worker_start_acceptors(struct worker *w)
 		a->stalled = handoff_stalled;
 		a->arg = &w->handoff;
 		a->limit = w->conns.limit;
+		a->src = w->conns.src;
 		a->name = w->svc->name;
 		a->net = &w->svc->net;
 		if (acceptor_start(a) == -1)
@@ -437,6 +442,8 @@ worker_init(struct worker *w, pid_t master, int ctl)
 	conn_set_init(&w->conns, &w->loop, w->svc,
 	    w->limit.shm != NULL ? &w->limit : NULL, w->scratch,
 	    sizeof(w->scratch));
+	if (w->src.table != NULL)
+		w->conns.src = &w->src;
 	worker_start_acceptors(w);
 	if (send(ctl, &ready, sizeof(ready), MSG_NOSIGNAL) == -1)
 		exit(0);	/* the master is gone already */
@@ -458,6 +465,7 @@ worker_run(const struct worker_spec *spec)
 	w->slot = spec->slot;
 	w->fds = spec->fds;
 	w->limit = spec->limit;
+	w->src = spec->src;
 	w->beat = spec->beat;
 	w->beat_ms = spec->conf->watchdog_timeout * 1000 / 3;
 	worker_init(w, spec->master, spec->ctl);

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "limit.h"
+#include "source.h"
 
 struct conf;
 struct conf_service;
@@ -60,6 +61,7 @@ struct worker_spec {
 	int				 ctl;	/* its end of the control socket */
 	pid_t				 master;
 	struct limit_ref		 limit;	/* .shm NULL: no max_connections */
+	struct source_ref		 src;	/* .table NULL: no per_source */
 	struct heartbeat		*beat;
 };
 

@@ -1,0 +1,42 @@
+/*
+ * per_source: what one source may take, counted across all workers of a
+ * service in a table of bounded size in shared memory.
+ */
+#ifndef TCPD_SOURCE_H
+#define TCPD_SOURCE_H
+
+#include <sys/socket.h>
+
+#include <stdatomic.h>
+#include <stddef.h>
+
+struct per_source;
+struct source_table;
+
+/*
+ * What a worker holds: the service's table, its own ledger of what it
+ * counts in it (so the master can give back a dead worker's share), and
+ * the limits of its configuration.
+ */
+struct source_ref {
+	struct source_table	*table;
+	atomic_uint		*ledger;	/* one count per entry */
+	const struct per_source	*ps;
+};
+
+/* In the master. */
+struct source_table *
+		source_new(int nsources);
+void		source_hold(struct source_table *);
+void		source_release(struct source_table *);
+int		source_size(const struct source_table *);
+atomic_uint	*source_ledger_new(struct source_table *);
+void		 source_ledger_free(struct source_table *, atomic_uint *);
+
+/* In a worker's acceptor threads and its loop. */
+int		 source_take(const struct source_ref *,
+		    const struct sockaddr_storage *, int *entry, char *why,
+		    size_t whylen);
+void		 source_put(const struct source_ref *, int entry);
+
+#endif

@@ -1,0 +1,212 @@
+#!/usr/bin/env bats
+# per_source: what one source may take, across all workers of a service.
+
+load helpers
+
+# hold SRC [HOST]: a client from SRC that connects and stays (its stdin
+# open for 60 s), what it reads in $T/hold.N, its pid in HOLD_PID[N]; N
+# is the number of holds so far.
+hold() {
+	HOLDS=$(( ${HOLDS:-0} + 1 ))
+	sleep 60 | nc -s "$1" "${2:-127.0.0.1}" "$PORT" >"$T/hold.$HOLDS" 2>&1 &
+	HOLD_PID[HOLDS]=$!
+	BG_PIDS="${BG_PIDS:-} $!"
+}
+
+# served_from SRC: the server's ESTABLISHED connections to SRC.
+served_from() {
+	ss -Htn state established "( sport = :$PORT and dst = $1 )" | grep -c . || true
+}
+
+served_from_is() {	# served_from_is SRC N: a condition for wait_for
+	[ "$(served_from "$1")" -eq "$2" ]
+}
+
+# refused_holds: how many holds were told "busy".
+refused_holds() {
+	cat "$T"/hold.* 2>/dev/null | grep -c busy || true
+}
+
+refused_holds_is() {	# refused_holds_is N: a condition for wait_for
+	[ "$(refused_holds)" -eq "$1" ]
+}
+
+# answer SRC TEXT: one echo exchange from SRC; the reply in $output.
+answer() {
+	run -0 timeout 5 bash -c 'printf "%s\n" "$1" | nc -N -s "$2" 127.0.0.1 "$3"' \
+	    answer "$2" "$1" "$PORT"
+}
+
+PS_BUSY='refuse_message = "busy\n";'
+
+@test "max_connections per source: the next one refused, other sources served, a freed slot lets it in" {
+	one_service e echo "workers = 2; idle_timeout = 0; per_source = { max_connections = 3; }; $PS_BUSY"
+	for i in 1 2 3; do
+		hold 127.0.0.2
+		wait_for 5 served_from_is 127.0.0.2 "$i"
+	done
+	hold 127.0.0.2
+	wait_for 5 refused_holds_is 1
+	wait_for 5 log_has_n 1 "refused.*127\\.0\\.0\\.2.*per_source max_connections 3"
+	[ "$(served_from 127.0.0.2)" -eq 3 ]
+	# Another source is not touched by the first one's cap.
+	answer 127.0.0.3 other
+	assert_output other
+	# One of the three ends: the source gets in again, and only once.
+	kill "${HOLD_PID[1]}"
+	wait_for 5 served_from_is 127.0.0.2 2
+	answer 127.0.0.2 again
+	assert_output again
+	hold 127.0.0.2
+	wait_for 5 served_from_is 127.0.0.2 3
+	hold 127.0.0.2
+	wait_for 5 refused_holds_is 2
+	[ "$(served_from 127.0.0.2)" -eq 3 ]
+}
+
+@test "a killed worker's connections are given back: no leak, never below zero" {
+	one_service e echo "workers = 2; idle_timeout = 0; per_source = { max_connections = 2; }; $PS_BUSY"
+	hold 127.0.0.2
+	hold 127.0.0.2
+	wait_for 5 served_from_is 127.0.0.2 2
+	# Kill every worker: the master respawns them, and gives back what
+	# their connections held.
+	for pid in $(workers); do kill -9 "$pid"; done
+	wait_for 5 served_from_is 127.0.0.2 0
+	wait_for 10 log_has_n 4 "worker [0-9]+ started"
+	# Exactly two again: not zero (a leak), not three (a negative count).
+	for i in 1 2 3; do hold 127.0.0.2; done
+	wait_for 5 served_from_is 127.0.0.2 2
+	wait_for 5 refused_holds_is 1
+	[ "$(served_from 127.0.0.2)" -eq 2 ]
+}
+
+@test "counts carry across a reload" {
+	one_service e echo "workers = 2; idle_timeout = 0; per_source = { max_connections = 2; }; $PS_BUSY"
+	hold 127.0.0.2
+	hold 127.0.0.2
+	wait_for 5 served_from_is 127.0.0.2 2
+	kill -HUP "$TCPD_PID"
+	wait_for 10 log_has_n 1 "generation 2"
+	wait_for 10 log_has_n 4 "worker [0-9]+ started"
+	hold 127.0.0.2
+	wait_for 5 refused_holds_is 1
+	[ "$(served_from 127.0.0.2)" -eq 2 ]
+	answer 127.0.0.3 other
+	assert_output other
+}
+
+# burst_from SRC N: N quick connections from SRC; how many were answered
+# (the rest were told "busy") in $T/burst.SRC.
+burst_from() {
+	local i ok=0
+	for i in $(seq 1 "$2"); do
+		if [ "$(printf 'x\n' | timeout 5 nc -N -s "$1" 127.0.0.1 "$PORT")" = x ]; then
+			ok=$((ok + 1))
+		fi
+	done
+	echo "$ok" >"$T/burst.$1"
+}
+
+@test "rate and burst: the source over its rate is refused, one beside it is served throughout" {
+	one_service e echo "workers = 2; per_source = { rate = 1; burst = 5; }; $PS_BUSY"
+	# 20 at once from one source: its burst of 5 (and at most a token
+	# or two refilled meanwhile) get in.
+	burst_from 127.0.0.2 20
+	n=$(cat "$T/burst.127.0.0.2")
+	echo "127.0.0.2 answered $n of 20" >&3
+	[ "$n" -ge 5 ] && [ "$n" -le 12 ]
+	wait_for 5 log_has_n 1 "refused.*127\\.0\\.0\\.2.*per_source rate 1/s burst 5"
+	# Its neighbour, within its own burst, is served every time.
+	burst_from 127.0.0.3 5
+	[ "$(cat "$T/burst.127.0.0.3")" -eq 5 ]
+	[ "$(log_count 'refused.*127\.0\.0\.3')" -eq 0 ]
+}
+
+@test "a prefix makes one source of many addresses" {
+	one_service e echo "idle_timeout = 0; per_source = { max_connections = 2; ipv4_prefix = 24; }; $PS_BUSY"
+	hold 127.0.0.2
+	hold 127.0.0.3
+	wait_for 5 served_from_is 127.0.0.2 1
+	wait_for 5 served_from_is 127.0.0.3 1
+	hold 127.0.0.4
+	wait_for 5 refused_holds_is 1
+	# Another /24 is another source.
+	answer 127.0.1.2 other
+	assert_output other
+}
+
+@test "a full table refuses only sources it cannot hold; a freed entry takes a new one" {
+	one_service e echo "idle_timeout = 0; per_source = { max_connections = 1; sources = 16; }; $PS_BUSY"
+	for i in $(seq 1 16); do hold "127.0.2.$i"; done
+	wait_for 10 served_is_total 16
+	hold 127.0.2.100
+	wait_for 5 refused_holds_is 1
+	wait_for 5 log_has_n 1 "refused.*127\\.0\\.2\\.100.*per_source table full \\(16 sources\\)"
+	# The sources it holds are served as before: each at its cap of one,
+	# so a second from one of them is refused for the cap, not the table.
+	hold 127.0.2.1
+	wait_for 5 refused_holds_is 2
+	wait_for 5 log_has_n 1 "refused.*127\\.0\\.2\\.1:.*per_source max_connections 1"
+	# One source leaves: its entry is free for the newcomer.
+	kill "${HOLD_PID[1]}"
+	wait_for 5 served_from_is 127.0.2.1 0
+	answer 127.0.2.100 newcomer
+	assert_output newcomer
+}
+
+served_is_total() {	# served_is_total N: ESTABLISHED on $PORT, server side
+	[ "$(ss -Htn state established "( sport = :$PORT )" | grep -c .)" -eq "$1" ]
+}
+
+# hold_settled N: hold N is served (an ESTABLISHED server socket more
+# than before it) or was refused.
+hold_settled() {
+	local served
+	served=$(ip netns exec "$NS" ss -Htn state established '( sport = :7007 )' | grep -c .)
+	[ $((served + $(refused_holds))) -ge "$1" ]
+}
+
+@test "IPv6: addresses in one /64 are one source, in two /64s two" {
+	[ "$(id -u)" -eq 0 ] || skip "needs root for a network namespace"
+	command -v ip >/dev/null || skip "needs ip (iproute2)"
+	NS=tcpd-ps-$$
+	ip netns add "$NS"
+	ip -n "$NS" link set lo up
+	for a in 2001:db8:1::1 2001:db8:1::2 2001:db8:1::3 2001:db8:2::1; do
+		ip -n "$NS" addr add "$a/128" dev lo nodad
+	done
+	PORT=7007
+	write_conf "" "$(conf_service e echo '"[::1]:7007"' "workers = 2; idle_timeout = 0; per_source = { max_connections = 2; }; $PS_BUSY")"
+	ip netns exec "$NS" "$TCPD" -f -c "$CONF" >>"$LOG" 2>&1 &
+	TCPD_PID=$!
+	wait_for 10 log_has_n 2 "worker [0-9]+ started"
+	for a in 2001:db8:1::1 2001:db8:1::2 2001:db8:1::3 2001:db8:2::1; do
+		HOLDS=$((${HOLDS:-0} + 1))
+		sleep 60 | ip netns exec "$NS" nc -s "$a" ::1 7007 >"$T/hold.$HOLDS" 2>&1 &
+		BG_PIDS="${BG_PIDS:-} $!"
+		wait_for 5 hold_settled "$HOLDS"
+	done
+	# Three from 2001:db8:1::/64 share a cap of two; 2001:db8:2::1 is
+	# a source of its own.
+	wait_for 5 refused_holds_is 1
+	wait_for 5 log_has_n 1 "refused.*\\[2001:db8:1::[123]\\].*per_source max_connections 2"
+	run -1 grep -q busy "$T/hold.4"
+	[ "$(log_count 'refused.*2001:db8:2::1')" -eq 0 ]
+}
+
+teardown() {
+	if [ -n "${NS:-}" ]; then
+		stop_tcpd
+		ip netns del "$NS" 2>/dev/null || true
+	fi
+	[ -n "${BG_PIDS:-}" ] && kill $BG_PIDS 2>/dev/null
+	BG_PIDS=
+	stop_tcpd
+	if [ -n "${BATS_TEST_COMPLETED:-}" ]; then
+		rm -rf "$T"
+	else
+		echo "# tcpd log ($LOG):" >&3
+		sed 's/^/#   /' "$LOG" >&3
+	fi
+}
