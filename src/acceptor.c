@@ -142,7 +142,8 @@ admitted(struct acceptor *a, struct accepted *c, char *why, size_t whylen)
 	const struct conf_net	*net = a->net;
 	int			 i;
 
-	if (access_match(net->access, net->naccess, &c->peer, &i))
+	if (access_match(net->access_index, net->access, net->naccess,
+	    &c->peer, &i))
 		return a->src == NULL ||
 		    source_take(a->src, &c->peer, &c->source, why, whylen);
 	if (i >= 0)

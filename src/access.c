@@ -6,26 +6,12 @@
 #include <arpa/inet.h>
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "access.h"
-
-/* The leading bits of a and b agree, prefix of them. */
-static int
-prefix_equal(const uint8_t *a, const uint8_t *b, int prefix)
-{
-	int	 whole = prefix / 8, rest = prefix % 8;
-	uint8_t	 mask;
-
-	if (memcmp(a, b, whole) != 0)
-		return 0;
-	if (rest == 0)
-		return 1;
-	mask = (uint8_t)(0xff << (8 - rest));
-	return ((a[whole] ^ b[whole]) & mask) == 0;
-}
 
 /* Any bit set in addr past its first prefix bits (of nbytes)? */
 static int
@@ -148,40 +134,155 @@ access_parse(const char *text, struct access_rule *r, char *err,
 }
 
 /*
- * The first of n rules that matches peer: its index in *index (-1 for
- * none), and whether the peer is allowed.  No rules at all: allowed;
- * rules but none matching: denied.  A mapped IPv6 peer is matched as IPv4.
+ * The rules of one family as a binary trie over address bits: a rule
+ * sits at the node its prefix leads to, and a node keeps the first rule
+ * there.  The rules that match an address are those on its path from the
+ * root, so the first of them is the least index met on the way down: 32
+ * or 128 steps, however many rules there are.
+ */
+struct trie {
+	uint32_t	(*child)[2];	/* 0: none (the root is no one's) */
+	int		*rule;		/* the first rule here, or INT_MAX */
+	uint32_t	 n, cap;
+};
+
+struct access_index {
+	struct trie	 v4, v6;
+	int		 all;		/* the first "all" rule, or INT_MAX */
+};
+
+static uint32_t
+trie_node(struct trie *t)
+{
+	if (t->n == t->cap) {
+		uint32_t	 cap = t->cap ? t->cap * 2 : 64;
+		void		*c, *r;
+
+		if ((c = realloc(t->child, cap * sizeof(*t->child))) == NULL)
+			return 0;
+		t->child = c;
+		if ((r = realloc(t->rule, cap * sizeof(*t->rule))) == NULL)
+			return 0;
+		t->rule = r;
+		t->cap = cap;
+	}
+	t->child[t->n][0] = t->child[t->n][1] = 0;
+	t->rule[t->n] = INT_MAX;
+	return t->n++;
+}
+
+static int
+bit(const uint8_t *addr, int i)
+{
+	return (addr[i / 8] >> (7 - i % 8)) & 1;
+}
+
+/* Rule i into t; -1 when out of memory. */
+static int
+trie_add(struct trie *t, const struct access_rule *r, int i)
+{
+	uint32_t	 at = 0, next;
+
+	if (t->n == 0 && trie_node(t) != 0)
+		return -1;
+	for (int d = 0; d < r->prefix; d++) {
+		if ((next = t->child[at][bit(r->addr, d)]) == 0) {
+			if ((next = trie_node(t)) == 0)
+				return -1;
+			t->child[at][bit(r->addr, d)] = next;
+		}
+		at = next;
+	}
+	if (i < t->rule[at])
+		t->rule[at] = i;
+	return 0;
+}
+
+/* The first rule of t that matches addr (of bits bits), or INT_MAX. */
+static int
+trie_first(const struct trie *t, const uint8_t *addr, int bits)
+{
+	uint32_t	 at = 0;
+	int		 best = INT_MAX;
+
+	if (t->n == 0)
+		return INT_MAX;
+	for (int d = 0;; d++) {
+		if (t->rule[at] < best)
+			best = t->rule[at];
+		if (d == bits || (at = t->child[at][bit(addr, d)]) == 0)
+			return best;
+	}
+}
+
+void
+access_index_free(struct access_index *x)
+{
+	if (x == NULL)
+		return;
+	free(x->v4.child);
+	free(x->v4.rule);
+	free(x->v6.child);
+	free(x->v6.rule);
+	free(x);
+}
+
+/* The n rules, indexed for access_match(); NULL when out of memory. */
+struct access_index *
+access_index_new(const struct access_rule *rules, int n)
+{
+	struct access_index	*x;
+	int			 rc = 0;
+
+	if ((x = calloc(1, sizeof(*x))) == NULL)
+		return NULL;
+	x->all = INT_MAX;
+	for (int i = 0; i < n && rc == 0; i++) {
+		if (rules[i].family == AF_INET)
+			rc = trie_add(&x->v4, &rules[i], i);
+		else if (rules[i].family == AF_INET6)
+			rc = trie_add(&x->v6, &rules[i], i);
+		else if (i < x->all)
+			x->all = i;
+	}
+	if (rc == -1) {
+		access_index_free(x);
+		return NULL;
+	}
+	return x;
+}
+
+/*
+ * The first of n rules (indexed in x) that matches peer: its index in
+ * *index (-1 for none), and whether the peer is allowed.  No rules at
+ * all: allowed; rules but none matching: denied.  A mapped IPv6 peer is
+ * matched as IPv4.
  */
 int
-access_match(const struct access_rule *rules, int n,
-    const struct sockaddr_storage *peer, int *index)
+access_match(const struct access_index *x, const struct access_rule *rules,
+    int n, const struct sockaddr_storage *peer, int *index)
 {
-	const uint8_t	*addr = NULL;
-	int		 family = peer->ss_family;
+	int	 first = INT_MAX;
 
 	*index = -1;
 	if (n == 0)
 		return 1;
-	if (family == AF_INET) {
-		addr = (const uint8_t *)
-		    &((const struct sockaddr_in *)peer)->sin_addr;
-	} else if (family == AF_INET6) {
+	if (peer->ss_family == AF_INET) {
+		first = trie_first(&x->v4, (const uint8_t *)
+		    &((const struct sockaddr_in *)peer)->sin_addr, 32);
+	} else if (peer->ss_family == AF_INET6) {
 		const struct in6_addr *a6 =
 		    &((const struct sockaddr_in6 *)peer)->sin6_addr;
-		addr = a6->s6_addr;
-		if (IN6_IS_ADDR_V4MAPPED(a6)) {
-			family = AF_INET;
-			addr += 12;
-		}
-	}
-	for (int i = 0; i < n; i++) {
-		const struct access_rule *r = &rules[i];
 
-		if (r->family == 0 || (addr != NULL && r->family == family &&
-		    prefix_equal(r->addr, addr, r->prefix))) {
-			*index = i;
-			return r->allow;
-		}
+		if (IN6_IS_ADDR_V4MAPPED(a6))
+			first = trie_first(&x->v4, a6->s6_addr + 12, 32);
+		else
+			first = trie_first(&x->v6, a6->s6_addr, 128);
 	}
-	return 0;
+	if (x->all < first)
+		first = x->all;
+	if (first == INT_MAX)
+		return 0;
+	*index = first;
+	return rules[first].allow;
 }

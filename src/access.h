@@ -18,9 +18,14 @@ struct access_rule {
 	char		 text[ACCESS_TEXT_MAX];	/* for logs */
 };
 
+struct access_index;
+
 int	access_parse(const char *, struct access_rule *, char *err,
 	    size_t errlen);
-int	access_match(const struct access_rule *, int n,
-	    const struct sockaddr_storage *, int *index);
+struct access_index *
+	access_index_new(const struct access_rule *, int n);
+void	access_index_free(struct access_index *);
+int	access_match(const struct access_index *, const struct access_rule *,
+	    int n, const struct sockaddr_storage *, int *index);
 
 #endif

@@ -167,6 +167,7 @@ copy_net(struct conf_ctx *x, const config_setting_t *g,
 {
 	*n = *inherit;
 	n->access = NULL;
+	n->access_index = NULL;
 	n->refuse_message = NULL;
 	if (inherit->naccess > 0) {
 		if ((n->access = calloc(inherit->naccess,
@@ -207,20 +208,27 @@ conf_net_load(struct conf_ctx *x, const config_setting_t *g,
 	if ((s = config_setting_get_member(g, "keepalive")) != NULL &&
 	    load_keepalive(x, s, n) == -1)
 		return -1;
-	return conf_get_int(x, g, "user_timeout", 0, 2147483,
+	if (conf_get_int(x, g, "user_timeout", 0, 2147483,
 	    &n->user_timeout) == -1 ||
 	    conf_get_int(x, g, "defer_accept", 0, 3600, &n->defer_accept) ==
 	    -1 ||
 	    conf_get_bool(x, g, "nodelay", &n->nodelay) == -1 ||
-	    conf_get_bool(x, g, "log_connections", &n->log_connections) == -1 ?
-	    -1 : 0;
+	    conf_get_bool(x, g, "log_connections", &n->log_connections) == -1)
+		return -1;
+	if (n->naccess > 0 &&
+	    (n->access_index = access_index_new(n->access, n->naccess)) ==
+	    NULL)
+		return conf_err(x, g, "out of memory");
+	return 0;
 }
 
 void
 conf_net_free(struct conf_net *n)
 {
 	free(n->access);
+	access_index_free(n->access_index);
 	free(n->refuse_message);
 	n->access = NULL;
+	n->access_index = NULL;
 	n->refuse_message = NULL;
 }

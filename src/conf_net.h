@@ -9,6 +9,7 @@
 #include <libconfig.h>
 #include <stddef.h>
 
+struct access_index;
 struct access_rule;
 struct conf_ctx;
 
@@ -28,6 +29,7 @@ struct per_source {
 struct conf_net {
 	struct access_rule	*access;	/* NULL: every peer allowed */
 	int			 naccess;
+	struct access_index	*access_index;	/* access, for matching */
 	struct per_source	 per_source;
 	char			*refuse_message;	/* NULL: none */
 	size_t			 refuse_len;
