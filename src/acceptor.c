@@ -19,6 +19,7 @@
 #include "limit.h"
 #include "log.h"
 #include "source.h"
+#include "worker.h"
 #include "util.h"
 
 /* Interrupts a blocked accept4() when the worker stops accepting. */
@@ -133,19 +134,31 @@ refuse(struct acceptor *a, struct accepted *c, const char *why)
 
 /*
  * Whether c may come in, by the access rules, then per_source (counted
- * in c->source); if not, why into why.  Checked here, before the
- * connection costs a buffer, a timer or a program.
+ * in c->source); if not, why into why, counted by kind.  Checked here,
+ * before the connection costs a buffer, a timer or a program.
  */
 static int
 admitted(struct acceptor *a, struct accepted *c, char *why, size_t whylen)
 {
-	const struct conf_net	*net = a->net;
-	int			 i;
+	static const enum refusal	 kind[] = {
+		[SOURCE_CAP] = REFUSED_PER_SOURCE, [SOURCE_RATE] = REFUSED_RATE,
+		[SOURCE_FULL] = REFUSED_TABLE_FULL,
+	};
+	const struct conf_net		*net = a->net;
+	enum source_verdict		 v;
+	int				 i;
 
 	if (access_match(net->access_index, net->access, net->naccess,
-	    &c->peer, &i))
-		return a->src == NULL ||
-		    source_take(a->src, &c->peer, &c->source, why, whylen);
+	    &c->peer, &i)) {
+		if (a->src == NULL || (v = source_take(a->src, &c->peer,
+		    &c->source, why, whylen)) == SOURCE_OK)
+			return 1;
+		atomic_fetch_add_explicit(&a->refused[kind[v]], 1,
+		    memory_order_relaxed);
+		return 0;
+	}
+	atomic_fetch_add_explicit(&a->refused[REFUSED_ACCESS], 1,
+	    memory_order_relaxed);
 	if (i >= 0)
 		snprintf(why, whylen, "access rule %d '%s'", i + 1,
 		    net->access[i].text);

@@ -39,6 +39,7 @@ struct acceptor {
 	const char		*name;		/* the service's, for logs */
 	const struct conf_net	*net;		/* checked before the hand-off */
 	const struct source_ref	*src;		/* per_source, or NULL */
+	_Atomic unsigned long long *refused;	/* counts, by enum refusal */
 	acceptor_handoff	 handoff;
 	acceptor_stalled	 stalled;
 	void			*arg;

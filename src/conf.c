@@ -24,7 +24,8 @@
 #include "services/service.h"
 
 static const char *const top_keys[] = {
-	"user", "group", "pid_file", "log_facility", "log_level",
+	"user", "group", "pid_file", "control_socket", "log_facility",
+	"log_level",
 	"shutdown_timeout", "retire_timeout", "respawn_window", "respawn_limit",
 	"watchdog_timeout", "services", NULL
 };
@@ -233,13 +234,30 @@ load_user(struct conf_ctx *x, struct conf *c, const config_setting_t *root)
 	return 0;
 }
 
+/* path as written, or from the configuration file's directory. */
+static char *
+conf_path(const struct conf *c, const char *path)
+{
+	char	*dir, *copy, *out;
+	size_t	 len;
+
+	if (path[0] == '/')
+		return strdup(path);
+	if ((copy = strdup(c->path)) == NULL)
+		return NULL;
+	dir = dirname(copy);
+	len = strlen(dir) + 1 + strlen(path) + 1;
+	if ((out = malloc(len)) != NULL)
+		snprintf(out, len, "%s/%s", dir, path);
+	free(copy);
+	return out;
+}
+
 /* A relative pid_file is taken from the configuration file's directory. */
 static int
 load_pid_file(struct conf_ctx *x, struct conf *c, const config_setting_t *root)
 {
 	const char	*pf = NULL;
-	char		*dir, *copy;
-	size_t		 len;
 
 	if (conf_get_string(x, root, "pid_file", &pf) == -1)
 		return -1;
@@ -248,18 +266,46 @@ load_pid_file(struct conf_ctx *x, struct conf *c, const config_setting_t *root)
 	if ((c->pid_file_at = conf_where(x,
 	    config_setting_get_member(root, "pid_file"))) == NULL)
 		return conf_err(x, root, "out of memory");
-	if (pf[0] == '/') {
-		c->pid_file = strdup(pf);
-	} else {
-		if ((copy = strdup(c->path)) == NULL)
-			return conf_err(x, root, "out of memory");
-		dir = dirname(copy);
-		len = strlen(dir) + 1 + strlen(pf) + 1;
-		if ((c->pid_file = malloc(len)) != NULL)
-			snprintf(c->pid_file, len, "%s/%s", dir, pf);
-		free(copy);
-	}
+	c->pid_file = conf_path(c, pf);
 	return c->pid_file ? 0 : conf_err(x, root, "out of memory");
+}
+
+/*
+ * control_socket: as set (relative: from the file's directory), else next
+ * to the pid file (tcpd.pid: tcpd.sock), else none.  A unix socket's
+ * path has room for 107 bytes.
+ */
+static int
+load_control_socket(struct conf_ctx *x, struct conf *c,
+    const config_setting_t *root)
+{
+	const config_setting_t	*s;
+	const char		*cs = NULL;
+	size_t			 len;
+
+	if (conf_get_string(x, root, "control_socket", &cs) == -1)
+		return -1;
+	if (cs != NULL)
+		c->control_socket = conf_path(c, cs);
+	else if (c->pid_file != NULL) {
+		len = strlen(c->pid_file);
+		if (len > 4 && strcmp(c->pid_file + len - 4, ".pid") == 0)
+			len -= 4;
+		if ((c->control_socket = malloc(len + 6)) != NULL)
+			snprintf(c->control_socket, len + 6, "%.*s.sock",
+			    (int)len, c->pid_file);
+	} else
+		return 0;
+	if (c->control_socket == NULL)
+		return conf_err(x, root, "out of memory");
+	if (strlen(c->control_socket) > 107) {
+		s = config_setting_get_member(root, cs != NULL ?
+		    "control_socket" : "pid_file");
+		return conf_err(x, s, "control socket %s: path too long (at "
+		    "most 107 bytes)%s", c->control_socket, cs != NULL ? "" :
+		    "; set control_socket");
+	}
+	return 0;
 }
 
 /* The global settings, then each service. */
@@ -273,6 +319,7 @@ load_top(struct conf_ctx *x, struct conf *c, const config_setting_t *root)
 	if (conf_get_keys(x, root, top_keys, net_key, "") == -1 ||
 	    load_user(x, c, root) == -1 ||
 	    load_pid_file(x, c, root) == -1 ||
+	    load_control_socket(x, c, root) == -1 ||
 	    conf_get_string(x, root, "log_facility", &fac) == -1 ||
 	    conf_get_string(x, root, "log_level", &lvl) == -1)
 		return -1;
@@ -429,6 +476,7 @@ conf_free(struct conf *c)
 	free(c->group);
 	free(c->pid_file);
 	free(c->pid_file_at);
+	free(c->control_socket);
 	free(c);
 }
 

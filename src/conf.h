@@ -48,6 +48,7 @@ struct conf {
 	gid_t			 gid;
 	char			*pid_file;	/* absolute, or NULL */
 	char			*pid_file_at;	/* "FILE:LINE" setting it */
+	char			*control_socket;	/* absolute, or NULL */
 	int			 log_facility;
 	int			 log_level;
 	int			 shutdown_timeout;

@@ -87,6 +87,13 @@ limit_cell_put(struct limit *l, int cell)
 	l->nused--;
 }
 
+/* Connections counted now. */
+int
+limit_active(struct limit *l)
+{
+	return atomic_load(&l->active);
+}
+
 int
 limit_cells_used(const struct limit *l)
 {

@@ -22,6 +22,7 @@ void		 limit_free(struct limit *);
 int		 limit_cell_get(struct limit *);
 void		 limit_cell_put(struct limit *, int cell);
 int		 limit_cells_used(const struct limit *);
+int		 limit_active(struct limit *);
 
 /* In a worker. */
 int		 limit_take(const struct limit_ref *, int fd,

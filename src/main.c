@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,7 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "control.h"
 #include "log.h"
 #include "master.h"
 #include "proctitle.h"
@@ -34,11 +36,13 @@ usage(FILE *fp, int status)
 {
 	fprintf(fp,
 	    "usage: tcpd [-fhtV] [-c file] [-s reload|quit|stop]\n"
+	    "       tcpd [-c file] -s status [--json]\n"
 	    "  -c file  configuration file (default %s)\n"
 	    "  -f       stay in the foreground, log to stderr too\n"
 	    "  -t       check the configuration file and exit\n"
 	    "  -s cmd   signal the running master: reload, quit (graceful\n"
-	    "           stop) or stop (fast stop)\n"
+	    "           stop) or stop (fast stop); or ask it for its status\n"
+	    "  --json   with -s status: one JSON object\n"
 	    "  -V       print the version and exit\n"
 	    "  -h       print this help and exit\n", TCPD_CONF_PATH);
 	exit(status);
@@ -298,18 +302,44 @@ run(struct conf *conf, int foreground, int argc, char *argv[])
 struct args {
 	const char	*path;
 	const char	*cmd;		/* -s, or NULL */
-	int		 sig;
+	int		 sig;		/* 0: -s status */
 	int		 foreground;
 	int		 test;
+	int		 json;
 };
+
+/* -s status: ask the master on its control socket, print the answer. */
+static int
+status_master(const struct conf *conf, int json)
+{
+	char	 err[512];
+
+	if (conf->control_socket == NULL) {
+		fprintf(stderr, "tcpd: %s sets neither control_socket nor "
+		    "pid_file: there is no control socket to ask\n",
+		    conf->path);
+		return 1;
+	}
+	if (control_ask(conf->control_socket, json ? "status json" :
+	    "status", stdout, err, sizeof(err)) == -1) {
+		fprintf(stderr, "tcpd: %s\n", err);
+		return 1;
+	}
+	return 0;
+}
 
 /* Parse the options into a; exits on -h, -V and usage errors. */
 static void
 parse_args(int argc, char *argv[], struct args *a)
 {
-	int	 ch;
+	static const struct option	 longopts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int				 ch;
 
-	while ((ch = getopt(argc, argv, "c:fhs:tV")) != -1) {
+	while ((ch = getopt_long(argc, argv, "c:fhs:tV", longopts, NULL)) !=
+	    -1) {
 		switch (ch) {
 		case 'c':
 			a->path = optarg;
@@ -319,11 +349,16 @@ parse_args(int argc, char *argv[], struct args *a)
 			break;
 		case 'h':
 			usage(stdout, 0);
+		case 'j':
+			a->json = 1;
+			break;
 		case 's':
 			a->cmd = optarg;
-			if ((a->sig = command_signal(a->cmd)) == 0) {
+			if ((a->sig = command_signal(a->cmd)) == 0 &&
+			    strcmp(a->cmd, "status") != 0) {
 				fprintf(stderr, "tcpd: unknown -s command "
-				    "'%s': use reload, quit or stop\n", a->cmd);
+				    "'%s': use reload, quit, stop or status\n",
+				    a->cmd);
 				exit(2);
 			}
 			break;
@@ -340,6 +375,10 @@ parse_args(int argc, char *argv[], struct args *a)
 		default:
 			usage(stderr, 2);
 		}
+	}
+	if (a->json && (a->cmd == NULL || a->sig != 0)) {
+		fprintf(stderr, "tcpd: --json goes with -s status\n");
+		usage(stderr, 2);
 	}
 	if (optind != argc) {
 		fprintf(stderr, "tcpd: unexpected argument '%s'\n",
@@ -390,7 +429,8 @@ main(int argc, char *argv[])
 	if (a.test)
 		return check_only(conf, a.path);
 	if (a.cmd != NULL) {
-		rc = signal_master(conf, a.sig, a.cmd);
+		rc = a.sig == 0 ? status_master(conf, a.json) :
+		    signal_master(conf, a.sig, a.cmd);
 		conf_free(conf);
 		return rc;
 	}

@@ -11,9 +11,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "conf.h"
+#include "control.h"
 #include "listener.h"
 #include "log.h"
 #include "loop.h"
@@ -21,6 +23,7 @@
 #include "proctitle.h"
 #include "reload.h"
 #include "sig.h"
+#include "status.h"
 #include "supervise.h"
 #include "util.h"
 
@@ -52,6 +55,13 @@ struct master {
 	int			 scale;		/* +1, -1 per signal */
 	enum stop_how		 request;
 	enum stop_how		 stopping;
+	/* For status. */
+	struct control		*control;	/* NULL: no control socket */
+	int64_t			 started_ms;
+	time_t			 started_at;
+	time_t			 reload_at;	/* 0: none yet */
+	int			 reload_ok;
+	char			 reload_result[1024];
 };
 
 /* What each signal means to the master; all are read from a signalfd. */
@@ -152,14 +162,25 @@ master_log_changes(const struct conf *old, const struct conf *new)
 			    old->services[i].name);
 }
 
+/* What a reload came to, for status. */
+static void
+master_reloaded(struct master *m, int ok, const char *result)
+{
+	m->reload_at = time(NULL);
+	m->reload_ok = ok;
+	snprintf(m->reload_result, sizeof(m->reload_result), "%s", result);
+}
+
 /* SIGHUP: read the file again, off the loop (reload.c). */
 static void
 master_reload_start(struct master *m)
 {
 	log_info("reload: reading %s", m->conf->path);
 	if ((m->reloading = reload_start(m->conf->path, m->reload_io.fd)) ==
-	    NULL)
+	    NULL) {
 		log_warn("reload refused");
+		master_reloaded(m, 0, "refused: cannot read the file");
+	}
 }
 
 /*
@@ -185,6 +206,11 @@ master_reload_apply(struct master *m, struct conf *c)
 	if (c->pid_file != NULL && (m->conf->pid_file == NULL ||
 	    strcmp(c->pid_file, m->conf->pid_file) != 0))
 		log_notice("reload: a new pid_file takes effect at restart");
+	if ((c->control_socket == NULL) != (m->conf->control_socket == NULL) ||
+	    (c->control_socket != NULL &&
+	    strcmp(c->control_socket, m->conf->control_socket) != 0))
+		log_notice("reload: a new control_socket takes effect at "
+		    "restart");
 	master_log_changes(m->conf, c);
 	log_open(c->log_facility, c->log_level, 1, m->foreground);
 	conf_free(m->conf);
@@ -194,10 +220,13 @@ master_reload_apply(struct master *m, struct conf *c)
 	m->gen++;
 	listeners_close_unused(&m->listeners);
 	log_info("reload: generation %u started", m->gen);
+	snprintf(err, sizeof(err), "generation %u started", m->gen);
+	master_reloaded(m, 1, err);
 	return;
 refuse:
 	log_warnx("reload refused: %s; still running generation %u", err,
 	    m->gen);
+	master_reloaded(m, 0, err);
 	free(counts);
 	conf_free(c);
 }
@@ -216,9 +245,11 @@ master_reload_cb(struct io *io, uint32_t ev)
 		return;
 	c = reload_finish(m->reloading, err, sizeof(err));
 	m->reloading = NULL;
-	if (c == NULL)
+	if (c == NULL) {
 		log_warnx("reload refused: %s; still running generation %u",
 		    err, m->gen);
+		master_reloaded(m, 0, err);
+	}
 	else if (m->stopping == STOP_NONE)
 		master_reload_apply(m, c);
 	else
@@ -312,10 +343,14 @@ static void
 master_turn(struct master *m)
 {
 	int64_t	 before = m->loop.now;
-	int	 timeout = sup_timeout(&m->sup), late;
+	int	 timeout = sup_timeout(&m->sup), late, ct;
 
+	ct = control_timeout(m->control);
+	if (ct >= 0 && (timeout < 0 || ct < timeout))
+		timeout = ct;
 	if (loop_run_once(&m->loop, timeout) == -1)
 		fatal("epoll_wait");
+	control_expire(m->control);
 	late = timeout >= 0 && m->loop.now - before > timeout + LATE_MS;
 	if (m->reap) {
 		/*
@@ -400,6 +435,26 @@ master_listen(struct master *m)
 	return 0;
 }
 
+/* The control socket's answers. */
+static char *
+master_answer(void *arg, const char *request, size_t *len)
+{
+	struct master		*m = arg;
+	struct status_in	 in = {
+		.conf = m->conf, .sup = &m->sup, .listeners = &m->listeners,
+		.pid = getpid(), .gen = m->gen, .now = m->loop.now,
+		.started_ms = m->started_ms, .started_at = m->started_at,
+		.reload_at = m->reload_at, .reload_ok = m->reload_ok,
+		.reload_result = m->reload_result,
+	};
+
+	if (strcmp(request, "status") == 0)
+		return status_build(&in, 0, len);
+	if (strcmp(request, "status json") == 0)
+		return status_build(&in, 1, len);
+	return NULL;
+}
+
 /* Signals as events, the loop, the reload eventfd. */
 static void
 master_init(struct master *m)
@@ -419,6 +474,8 @@ master_init(struct master *m)
 	    loop_add(&m->loop, &m->reload_io, efd, EPOLLIN, master_reload_cb))
 		fatal("epoll");
 	m->awake_at = m->loop.now;
+	m->started_ms = m->loop.now;
+	m->started_at = time(NULL);
 }
 
 /*
@@ -429,10 +486,17 @@ master_init(struct master *m)
 int
 master_start(struct master *m)
 {
+	char	 err[256];
 	int64_t	 until;
 	int	 state;
 
 	master_init(m);
+	if (m->conf->control_socket != NULL &&
+	    (m->control = control_open(&m->loop, m->conf->control_socket,
+	    master_answer, m, err, sizeof(err))) == NULL) {
+		log_warnx("cannot start: %s", err);
+		return -1;
+	}
 	m->sup.starting = 1;
 	if (sup_apply(&m->sup, m->conf, m->counts, m->gen) == -1)
 		fatal("cannot make the slot table");
@@ -471,6 +535,8 @@ master_run(struct master *m)
 	while (m->stopping == STOP_NONE || !sup_empty(&m->sup))
 		master_turn(m);
 	listeners_close_all(&m->listeners);
+	control_close(m->control);
+	m->control = NULL;
 	log_info("stopped");
 	return 0;
 }
@@ -480,6 +546,7 @@ void
 master_free(struct master *m)
 {
 	listeners_close_all(&m->listeners);
+	control_close(m->control);
 	sup_free(&m->sup);
 	/* A parse still under way (a file that blocks) ends with the process. */
 	if (m->reloading == NULL && m->reload_io.fd != -1)

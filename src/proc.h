@@ -7,6 +7,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "conf.h"
 #include "loop.h"
 #include "worker.h"
 
@@ -22,6 +23,7 @@ struct proc {
 	pid_t			 pid;
 	unsigned		 gen;
 	char			 name[96];	/* "echo slot 0", for logs */
+	char			 service[CONF_NAME_MAX + 1];
 	int			 ready;		/* it said it accepts */
 	enum stop_how		 stopping;	/* what it was asked */
 	int64_t			 started;

@@ -82,6 +82,26 @@ slot_counts(struct sup *s, struct slot *sl)
 	return 0;
 }
 
+/* The counts of a service's gone workers; made at first, NULL if not. */
+struct svc_stats *
+sup_stats(struct sup *s, const char *service)
+{
+	struct svc_stats	*st;
+
+	for (st = s->stats; st != NULL; st = st->next)
+		if (strcmp(st->service, service) == 0)
+			return st;
+	if ((st = calloc(1, sizeof(*st))) == NULL)
+		return NULL;
+	if ((st->service = strdup(service)) == NULL) {
+		free(st);
+		return NULL;
+	}
+	st->next = s->stats;
+	s->stats = st;
+	return st;
+}
+
 /* Free the counts that no slot uses and no worker counts in any more. */
 void
 sup_limits_gc(struct sup *s)
@@ -302,6 +322,12 @@ sup_free(struct sup *s)
 		proc_free(s->loop, p);
 	}
 	sup_limits_gc(s);
+	while (s->stats != NULL) {
+		struct svc_stats *st = s->stats;
+		s->stats = st->next;
+		free(st->service);
+		free(st);
+	}
 }
 
 /* No worker left, serving, starting or retiring. */

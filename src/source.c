@@ -260,10 +260,10 @@ table_lock(struct source_table *t)
 
 /*
  * In an acceptor: may peer open one more connection?  If so it is
- * counted, its entry in *entry for source_put(), and 1 returned; if not,
- * why in why and 0.
+ * counted, its entry in *entry for source_put(), and SOURCE_OK returned;
+ * if not, why in why and which limit.
  */
-int
+enum source_verdict
 source_take(const struct source_ref *r, const struct sockaddr_storage *peer,
     int *entry, char *why, size_t whylen)
 {
@@ -271,31 +271,35 @@ source_take(const struct source_ref *r, const struct sockaddr_storage *peer,
 	struct source_table	*t = r->table;
 	struct source_entry	*e;
 	uint8_t			 key[16];
-	int			 family = source_key(ps, peer, key), ok = 0;
+	int			 family = source_key(ps, peer, key);
+	enum source_verdict	 v;
 	int64_t			 now = now_ms();
 
 	table_lock(t);
-	if ((e = source_find(t, ps, key, family, now)) == NULL)
+	if ((e = source_find(t, ps, key, family, now)) == NULL) {
+		v = SOURCE_FULL;
 		snprintf(why, whylen, "per_source table full (%d sources)",
 		    t->nsources);
-	else if (ps->max_connections > 0 &&
-	    atomic_load(&e->active) >= ps->max_connections)
+	} else if (ps->max_connections > 0 &&
+	    atomic_load(&e->active) >= ps->max_connections) {
+		v = SOURCE_CAP;
 		snprintf(why, whylen, "per_source max_connections %d",
 		    ps->max_connections);
-	else if (ps->rate > 0 && refill(e, ps, now) < TOKEN)
+	} else if (ps->rate > 0 && refill(e, ps, now) < TOKEN) {
+		v = SOURCE_RATE;
 		snprintf(why, whylen, "per_source rate %d/s burst %d",
 		    ps->rate, ps->burst);
-	else {
+	} else {
+		v = SOURCE_OK;
 		if (ps->rate > 0)
 			e->tokens -= TOKEN;
 		*entry = (int)(e - t->entry);
 		/* The ledger first: a death between undercounts, never over. */
 		atomic_fetch_add(&r->ledger[*entry], 1);
 		atomic_fetch_add(&e->active, 1);
-		ok = 1;
 	}
 	pthread_mutex_unlock(&t->lock);
-	return ok;
+	return v;
 }
 
 /*

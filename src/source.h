@@ -34,7 +34,16 @@ atomic_uint	*source_ledger_new(struct source_table *);
 void		 source_ledger_free(struct source_table *, atomic_uint *);
 
 /* In a worker's acceptor threads and its loop. */
-int		 source_take(const struct source_ref *,
+/* What source_take() says. */
+enum source_verdict {
+	SOURCE_OK,
+	SOURCE_CAP,		/* at max_connections */
+	SOURCE_RATE,		/* its bucket is empty */
+	SOURCE_FULL,		/* no room in the table */
+};
+
+enum source_verdict
+		 source_take(const struct source_ref *,
 		    const struct sockaddr_storage *, int *entry, char *why,
 		    size_t whylen);
 void		 source_put(const struct source_ref *, int entry);

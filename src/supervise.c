@@ -231,6 +231,7 @@ slot_died(struct sup *s, struct slot *sl, struct proc *p)
 		sl->down_unsure = s->died_after != 0;
 	} else
 		sl->next = NULL;
+	sl->restarts++;
 	sl->deaths = lived < (int64_t)c->respawn_window * 1000 ?
 	    sl->deaths + 1 : 0;
 	if (!slot_failing(s, sl)) {
@@ -290,6 +291,21 @@ say_retired(const struct sup *s, const struct proc *p, const char *how)
 	    p->stopping == STOP_RETIRE ? "retire" : "stop");
 }
 
+/* A worker is gone: keep what it counted with its service's. */
+static void
+sup_account(struct sup *s, const struct proc *p)
+{
+	struct svc_stats	*st = sup_stats(s, p->service);
+
+	if (st == NULL)
+		return;
+	st->accepted += atomic_load(&p->beat->accepted);
+	for (int i = 0; i < REFUSED_KINDS; i++)
+		st->refused[i] += atomic_load(&p->beat->refused[i]);
+	if (p->stopping == STOP_NONE)
+		st->restarts++;
+}
+
 /*
  * A child of the master ended.  Returns 0 if it was none of the
  * workers, 1 otherwise.
@@ -309,6 +325,7 @@ sup_reaped(struct sup *s, pid_t pid, int status)
 		log_warnx("worker %ld (%s generation %u) %s unexpectedly, "
 		    "holding %llu connection%s", (long)pid, p->name, p->gen, how,
 		    proc_held(p), proc_held(p) == 1 ? "" : "s");
+	sup_account(s, p);
 	if (p->slot == NULL)
 		sup_unlink_retiring(s, p);
 	else if (s->starting && !p->ready)

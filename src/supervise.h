@@ -30,6 +30,18 @@ struct svc_limit {
 };
 
 /*
+ * What the workers of a service that are gone did, by name across
+ * reloads, for status: a worker's own counts go with it.
+ */
+struct svc_stats {
+	char			*service;
+	unsigned long long	 accepted;
+	unsigned long long	 refused[REFUSED_KINDS];
+	unsigned		 restarts;	/* deaths not asked for */
+	struct svc_stats	*next;
+};
+
+/*
  * One slot: a service's index-th worker and its sockets.  It has a
  * worker serving (cur), or a worker starting (next: a respawn, or the
  * successor at a reload while cur serves on), or neither, and then it is
@@ -41,6 +53,7 @@ struct slot {
 	struct proc		*cur;
 	struct proc		*next;
 	int			 deaths;	/* quick deaths in a row */
+	unsigned		 restarts;	/* deaths not asked for */
 	int			 spawn_fails;	/* failed spawns in a row */
 	int64_t			 retry_at;	/* no new worker before then */
 	int64_t			 down_since;	/* 0: served */
@@ -59,6 +72,7 @@ struct sup {
 	int			 nslots;
 	struct proc		*retiring;	/* no longer in a slot */
 	struct svc_limit	*limits;	/* max_connections, by service */
+	struct svc_stats	*stats;		/* gone workers' counts */
 	enum stop_how		 stopping;
 	int			 starting;	/* a failure is fatal */
 	int64_t			 died_after;	/* deaths reaped now happened
@@ -75,6 +89,8 @@ void	sup_title(const struct sup *, char *, size_t);
 void	sup_free(struct sup *);
 void	sup_limits_gc(struct sup *);
 int	slot_counts(struct sup *, struct slot *);
+struct svc_stats *
+	sup_stats(struct sup *, const char *service);
 
 /* The policy (supervise.c). */
 void	sup_tend(struct sup *);

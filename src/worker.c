@@ -75,6 +75,11 @@ struct worker {
 	char				 scratch[SCRATCH_SIZE];
 };
 
+const char *const refusal_names[REFUSED_KINDS] = {
+	[REFUSED_ACCESS] = "access", [REFUSED_PER_SOURCE] = "per_source",
+	[REFUSED_RATE] = "rate", [REFUSED_TABLE_FULL] = "table_full",
+};
+
 /* Each connection the acceptors hand over: served, or else dropped. */
 static void
 worker_serve(void *arg, const struct accepted *a)
@@ -404,6 +409,7 @@ worker_start_acceptors(struct worker *w)
 		a->arg = &w->handoff;
 		a->limit = w->conns.limit;
 		a->src = w->conns.src;
+		a->refused = w->beat->refused;
 		a->name = w->svc->name;
 		a->net = &w->svc->net;
 		if (acceptor_start(a) == -1)

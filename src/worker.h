@@ -12,18 +12,30 @@
 struct conf;
 struct conf_service;
 
+/* Why a connection was refused, as counted and shown by status. */
+enum refusal {
+	REFUSED_ACCESS,		/* an access rule, or none matched */
+	REFUSED_PER_SOURCE,	/* per_source max_connections */
+	REFUSED_RATE,		/* per_source rate */
+	REFUSED_TABLE_FULL,	/* per_source table full */
+	REFUSED_KINDS
+};
+
 /*
  * A worker's heartbeat, in memory shared with the master: the loop's
  * last wakeup (CLOCK_MONOTONIC ms), its open connections, and counts of
- * the connections accepted and finished, from which the master tells
- * how many a worker that died still held.
+ * the connections accepted and finished (from which the master tells
+ * how many a worker that died still held) and refused.
  */
 struct heartbeat {
 	_Atomic long long		 ms;
 	_Atomic unsigned		 conns;
 	_Atomic unsigned long long	 accepted;
 	_Atomic unsigned long long	 finished;
+	_Atomic unsigned long long	 refused[REFUSED_KINDS];
 };
+
+extern const char *const refusal_names[REFUSED_KINDS];
 
 /*
  * How a worker is asked to stop: the one set of names the master, the

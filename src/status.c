@@ -1,0 +1,380 @@
+/*
+ * What tcpd -s status prints: the master, each service, each slot and
+ * the accept queue behind its sockets, as a table for people or as one
+ * JSON object for scripts.  Built by the master from its own records and
+ * the workers' heartbeats; nothing here waits on anyone.
+ */
+#include "config.h"
+
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "buf.h"
+#include "conf.h"
+#include "limit.h"
+#include "listener.h"
+#include "proc.h"
+#include "services/service.h"
+#include "status.h"
+#include "supervise.h"
+
+/* A service's figures, summed over its slots and retiring workers. */
+struct svc_sum {
+	int			 running;	/* slots with a ready worker */
+	int			 slots;
+	unsigned long long	 open, accepted;
+	unsigned long long	 refused[REFUSED_KINDS];
+};
+
+/* One slot socket's accept queue, now and at most (its backlog). */
+static void
+queue_of(int fd, unsigned *now, unsigned *max)
+{
+	struct tcp_info	 ti;
+	socklen_t	 len = sizeof(ti);
+
+	*now = *max = 0;
+	if (fd != -1 && getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0) {
+		/* On a listener: the queue's length, and its bound. */
+		*now = ti.tcpi_unacked;
+		*max = ti.tcpi_sacked;
+	}
+}
+
+static void
+add_proc(struct svc_sum *sum, const struct proc *p)
+{
+	sum->open += atomic_load(&p->beat->conns);
+	sum->accepted += atomic_load(&p->beat->accepted);
+	for (int i = 0; i < REFUSED_KINDS; i++)
+		sum->refused[i] += atomic_load(&p->beat->refused[i]);
+}
+
+static void
+svc_sum(const struct status_in *in, const struct conf_service *sv,
+    struct svc_sum *sum)
+{
+	const struct sup	*s = in->sup;
+	const struct svc_stats	*st;
+
+	memset(sum, 0, sizeof(*sum));
+	for (int i = 0; i < s->nslots; i++) {
+		const struct slot *sl = s->slots[i];
+		if (strcmp(sl->service, sv->name) != 0)
+			continue;
+		sum->slots++;
+		if (sl->cur != NULL && sl->cur->ready)
+			sum->running++;
+		if (sl->cur != NULL)
+			add_proc(sum, sl->cur);
+		if (sl->next != NULL)
+			add_proc(sum, sl->next);
+	}
+	for (const struct proc *p = s->retiring; p != NULL; p = p->next)
+		if (strcmp(p->service, sv->name) == 0)
+			add_proc(sum, p);
+	for (st = s->stats; st != NULL; st = st->next)
+		if (strcmp(st->service, sv->name) == 0) {
+			sum->accepted += st->accepted;
+			for (int i = 0; i < REFUSED_KINDS; i++)
+				sum->refused[i] += st->refused[i];
+		}
+}
+
+/* "ready", "starting", "down" or "failing", and the next retry. */
+static const char *
+slot_state(const struct status_in *in, const struct slot *sl,
+    int64_t *retry_ms)
+{
+	*retry_ms = -1;
+	if (sl->cur != NULL && sl->cur->ready)
+		return "ready";
+	if (sl->cur != NULL || sl->next != NULL)
+		return "starting";
+	if (sl->retry_at > in->now)
+		*retry_ms = sl->retry_at - in->now;
+	return slot_failing(in->sup, sl) ? "failing" : "down";
+}
+
+/* ms as "42s", "3m07s", "2h05m" or "4d03h". */
+static const char *
+duration(char *text, size_t len, int64_t ms)
+{
+	long long	 s = ms / 1000;
+
+	if (s >= 86400)
+		snprintf(text, len, "%lldd%02lldh", s / 86400, s % 86400 / 3600);
+	else if (s >= 3600)
+		snprintf(text, len, "%lldh%02lldm", s / 3600, s % 3600 / 60);
+	else if (s >= 60)
+		snprintf(text, len, "%lldm%02llds", s / 60, s % 60);
+	else
+		snprintf(text, len, "%llds", s);
+	return text;
+}
+
+static void
+wall(struct buf *b, time_t t)
+{
+	char		 text[64];
+	struct tm	 tm;
+
+	gmtime_r(&t, &tm);
+	strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	buf_printf(b, "%s", text);
+}
+
+static unsigned long long
+refused_total(const struct svc_sum *sum)
+{
+	unsigned long long	 n = 0;
+
+	for (int i = 0; i < REFUSED_KINDS; i++)
+		n += sum->refused[i];
+	return n;
+}
+
+/* The slot's queue, summed over its sockets. */
+static void
+slot_queue(const struct status_in *in, const struct conf_service *sv,
+    const struct slot *sl, unsigned *now, unsigned *max)
+{
+	unsigned	 n, m;
+
+	*now = *max = 0;
+	for (int i = 0; i < sv->nlisten; i++) {
+		queue_of(listeners_fd(in->listeners, &sv->listen[i],
+		    sl->index), &n, &m);
+		*now += n;
+		*max += m;
+	}
+}
+
+static void
+text_master(struct buf *b, const struct status_in *in)
+{
+	char	 up[32];
+
+	buf_printf(b, "tcpd %s, pid %ld, up %s, config %s, generation %u\n",
+	    PACKAGE_VERSION, (long)in->pid,
+	    duration(up, sizeof(up), in->now - in->started_ms),
+	    in->conf->path, in->gen);
+	if (in->reload_at == 0)
+		buf_printf(b, "last reload: none\n");
+	else {
+		buf_printf(b, "last reload: ");
+		wall(b, in->reload_at);
+		buf_printf(b, ", %s\n", in->reload_result);
+	}
+}
+
+static void
+text_services(struct buf *b, const struct status_in *in)
+{
+	struct svc_sum	 sum;
+
+	buf_printf(b, "\n%-16s %-8s %7s %6s %10s %8s %9s  %s\n", "SERVICE",
+	    "HANDLER", "WORKERS", "OPEN", "ACCEPTED", "REFUSED", "MAXCONN",
+	    "LISTEN");
+	for (int i = 0; i < in->conf->nservices; i++) {
+		const struct conf_service *sv = &in->conf->services[i];
+		char	 workers[24], maxconn[24] = "-";
+
+		svc_sum(in, sv, &sum);
+		snprintf(workers, sizeof(workers), "%d/%d", sum.running,
+		    sum.slots);
+		if (sv->max_connections > 0)
+			snprintf(maxconn, sizeof(maxconn), "%d/%d",
+			    status_maxconn_used(in, sv), sv->max_connections);
+		buf_printf(b, "%-16s %-8s %7s %6llu %10llu %8llu %9s ",
+		    sv->name, sv->handler->name, workers, sum.open,
+		    sum.accepted, refused_total(&sum), maxconn);
+		for (int j = 0; j < sv->nlisten; j++)
+			buf_printf(b, " %s", sv->listen[j].text);
+		buf_printf(b, "\n");
+	}
+}
+
+static void
+text_slots(struct buf *b, const struct status_in *in)
+{
+	const struct sup	*s = in->sup;
+	int64_t			 retry;
+	unsigned		 qn, qm;
+
+	buf_printf(b, "\n%-20s %-8s %8s %5s %8s %8s %6s %6s %10s %7s\n",
+	    "SLOT", "STATE", "PID", "GEN", "UP", "RESTARTS", "BEAT", "OPEN",
+	    "ACCEPTED", "QUEUE");
+	for (int i = 0; i < s->nslots; i++) {
+		const struct slot *sl = s->slots[i];
+		const struct proc *p = sl->cur != NULL ? sl->cur : sl->next;
+		const struct conf_service *sv = slot_service(s, sl);
+		char	 name[96], up[32];
+
+		snprintf(name, sizeof(name), "%s/%d", sl->service, sl->index);
+		buf_printf(b, "%-20s %-8s ", name, slot_state(in, sl, &retry));
+		if (p == NULL) {
+			buf_printf(b, "%8s %5s %8s %8u %6s %6s %10s ", "-",
+			    "-", "-", sl->restarts, "-", "-", "-");
+		} else {
+			buf_printf(b, "%8ld %5u %8s %8u %4lldms %6u %10llu ",
+			    (long)p->pid, p->gen,
+			    duration(up, sizeof(up), in->now - p->started),
+			    sl->restarts,
+			    (long long)(in->now - atomic_load(&p->beat->ms)),
+			    atomic_load(&p->beat->conns),
+			    atomic_load(&p->beat->accepted));
+		}
+		slot_queue(in, sv, sl, &qn, &qm);
+		buf_printf(b, "%u/%u", qn, qm);
+		if (retry >= 0)
+			buf_printf(b, "  (retry in %lld ms)", (long long)retry);
+		buf_printf(b, "\n");
+	}
+	for (const struct proc *p = s->retiring; p != NULL; p = p->next)
+		buf_printf(b, "%-20s %-8s %8ld %5u %8s %8s %6s %6u\n",
+		    p->name, "retiring", (long)p->pid, p->gen, "-", "-", "-",
+		    atomic_load(&p->beat->conns));
+}
+
+/* Connections counted against sv's max_connections now. */
+int
+status_maxconn_used(const struct status_in *in, const struct conf_service *sv)
+{
+	for (const struct svc_limit *l = in->sup->limits; l != NULL;
+	    l = l->next)
+		if (strcmp(l->service, sv->name) == 0 && l->shm != NULL)
+			return limit_active(l->shm);
+	return 0;
+}
+
+static void
+json_slot(struct buf *b, const struct status_in *in,
+    const struct conf_service *sv, const struct slot *sl)
+{
+	const struct proc	*p = sl->cur != NULL ? sl->cur : sl->next;
+	int64_t			 retry;
+	unsigned		 qn, qm;
+
+	buf_printf(b, "{\"index\":%d,\"state\":\"%s\",\"restarts\":%u,",
+	    sl->index, slot_state(in, sl, &retry), sl->restarts);
+	if (retry >= 0)
+		buf_printf(b, "\"retry_in_ms\":%lld,", (long long)retry);
+	if (p != NULL)
+		buf_printf(b, "\"pid\":%ld,\"generation\":%u,\"uptime_ms\":%lld,"
+		    "\"heartbeat_age_ms\":%lld,\"open\":%u,\"accepted\":%llu,",
+		    (long)p->pid, p->gen, (long long)(in->now - p->started),
+		    (long long)(in->now - atomic_load(&p->beat->ms)),
+		    atomic_load(&p->beat->conns),
+		    atomic_load(&p->beat->accepted));
+	if (sl->cur != NULL && sl->next != NULL)
+		buf_printf(b, "\"successor_pid\":%ld,", (long)sl->next->pid);
+	buf_printf(b, "\"sockets\":[");
+	for (int i = 0; i < sv->nlisten; i++) {
+		queue_of(listeners_fd(in->listeners, &sv->listen[i],
+		    sl->index), &qn, &qm);
+		buf_printf(b, "%s{\"listen\":", i ? "," : "");
+		buf_json_string(b, sv->listen[i].text);
+		buf_printf(b, ",\"queue\":%u,\"backlog\":%u}", qn, qm);
+	}
+	buf_printf(b, "]}");
+}
+
+static void
+json_service(struct buf *b, const struct status_in *in,
+    const struct conf_service *sv)
+{
+	struct svc_sum	 sum;
+	int		 first = 1;
+
+	svc_sum(in, sv, &sum);
+	buf_printf(b, "{\"name\":");
+	buf_json_string(b, sv->name);
+	buf_printf(b, ",\"handler\":\"%s\",\"listen\":[", sv->handler->name);
+	for (int i = 0; i < sv->nlisten; i++) {
+		buf_printf(b, "%s", i ? "," : "");
+		buf_json_string(b, sv->listen[i].text);
+	}
+	buf_printf(b, "],\"workers\":%d,\"running\":%d,\"open\":%llu,"
+	    "\"accepted\":%llu,\"refused\":{", sum.slots, sum.running,
+	    sum.open, sum.accepted);
+	for (int i = 0; i < REFUSED_KINDS; i++)
+		buf_printf(b, "%s\"%s\":%llu", i ? "," : "", refusal_names[i],
+		    sum.refused[i]);
+	buf_printf(b, "},\"max_connections\":%d,\"max_connections_used\":%d,"
+	    "\"slots\":[", sv->max_connections, status_maxconn_used(in, sv));
+	for (int i = 0; i < in->sup->nslots; i++) {
+		const struct slot *sl = in->sup->slots[i];
+		if (strcmp(sl->service, sv->name) != 0)
+			continue;
+		buf_printf(b, "%s", first ? "" : ",");
+		json_slot(b, in, sv, sl);
+		first = 0;
+	}
+	buf_printf(b, "],\"retiring\":[");
+	first = 1;
+	for (const struct proc *p = in->sup->retiring; p != NULL; p = p->next)
+		if (strcmp(p->service, sv->name) == 0) {
+			buf_printf(b, "%s{\"pid\":%ld,\"generation\":%u,"
+			    "\"open\":%u}", first ? "" : ",", (long)p->pid,
+			    p->gen, atomic_load(&p->beat->conns));
+			first = 0;
+		}
+	buf_printf(b, "]}");
+}
+
+static void
+json_all(struct buf *b, const struct status_in *in)
+{
+	buf_printf(b, "{\"version\":\"%s\",\"pid\":%ld,\"config\":",
+	    PACKAGE_VERSION, (long)in->pid);
+	buf_json_string(b, in->conf->path);
+	buf_printf(b, ",\"generation\":%u,\"uptime_ms\":%lld,\"started\":\"",
+	    in->gen, (long long)(in->now - in->started_ms));
+	wall(b, in->started_at);
+	buf_printf(b, "\",\"last_reload\":");
+	if (in->reload_at == 0)
+		buf_printf(b, "null");
+	else {
+		buf_printf(b, "{\"at\":\"");
+		wall(b, in->reload_at);
+		buf_printf(b, "\",\"ok\":%s,\"result\":",
+		    in->reload_ok ? "true" : "false");
+		buf_json_string(b, in->reload_result);
+		buf_printf(b, "}");
+	}
+	buf_printf(b, ",\"services\":[");
+	for (int i = 0; i < in->conf->nservices; i++) {
+		buf_printf(b, "%s", i ? "," : "");
+		json_service(b, in, &in->conf->services[i]);
+	}
+	buf_printf(b, "]}\n");
+}
+
+/* The answer, malloc'd, its length in *len; NULL when out of memory. */
+char *
+status_build(const struct status_in *in, int json, size_t *len)
+{
+	struct buf	 b = { 0 };
+
+	if (json)
+		json_all(&b, in);
+	else {
+		text_master(&b, in);
+		text_services(&b, in);
+		text_slots(&b, in);
+	}
+	if (b.failed) {
+		buf_free(&b);
+		return NULL;
+	}
+	*len = b.len;
+	return b.p;
+}
