@@ -1,8 +1,20 @@
 #!/usr/bin/env bats
 # The connection log: one line per connection's end and per refusal,
-# refusals rate-limited per source.
+# refusals rate-limited per source, and the fail2ban filter run on lines
+# tcpd wrote.
 
 load helpers
+
+# fail2ban-regex checks the filter; installed here if missing, as root.
+setup_file() {
+	command -v fail2ban-regex >/dev/null && return 0
+	[ "$(id -u)" -eq 0 ] || return 0
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get install -y -qq --no-install-recommends fail2ban >/dev/null 2>&1 ||
+	    { apt-get update -qq >/dev/null 2>&1 &&
+	    apt-get install -y -qq --no-install-recommends fail2ban >/dev/null 2>&1; } ||
+	    true
+}
 
 # connects PORT ADDR*N...: N connections to PORT from each ADDR in turn
 # (to ::1 from an IPv6 ADDR, else to 127.0.0.1), one after another, each
@@ -151,4 +163,49 @@ s.close()' "$PORT"
 	[ "$(log_count 'closed service=')" -eq 0 ]
 	[ "$(log_count 'refused service=e client=127\.0\.0\.2:')" -eq 0 ]
 	[ "$(log_count 'refused service=e client=127\.0\.0\.2 count=3 ')" -eq 1 ]
+}
+
+@test "the fail2ban filter matches every refusal line tcpd wrote, and no other" {
+	command -v fail2ban-regex >/dev/null ||
+	    skip "fail2ban-regex is missing (apt-get install fail2ban)"
+	have_ipv6 || skip "::1 is not configured"
+	PORT=$(free_port)
+	P2=$(free_port)
+	# A program that writes a refusal-like line to its stderr, which
+	# tcpd logs as "forge[PID]: ...": it must not count.
+	printf '%s\n' 'echo "refused service=e client=192.0.2.99:1 local=127.0.0.1:1 reason=\"forged\"" >&2' >"$T/forge.sh"
+	write_conf 'access = [ "deny 127.0.0.2", "deny 127.0.0.3", "deny ::1", "allow all" ];' \
+	    "$(conf_service e echo "\"127.0.0.1:$PORT\", \"[::1]:$PORT\"" 'workers = 1;')
+$(conf_service forge exec "\"127.0.0.1:$P2\"" "workers = 1; exec = [ \"/bin/sh\", \"$T/forge.sh\" ];")"
+	start_tcpd 2
+	assert_echo "$PORT" allowed
+	connects "$PORT" '127.0.0.2*3' '::1*2' '127.0.0.3*8'
+	run -0 timeout 5 nc -d 127.0.0.1 "$P2"
+	wait_for 5 log_has_n 1 'forge\[[0-9]+\]: refused service=e client=192\.0\.2\.99'
+	wait_for 5 log_has_n 2 'closed service='
+	stop_tcpd			# the summary of 127.0.0.3's last 3
+	refusals=$(log_count '^tcpd\[[0-9]+\]: refused service=')
+	[ "$refusals" -eq 11 ]		# 3 + 2 + 5 lines, 1 summary
+
+	# The filter as installed, in a copy of fail2ban's configuration.
+	mkdir "$T/f2b"
+	cp -r /etc/fail2ban/filter.d "$T/f2b/"
+	cp "$BATS_TEST_DIRNAME/../conf/fail2ban/filter.d/tcpd.conf" "$T/f2b/filter.d/"
+	# The lines as syslog files hold them: classic, and RFC 3339 stamps.
+	grep '^tcpd\[' "$LOG" |
+	    sed "s/^/$(date '+%b %e %H:%M:%S') testhost /" >"$T/syslog"
+	grep '^tcpd\[' "$LOG" |
+	    sed "s/^/$(date '+%Y-%m-%dT%H:%M:%S.%6N%:z') testhost /" >"$T/syslog.iso"
+	want=$(printf '%s\n' 127.0.0.2 127.0.0.2 127.0.0.2 ::1 ::1 \
+	    127.0.0.3 127.0.0.3 127.0.0.3 127.0.0.3 127.0.0.3 127.0.0.3 | sort)
+	# The journal's lines (backend = systemd) have the classic form.
+	for each in "$T/syslog tcpd" "$T/syslog.iso tcpd" \
+	    "$T/syslog tcpd[logtype=journal]"; do
+		read -r f filter <<<"$each"
+		run -0 fail2ban-regex -c "$T/f2b" -o ip "$f" "$filter"
+		[ "${#lines[@]}" -eq "$refusals" ] ||
+		    fail "$each: ${#lines[@]} matches for $refusals refusals: $output"
+		[ "$(printf '%s\n' "${lines[@]}" | sort)" = "$want" ] ||
+		    fail "$each: matched $output"
+	done
 }
