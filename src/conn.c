@@ -5,9 +5,9 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 
 #include <errno.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -16,6 +16,7 @@
 #include "conf.h"
 #include "conn.h"
 #include "conn_timer.h"
+#include "connlog.h"
 #include "limit.h"
 #include "log.h"
 #include "services/service.h"
@@ -145,61 +146,68 @@ conn_ref(struct conn *c)
 	c->refs++;
 }
 
+/* Whether the connection log wants c's end: refusals have their line. */
+static int
+conn_logged(const struct conn *c)
+{
+	return c->set->conf->net.log_connections &&
+	    log_level() >= LOG_INFO && !(c->flags & CONN_REFUSED);
+}
+
 /*
- * What close() is about to put on the wire.  The kernel sends a FIN when
- * the last reference to the socket goes, but an RST instead when input
- * is still unread (RFC 2525).
+ * What close() is about to put on the wire, in the connection log's
+ * words.  The kernel sends a FIN when the last reference to the socket
+ * goes, but an RST instead when input is still unread (RFC 2525); after
+ * shutdown() the FIN has left already; after the peer's RST, or an error
+ * that ended the connection, there is nothing left to send.
  */
 static const char *
 wire_on_close(const struct conn *c)
 {
-	int	 unread = 0;
+	struct tcp_info	 ti;
+	socklen_t	 len = sizeof(ti);
+	int		 unread = 0;
 
 	if (c->flags & CONN_RESET)
-		return "nothing (the peer reset the connection)";
+		return "peer-RST";
+	if (c->error != 0 && getsockopt(c->io.fd, IPPROTO_TCP, TCP_INFO, &ti,
+	    &len) == 0 && ti.tcpi_state == TCP_CLOSE)
+		return "none";
 	if (ioctl(c->io.fd, FIONREAD, &unread) == 0 && unread > 0)
-		return "RST (unread input)";
+		return "RST";
 	if (c->flags & CONN_SHUT_WR)
-		return "nothing (FIN sent at shutdown)";
+		return "shutdown-FIN";
 	return "FIN";
 }
 
 /*
  * The one place the worker closes its copy of a connection's socket, and
  * logs what that put on the wire: a FIN only if no other process holds
- * a copy.
+ * a copy.  A program's connection is logged when the program lets go.
  */
 static void
 conn_close_fd(struct conn *c)
 {
-	char		 who[ADDR_STRLEN], why[128];
-	const char	*wire = NULL;
-	int64_t		 ms;
+	char		 who[ADDR_STRLEN];
+	const char	*end = NULL;
+	socklen_t	 len = sizeof(c->local);
 
-	if (log_debugging() && c->holder == 0)
-		wire = wire_on_close(c);
+	if (conn_logged(c)) {
+		getsockname(c->io.fd, &c->local.sa, &len);
+		if (c->holder == 0)
+			end = wire_on_close(c);
+	}
 	close(c->io.fd);
 	c->io.fd = -1;
-	if (!log_debugging())
-		return;
-	addr_text(&c->peer, who, sizeof(who));
-	if (c->holder != 0) {
+	if (end != NULL)
+		connlog_closed(c, end);
+	if (c->holder != 0 && log_debugging()) {
+		addr_text(&c->peer, who, sizeof(who));
 		log_debug("%s %s: handed to pid %ld; the worker closed its "
 		    "copy, and close() sent nothing: pid %ld still holds the "
 		    "socket", c->set->name, who, (long)c->holder,
 		    (long)c->holder);
-		return;
 	}
-	ms = NOW(c->set) - c->started;
-	snprintf(why, sizeof(why), "%s%s%s", c->reason ? c->reason : "?",
-	    c->error ? " error: " : "", c->error ? strerror(c->error) : "");
-	log_debug("%s %s: closed (%s): %llu bytes in, %llu out, "
-	    "%lld.%03lld s, %s closed first; close() sent %s",
-	    c->set->name, who, why,
-	    (unsigned long long)c->bytes_in,
-	    (unsigned long long)c->bytes_out,
-	    (long long)(ms / 1000), (long long)(ms % 1000),
-	    c->closer ? c->closer : "server", wire);
 }
 
 /* The last reference is gone. */
@@ -208,6 +216,9 @@ conn_release(struct conn *c)
 {
 	struct conn_set	*s = c->set;
 
+	/* A program held it to the end: the kernel closed it at its exit. */
+	if (c->holder != 0 && conn_logged(c))
+		connlog_closed(c, "program");
 	if (c->flags & CONN_REFUSED)
 		s->refusing--;
 	else if (s->limit != NULL)

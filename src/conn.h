@@ -4,6 +4,7 @@
 
 #include <sys/types.h>
 #include <sys/socket.h>
+#include <netinet/in.h>
 
 #include <stddef.h>
 #include <stdint.h>
@@ -83,12 +84,18 @@ struct conn {
 	size_t			 outoff, outlen;
 	uint64_t		 bytes_in, bytes_out;
 	pid_t			 holder;	/* a program holding the socket */
+	int			 status;	/* its wait status, once it exited */
 	int			 source;	/* per_source entry, or -1 */
 	const char		*closer;	/* who sent the first FIN */
 	const char		*reason;	/* why it ended */
 	int			 error;		/* errno that ended it */
 	struct sockaddr_storage	 peer;
 	socklen_t		 peerlen;
+	union {				/* for the log, read at close */
+		struct sockaddr		 sa;
+		struct sockaddr_in	 sin;
+		struct sockaddr_in6	 sin6;
+	}			 local;
 };
 
 void	 conn_set_init(struct conn_set *, struct loop *,

@@ -327,6 +327,7 @@ spawn_gone(pid_t pid, int st)
 		return;
 	*pp = p->next;
 	spawn_exited(p, st);
+	p->c->status = st;	/* for the connection's line, at this unref */
 	conn_unref(p->c);
 	free(p);
 }

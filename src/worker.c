@@ -19,6 +19,7 @@
 #include "conf.h"
 #include "conn.h"
 #include "conn_timer.h"
+#include "connlog.h"
 #include "handoff.h"
 #include "log.h"
 #include "loop.h"
@@ -206,6 +207,7 @@ worker_exit(struct worker *w, const char *why)
 		handoff_take(&w->handoff);
 	conn_close_all(&w->conns, why);
 	spawn_stop_all(&w->loop);
+	connlog_flush(loop_now_ms());
 	log_debug("%s slot %d: exiting (%s)", w->svc->name, w->slot, why);
 	exit(0);
 }
@@ -336,8 +338,12 @@ worker_check(struct worker *w)
 static int
 worker_timeout(const struct worker *w)
 {
-	int	 t = conn_timer_next(&w->conns);
+	int	 t = conn_timer_next(&w->conns), c;
 	int64_t	 left;
+
+	/* A refusal summary owed is logged on time. */
+	if ((c = connlog_next(w->loop.now)) != -1 && (t == -1 || c < t))
+		t = c;
 
 	/* Wake often enough to show the master it is alive. */
 	if (w->beat_ms > 0 && (t == -1 || t > w->beat_ms))
@@ -445,6 +451,7 @@ worker_init(struct worker *w, pid_t master, int ctl)
 	if (loop_add(&w->loop, &w->sig_io, sigfd, EPOLLIN, worker_sig_cb) ||
 	    loop_add(&w->loop, &w->ctl_io, ctl, EPOLLIN, worker_ctl_cb))
 		fatal("epoll_ctl");
+	connlog_init(w->svc->name, w->svc->net.log_connections);
 	conn_set_init(&w->conns, &w->loop, w->svc,
 	    w->limit.shm != NULL ? &w->limit : NULL, w->scratch,
 	    sizeof(w->scratch));
@@ -486,6 +493,7 @@ worker_run(const struct worker_spec *spec)
 		atomic_store_explicit(&w->beat->finished, w->conns.released,
 		    memory_order_relaxed);
 		conn_expire(&w->conns);
+		connlog_tick(w->loop.now);
 		worker_check(w);
 	}
 }

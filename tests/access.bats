@@ -19,8 +19,8 @@ echo_from() {
 	assert_output ""
 	echo_from 127.0.0.3 "$PORT" three
 	assert_output three
-	wait_for 5 log_has_n 1 "e: refused 127\\.0\\.0\\.2:[0-9]+: access rule 1 'deny 127\\.0\\.0\\.2'"
-	[ "$(log_count 'e: refused')" -eq 1 ]
+	wait_for 5 log_has_n 1 "refused service=e client=127\\.0\\.0\\.2:[0-9]+ local=127\\.0\\.0\\.1:$PORT reason=\"access rule 1 'deny 127\\.0\\.0\\.2'\"$"
+	[ "$(log_count 'refused service=e ')" -eq 1 ]
 }
 
 @test "a service's own list replaces the global one; no match is refused" {
@@ -30,14 +30,14 @@ echo_from() {
 	assert_output three
 	echo_from 127.0.0.1 "$PORT" one
 	assert_output ""
-	wait_for 5 log_has_n 1 "e: refused 127\\.0\\.0\\.1:[0-9]+: no access rule matches"
+	wait_for 5 log_has_n 1 "refused service=e client=127\\.0\\.0\\.1:[0-9]+ local=\\S+ reason=\"no access rule matches\""
 }
 
 @test "deny all refuses everyone" {
 	one_service e echo '' 'access = [ "deny all" ];'
 	echo_from 127.0.0.1 "$PORT" x
 	assert_output ""
-	wait_for 5 log_has_n 1 "e: refused 127\\.0\\.0\\.1:[0-9]+: access rule 1 'deny all'"
+	wait_for 5 log_has_n 1 "refused service=e client=127\\.0\\.0\\.1:[0-9]+ local=\\S+ reason=\"access rule 1 'deny all'\""
 }
 
 @test "a refusal gives its max_connections unit back" {
@@ -47,7 +47,7 @@ echo_from() {
 		echo_from 127.0.0.2 "$PORT" "x$i"
 		assert_output ""
 	done
-	wait_for 5 log_has_n 3 "e: refused 127\\.0\\.0\\.2:[0-9]+: access rule 1"
+	wait_for 5 log_has_n 3 "refused service=e client=127\\.0\\.0\\.2:[0-9]+ .*reason=\"access rule 1 "
 	# Units kept would leave this one waiting in the queue.
 	echo_from 127.0.0.1 "$PORT" served
 	assert_output served
@@ -63,7 +63,7 @@ echo_from() {
 	wait_for 5 has_server_fin "$PORT"
 	[ -z "$(resets)" ] || fail "refused with an RST: $(resets)"
 	capture_stop
-	wait_for 5 log_has_n 1 "e: refused 127\\.0\\.0\\.2:[0-9]+: access rule 1"
+	wait_for 5 log_has_n 1 "refused service=e client=127\\.0\\.0\\.2:[0-9]+ .*reason=\"access rule 1 "
 }
 
 @test "an exec service spawns no program for a refused client" {
@@ -72,7 +72,7 @@ echo_from() {
 	    access = [ \"allow 127.0.0.1\" ];"
 	echo_from 127.0.0.2 "$PORT" refused
 	assert_output ""
-	wait_for 5 log_has_n 1 "prog: refused 127\\.0\\.0\\.2:[0-9]+: no access rule matches"
+	wait_for 5 log_has_n 1 "refused service=prog client=127\\.0\\.0\\.2:[0-9]+ .*reason=\"no access rule matches\""
 	[ ! -s "$T/ran" ]
 	# The program does run for an allowed client.
 	echo_from 127.0.0.1 "$PORT" allowed
@@ -90,7 +90,7 @@ $(conf_service no echo "\"[::1]:$P2\"" 'workers = 1; access = [ "allow 2001:db8:
 	assert_echo "$P1" six ::1
 	run -0 timeout 5 bash -c "printf 'x\n' | nc -N ::1 $P2"
 	assert_output ""
-	wait_for 5 log_has_n 1 "no: refused \\[::1\\]:[0-9]+: access rule 2 'deny ::1/128'"
+	wait_for 5 log_has_n 1 "refused service=no client=\\[::1\\]:[0-9]+ local=\\[::1\\]:$P2 reason=\"access rule 2 'deny ::1/128'\""
 }
 
 @test "bad rules are FILE:LINE errors at -t" {

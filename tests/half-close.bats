@@ -6,7 +6,7 @@ load helpers
 @test "printf 'hi\\n' | nc -N prints hi and exits" {
 	one_service echo echo 'workers = 1;'
 	assert_echo "$PORT" hi
-	wait_for 5 log_has_n 1 "echo .*closed \(client EOF\): 3 bytes in, 3 out, .* client closed first; close\(\) sent FIN"
+	wait_for 5 log_has_n 1 "closed service=echo .* in=3 out=3 first=client end=FIN reason=\"client EOF\""
 }
 
 @test "after the client's FIN, queued output still drains, then FIN" {
@@ -16,5 +16,5 @@ load helpers
 	head -c 8000000 /dev/urandom >"$T/in"
 	timeout 30 nc -N 127.0.0.1 "$PORT" <"$T/in" >"$T/out"
 	cmp "$T/in" "$T/out"
-	wait_for 5 log_has_n 1 "closed \(client EOF\): 8000000 bytes in, 8000000 out"
+	wait_for 5 log_has_n 1 "closed service=\\S+ .* in=8000000 out=8000000 first=client end=FIN reason=\"client EOF\""
 }

@@ -17,10 +17,10 @@ load helpers
 	run -0 timeout 10 nc -d 127.0.0.1 "$P1"
 	ms=$(( ($(date +%s%N) - start) / 1000000 ))
 	(( ms >= 900 )) || fail "closed after $ms ms, before the timeout"
-	wait_for 5 log_has_n 1 "short .*closed \(idle timeout\).*server closed first"
+	wait_for 5 log_has_n 1 "closed service=short .* first=server end=shutdown-FIN reason=\"idle timeout\""
 	# The other service, idle just as long, keeps its connection.
 	established "$P0"
-	[ "$(log_count 'never .*closed')" -eq 0 ]
+	[ "$(log_count 'closed service=never ')" -eq 0 ]
 }
 
 @test "traffic keeps a connection alive past idle_timeout" {

@@ -166,7 +166,7 @@ accept_queue_at_least() {
 	[ "$line" = before ]
 	kill -HUP "$TCPD_PID"
 	wait_for 10 log_has_n 1 'echo slot 0: retiring, 1 connection open, 1 s at most'
-	wait_for 10 log_has_n 1 'echo .*: closed \(retire timeout\)'
+	wait_for 10 log_has_n 1 'closed service=echo .* reason="retire timeout"'
 	# The client reads the end of the connection.
 	if read -r -t 5 line <&5; then
 		fail "the connection is still open: read '$line'"

@@ -18,7 +18,7 @@ load helpers
 	for i in $(seq 1 60); do
 		assert_echo "$PORT" "$i"
 	done
-	wait_for 5 log_has_n 60 'echo .*: closed'
+	wait_for 5 log_has_n 60 'closed service=echo '
 	# The pid in each connection line is the worker that served it.
 	served=$(grep -E 'echo .*: connected' "$LOG" | sed 's/^tcpd\[\([0-9]*\)\].*/\1/' | sort -u)
 	echo "served by: $(echo $served)" >&3

@@ -35,7 +35,7 @@ start_all() {
 	head -c 1000000 /dev/zero >"$T/in"
 	run -0 nc -N 127.0.0.1 "$DISCARD" <"$T/in"
 	assert_output ""
-	wait_for 5 log_has_n 1 "discard .*: closed \(client EOF\): 1000000 bytes in, 0 out"
+	wait_for 5 log_has_n 1 "closed service=discard .* in=1000000 out=0 first=client end=FIN reason=\"client EOF\""
 }
 
 @test "chargen sends the RFC 864 rotating pattern" {
@@ -58,7 +58,7 @@ start_all() {
 	# The day and year are today's.
 	assert_output --partial "$(date '+%b %e')"
 	assert_output --partial "$(date '+%Y')"
-	wait_for 5 log_has_n 1 "daytime .*closed \(answer sent\).*server closed first"
+	wait_for 5 log_has_n 1 "closed service=daytime .* first=server end=shutdown-FIN reason=\"answer sent\""
 }
 
 @test "time sends 4 bytes: seconds since 1900, big-endian" {

@@ -55,7 +55,7 @@ open_conn() {
 	open_conn
 	kill -QUIT "$TCPD_PID"
 	wait_for 10 dead "$TCPD_PID"
-	grep -qE 'echo .*closed \(shutdown timeout\)' "$LOG"
+	grep -qE 'closed service=echo .* reason="shutdown timeout"' "$LOG"
 	# The client sees the server's FIN.
 	run -0 timeout 5 cat <&5
 	exec 5>&-
@@ -73,7 +73,7 @@ open_conn() {
 		wait "$TCPD_PID"
 		TCPD_PID=
 		grep -q 'stopping (fast)' "$LOG"
-		grep -qE 'echo .*closed \(fast stop\)' "$LOG"
+		grep -qE 'closed service=echo .* reason="fast stop"' "$LOG"
 		for w in $WORKERS; do dead "$w"; done
 		: >"$LOG"
 	done

@@ -60,7 +60,7 @@ service() {
 	[[ "$line" =~ [0-9]{4}$'\r'$ ]]
 	run -0 timeout 5 cat <&5		# EOF: the server's FIN
 	exec 5>&-
-	wait_for 5 log_has_n 1 "daytime .*closed \(answer sent\): 2000 bytes in, 26 out"
+	wait_for 5 log_has_n 1 "closed service=daytime .* in=2000 out=26 first=server end=shutdown-FIN reason=\"answer sent\""
 	wait_for 5 has_server_fin "$PORT"
 	[ -z "$(resets)" ] || fail "RST on the wire: $(resets)"
 }
