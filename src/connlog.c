@@ -60,6 +60,7 @@ static struct {
 	_Atomic int64_t	 due;		/* the next summary; 0: none owed */
 } cl = { .lock = PTHREAD_MUTEX_INITIALIZER, .service = "?" };
 
+/* sa as the log shows it. */
 static void
 who_of(const struct sockaddr *sa, struct who *w)
 {
@@ -71,9 +72,15 @@ who_of(const struct sockaddr *sa, struct who *w)
 		w->port = ntohs(s4->sin_port);
 	} else if (sa->sa_family == AF_INET6) {
 		const struct sockaddr_in6 *s6 = (const void *)sa;
+		w->port = ntohs(s6->sin6_port);
+		/* Mapped IPv4 (tcpd's own [::] sockets are V6ONLY): IPv4. */
+		if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr)) {
+			w->family = AF_INET;
+			memcpy(w->addr, s6->sin6_addr.s6_addr + 12, 4);
+			return;
+		}
 		w->family = AF_INET6;
 		memcpy(w->addr, &s6->sin6_addr, 16);
-		w->port = ntohs(s6->sin6_port);
 	}
 }
 
