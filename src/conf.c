@@ -6,10 +6,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <libconfig.h>
 #include <libgen.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,13 +22,13 @@
 #include "services/service.h"
 
 static const char *const top_keys[] = {
-	"user", "group", "pid_file", "log_facility", "log_level",
+	"user", "group", "groups", "pid_file", "log_facility", "log_level",
 	"shutdown_timeout", "retire_timeout", "respawn_window", "respawn_limit",
 	"watchdog_timeout", "services", NULL
 };
 static const char *const service_keys[] = {
 	"name", "handler", "listen", "workers", "backlog", "idle_timeout",
-	"max_connections", NULL
+	"max_connections", "user", "group", "groups", NULL
 };
 
 /* A service's addresses, each clashing with none seen before. */
@@ -193,44 +191,10 @@ load_service(struct conf_ctx *x, struct conf *c, const config_setting_t *g)
 	    conf_get_int(x, g, "max_connections", 0, 1000000,
 	    &sv->max_connections) == -1 ||
 	    conf_net_load(x, g, &c->net, &sv->net) == -1 ||
+	    conf_ident_load(x, g, &c->ident, &sv->ident) == -1 ||
 	    load_handler(x, sv, g) == -1)
 		return -1;
 	return load_listen(x, c, sv, g);
-}
-
-/* user and group: looked up now, switched to by each worker. */
-static int
-load_user(struct conf_ctx *x, struct conf *c, const config_setting_t *root)
-{
-	const char	*user = NULL, *group = NULL;
-	struct passwd	*pw;
-	struct group	*gr;
-
-	if (conf_get_string(x, root, "user", &user) == -1 ||
-	    conf_get_string(x, root, "group", &group) == -1)
-		return -1;
-	if (user == NULL && group != NULL)
-		return conf_err(x, config_setting_get_member(root, "group"),
-		    "'group' needs 'user'");
-	if (user == NULL)
-		return 0;
-	if ((pw = getpwnam(user)) == NULL)
-		return conf_err(x, config_setting_get_member(root, "user"),
-		    "unknown user '%s'", user);
-	c->uid = pw->pw_uid;
-	c->gid = pw->pw_gid;
-	if ((c->user = strdup(user)) == NULL)
-		return conf_err(x, root, "out of memory");
-	if (group != NULL) {
-		if ((gr = getgrnam(group)) == NULL)
-			return conf_err(x,
-			    config_setting_get_member(root, "group"),
-			    "unknown group '%s'", group);
-		c->gid = gr->gr_gid;
-		if ((c->group = strdup(group)) == NULL)
-			return conf_err(x, root, "out of memory");
-	}
-	return 0;
 }
 
 /* A relative pid_file is taken from the configuration file's directory. */
@@ -271,7 +235,7 @@ load_top(struct conf_ctx *x, struct conf *c, const config_setting_t *root)
 	int			 n;
 
 	if (conf_get_keys(x, root, top_keys, net_key, "") == -1 ||
-	    load_user(x, c, root) == -1 ||
+	    conf_ident_load(x, root, NULL, &c->ident) == -1 ||
 	    load_pid_file(x, c, root) == -1 ||
 	    conf_get_string(x, root, "log_facility", &fac) == -1 ||
 	    conf_get_string(x, root, "log_level", &lvl) == -1)
@@ -421,12 +385,12 @@ conf_free(struct conf *c)
 		conf_strings_free(c->services[i].argv);
 		conf_strings_free(c->services[i].env);
 		conf_net_free(&c->services[i].net);
+		conf_ident_free(&c->services[i].ident);
 	}
 	conf_net_free(&c->net);
 	free(c->services);
 	free(c->path);
-	free(c->user);
-	free(c->group);
+	conf_ident_free(&c->ident);
 	free(c->pid_file);
 	free(c->pid_file_at);
 	free(c);

@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 
+#include "conf_ident.h"
 #include "conf_net.h"
 
 struct service;
@@ -37,15 +38,13 @@ struct conf_service {
 	char			**argv;		/* exec: program and arguments */
 	char			**env;		/* exec: extra NAME=value */
 	struct conf_net		 net;		/* its own, over the global */
+	struct conf_ident	 ident;		/* its own, or the global one */
 	int			 line;
 };
 
 struct conf {
 	char			*path;		/* absolute */
-	char			*user;		/* NULL: keep the starting user */
-	char			*group;
-	uid_t			 uid;
-	gid_t			 gid;
+	struct conf_ident	 ident;		/* user: NULL, keep the starting one */
 	char			*pid_file;	/* absolute, or NULL */
 	char			*pid_file_at;	/* "FILE:LINE" setting it */
 	int			 log_facility;
