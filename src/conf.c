@@ -115,8 +115,8 @@ service_key(const char *name)
 
 /*
  * The settings only some handler takes: each must be its handler's, and
- * the handler checks its service.  conf_service holds exec's program and
- * environment.
+ * the handler checks its service.  conf_service holds exec's settings
+ * (conf_exec.c).
  */
 static int
 load_handler(struct conf_ctx *x, struct conf_service *sv,
@@ -133,9 +133,7 @@ load_handler(struct conf_ctx *x, struct conf_service *sv,
 			return conf_err(x, s, "'%s' needs handler = \"%s\"",
 			    config_setting_name(s), owner->name);
 	}
-	/* exec's arguments go to the program only, never to a log line. */
-	if (conf_get_strings(x, g, "exec", 1, &sv->argv) == -1 ||
-	    conf_get_strings(x, g, "env", -1, &sv->env) == -1)
+	if (conf_exec_load(x, g, &sv->exec) == -1)
 		return -1;
 	if (h->check == NULL || h->check(sv, &key, msg, sizeof(msg)) == 0)
 		return 0;
@@ -382,8 +380,7 @@ conf_free(struct conf *c)
 	for (int i = 0; i < c->nservices; i++) {
 		free(c->services[i].name);
 		free(c->services[i].listen);
-		conf_strings_free(c->services[i].argv);
-		conf_strings_free(c->services[i].env);
+		conf_exec_free(&c->services[i].exec);
 		conf_net_free(&c->services[i].net);
 		conf_ident_free(&c->services[i].ident);
 	}

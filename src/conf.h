@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 
+#include "conf_exec.h"
 #include "conf_ident.h"
 #include "conf_net.h"
 
@@ -35,8 +36,7 @@ struct conf_service {
 	int			 backlog;
 	int			 idle_timeout;	/* seconds, 0 = none */
 	int			 max_connections;	/* 0 = no limit */
-	char			**argv;		/* exec: program and arguments */
-	char			**env;		/* exec: extra NAME=value */
+	struct conf_exec	 exec;		/* exec: the program */
 	struct conf_net		 net;		/* its own, over the global */
 	struct conf_ident	 ident;		/* its own, or the global one */
 	int			 line;

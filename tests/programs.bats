@@ -1,0 +1,138 @@
+#!/usr/bin/env bats
+# Programs per connection under control: each as its service's user, in
+# its directory, with its umask, nice value, limits and environment.
+
+load helpers
+
+# exec_service PROGRAM_ARRAY [EXTRA]: one exec service "prog" on $PORT.
+exec_service() {
+	one_service prog exec "exec = [ $1 ]; ${2:-}" "${TOP:-}"
+}
+
+# limit PID NAME: the soft and hard limit /proc/PID/limits shows for
+# "Max NAME", as "soft hard".
+limit() {
+	awk -v n="Max $2" 'index($0, n) == 1 {
+		sub(n, ""); print $1, $2 }' "/proc/$1/limits"
+}
+
+@test "a program runs as its user, in cwd, with umask, nice and rlimits" {
+	[ "$(id -u)" -eq 0 ] || skip "changing user needs root"
+	exec_service '"/bin/sh", "-c", "echo $$; exec /bin/sleep 30"' \
+	    'user = "daemon"; cwd = "/usr/share"; umask = "027"; nice = 5;
+	     rlimits = { cpu = 60; as = "512M"; nofile = 256; nproc = 64;
+	         fsize = "1G"; core = 0; stack = "unlimited"; rttime = 1000000L; };'
+	exec 5<>"/dev/tcp/127.0.0.1/$PORT"
+	read -r -t 5 pid <&5
+	wait_for 5 grep -q '^Name:[[:space:]]*sleep$' "/proc/$pid/status"
+	assert_equal "$(ps -o user= -p "$pid")" daemon
+	assert_equal "$(readlink "/proc/$pid/cwd")" /usr/share
+	assert_equal "$(awk '/^Umask:/ { print $2 }' "/proc/$pid/status")" 0027
+	assert_equal "$(ps -o ni= -p "$pid" | tr -d ' ')" 5
+	assert_equal "$(limit "$pid" 'cpu time')" "60 60"
+	assert_equal "$(limit "$pid" 'address space')" "536870912 536870912"
+	assert_equal "$(limit "$pid" 'open files')" "256 256"
+	assert_equal "$(limit "$pid" 'processes')" "64 64"
+	assert_equal "$(limit "$pid" 'file size')" "1073741824 1073741824"
+	assert_equal "$(limit "$pid" 'core file size')" "0 0"
+	assert_equal "$(limit "$pid" 'stack size')" "unlimited unlimited"
+	assert_equal "$(limit "$pid" 'realtime timeout')" "1000000 1000000"
+	# The worker keeps its own: the settings are the program's alone.
+	local w
+	w=$(workers)
+	assert_equal "$(readlink "/proc/$w/cwd")" "$(readlink /proc/$TCPD_PID/cwd)"
+	assert_equal "$(ps -o ni= -p "$w")" "$(ps -o ni= -p "$TCPD_PID")"
+	[ "$(limit "$w" 'open files')" != "256 256" ]
+	exec 5>&-
+}
+
+@test "without cwd a program runs in /, with tcpd's umask and nice" {
+	exec_service '"/bin/sh", "-c", "pwd; umask"'
+	run -0 timeout 5 nc -d 127.0.0.1 "$PORT"
+	assert_output "/
+$(umask)"
+}
+
+@test "passenv copies tcpd's variables, env sets, and neither overrides TCP*" {
+	export TCPD_TEST_A=from-tcpd TCPD_TEST_B=from-tcpd TCPD_TEST_C=not-passed
+	exec_service '"/usr/bin/env"' \
+	    'passenv = [ "TCPD_TEST_A", "TCPD_TEST_B", "TCPD_TEST_UNSET", "PATH" ];
+	     env = [ "TCPD_TEST_B=from-env" ];'
+	run -0 timeout 5 nc -d 127.0.0.1 "$PORT"
+	assert_line "TCPD_TEST_A=from-tcpd"
+	assert_line "TCPD_TEST_B=from-env"
+	refute_line --partial "TCPD_TEST_C"
+	refute_line --partial "TCPD_TEST_UNSET"
+	# tcpd's own PATH, in place of the default.
+	assert_line "PATH=$PATH"
+	[ "$(grep -c '^PATH=' <<<"$output")" -eq 1 ]
+	assert_line "TCPREMOTEIP=127.0.0.1"
+	assert_line "TCPLOCALPORT=$PORT"
+}
+
+@test "a step that fails in the program's process is logged, and the client let go" {
+	# Above fs.nr_open even root cannot raise the open files limit.
+	exec_service '"/bin/cat"' 'rlimits = { nofile = 2000000000; };'
+	run -0 timeout 5 nc -d 127.0.0.1 "$PORT"
+	assert_output ""
+	wait_for 5 log_has_n 1 'prog: cannot run /bin/cat: setrlimit nofile: Operation not permitted'
+	# The worker serves on: the next client meets the same end.
+	run -0 timeout 5 nc -d 127.0.0.1 "$PORT"
+	assert_output ""
+	wait_for 5 log_has_n 2 'prog: cannot run /bin/cat: setrlimit nofile'
+	[ "$(nworkers)" -eq 1 ]
+}
+
+@test "a cwd gone since the file was read: the program is not started" {
+	mkdir "$T/dir"
+	exec_service '"/bin/pwd"' "cwd = \"$T/dir\";"
+	rmdir "$T/dir"
+	run -0 timeout 5 nc -d 127.0.0.1 "$PORT"
+	assert_output ""
+	wait_for 5 log_has_n 1 "prog: cannot run /bin/pwd: chdir $T/dir: No such file or directory"
+}
+
+@test "a worker that cannot give its program what the file asks for does not start" {
+	[ "$(id -u)" -eq 0 ] || skip "changing user needs root"
+	mkdir -m 700 "$T/closed"
+	one_service_conf prog exec \
+	    "user = \"daemon\"; exec = [ \"/bin/pwd\" ]; cwd = \"$T/closed\";"
+	run -1 timeout 10 "$TCPD" -f -c "$CONF"
+	assert_output --partial "prog: cannot enter cwd $T/closed: Permission denied"
+	# Only root raises a hard limit.
+	one_service_conf prog exec \
+	    'user = "daemon"; exec = [ "/bin/pwd" ]; rlimits = { nofile = "unlimited"; };'
+	run -1 timeout 10 "$TCPD" -f -c "$CONF"
+	assert_output --partial "prog: rlimits: nofile above the hard limit here needs user root"
+}
+
+@test "cwd, umask, nice, rlimits, env and passenv: bad values are FILE:LINE errors" {
+	local s='services = ( { name = "e"; handler = "exec"; listen = [ "127.0.0.1:7" ]; exec = [ "/bin/cat" ];'
+	check "2: 'cwd' must be an absolute path, not 'tmp'" "$s" ' cwd = "tmp"; } );'
+	check "2: cwd /nonexistent: No such file or directory" "$s" ' cwd = "/nonexistent"; } );'
+	check "2: cwd /bin/sh is not a directory" "$s" ' cwd = "/bin/sh"; } );'
+	for u in 27 '"0999"' '"1000"' '""' '"u+r"'; do
+		check "2: 'umask' must be a string of octal digits, up to 0777, like \"027\"" \
+		    "$s" " umask = $u; } );"
+	done
+	check "2: 'nice' must be between -20 and 19, not 20" "$s" ' nice = 20; } );'
+	check "2: 'nice' must be between -20 and 19, not -21" "$s" ' nice = -21; } );'
+	check "2: unknown limit 'files' in 'rlimits' (known: as, core, cpu, data, fsize, locks, memlock, msgqueue, nice, nofile, nproc, rss, rtprio, rttime, sigpending, stack)" \
+	    "$s" ' rlimits = { files = 10; }; } );'
+	check "2: 'nofile' in 'rlimits' must be a number, or \"unlimited\"" "$s" ' rlimits = { nofile = "1K"; }; } );'
+	check "2: 'cpu' in 'rlimits' must be a number, or \"unlimited\"" "$s" ' rlimits = { cpu = -1; }; } );'
+	check "2: 'as' in 'rlimits' must be a number of bytes, or a string such as \"512K\", \"64M\", \"1G\" or \"unlimited\"" \
+	    "$s" ' rlimits = { as = "12X"; }; } );'
+	check "2: 'as' in 'rlimits' must be a number of bytes, or a string such as \"512K\", \"64M\", \"1G\" or \"unlimited\"" \
+	    "$s" ' rlimits = { as = 1.5; }; } );'
+	check "2: 'as' in 'rlimits' is 4294967296: write numbers that large with L after them, or as strings such as \"4G\"" \
+	    "$s" ' rlimits = { as = 4294967296; }; } );'
+	check "2: 'rlimits' must be a group, like { nofile = 256; as = \"512M\"; }" "$s" ' rlimits = [ 1 ]; } );'
+	check "2: 'env' cannot set TCPREMOTEIP: tcpd sets it for each connection" "$s" ' env = [ "TCPREMOTEIP=1.2.3.4" ]; } );'
+	check "2: 'passenv' cannot pass PROTO: tcpd sets it for each connection" "$s" ' passenv = [ "PROTO" ]; } );'
+	check "2: bad 'passenv' entry 'A=b': expected a NAME" "$s" ' passenv = [ "A=b" ]; } );'
+	s='services = ( { name = "e"; handler = "echo"; listen = [ "127.0.0.1:7" ];'
+	for k in 'cwd = "/"' 'umask = "022"' 'nice = 1' 'rlimits = { cpu = 1; }' 'passenv = [ "TZ" ]'; do
+		check "2: '${k%% *}' needs handler = \"exec\"" "$s" " $k; } );"
+	done
+}
