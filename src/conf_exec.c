@@ -1,7 +1,8 @@
 /*
  * The settings of an exec service's program: exec, env, passenv, cwd,
- * umask, nice, rlimits.  Read and checked here, with FILE:LINE errors;
- * applied by the program's own process, between fork and exec.
+ * umask, nice, rlimits, timeout.  Read and checked here, with FILE:LINE
+ * errors; applied by the program's own process between fork and exec,
+ * but for timeout, which its worker keeps.
  */
 #include "config.h"
 
@@ -288,7 +289,9 @@ conf_exec_load(struct conf_ctx *x, const config_setting_t *g,
 	    load_rlimits(x, g, e) == -1)
 		return -1;
 	e->nice_set = config_setting_get_member(g, "nice") != NULL;
-	return conf_get_int(x, g, "nice", -20, 19, &e->nice);
+	return conf_get_int(x, g, "nice", -20, 19, &e->nice) == -1 ||
+	    conf_get_int(x, g, "timeout", 0, 2000000, &e->timeout) == -1 ?
+	    -1 : 0;
 }
 
 void

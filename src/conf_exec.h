@@ -1,6 +1,6 @@
 /*
  * What an exec service's program is started with: arguments,
- * environment, directory, umask, nice and resource limits.
+ * environment, directory, umask, nice, resource limits and lifetime.
  */
 #ifndef TCPD_CONF_EXEC_H
 #define TCPD_CONF_EXEC_H
@@ -29,6 +29,7 @@ struct conf_exec {
 	int			 nice_set;	/* else the worker's */
 	struct conf_rlimit	*rlimits;
 	int			 nrlimits;
+	int			 timeout;	/* seconds, 0: none */
 };
 
 int		 conf_exec_load(struct conf_ctx *, const config_setting_t *,

@@ -1,6 +1,8 @@
 /* A connection's program: started on the socket, its stderr logged, reaped. */
 #include "config.h"
 
+#include <sys/epoll.h>
+#include <sys/timerfd.h>
 #include <sys/wait.h>
 
 #include <errno.h>
@@ -22,18 +24,172 @@
 #include "spawn_child.h"
 #include "util.h"
 
-/* After SIGTERM at a stop, how long programs get before SIGKILL. */
-#define STOP_GRACE_MS	2000
+/* From SIGTERM to SIGKILL, at a stop and at a program's timeout. */
+#define TERM_GRACE_MS	2000
+
+struct pqueue;
 
 /* A program running for a connection, which it holds a reference to. */
 struct program {
 	pid_t		 pid;
 	struct conn	*c;
-	struct program	*next;
+	int		 timeout;	/* seconds, 0: none */
+	int64_t		 deadline;	/* its queue's next step; 0: none */
+	struct pqueue	*q;
+	struct program	*prev, *next;
 };
 
-/* This worker's programs. */
-static struct program	*programs;
+/*
+ * This worker's programs, by what comes next for each.  Every program
+ * enters a queue with the same delay (one service per worker, one
+ * timeout; one grace), so appending keeps each in deadline order.
+ */
+struct pqueue {
+	struct program	*head, *tail;
+};
+static struct pqueue	running;	/* SIGTERM at its timeout, if any */
+static struct pqueue	ending;		/* SIGTERM sent: SIGKILL after grace */
+static struct pqueue	killed;		/* SIGKILL sent: to be reaped */
+
+/* One timer for them all, armed at the earliest deadline. */
+static struct io	 timer = { .fd = -1 };
+static struct loop	*timer_loop;
+static int64_t		 timer_at;	/* 0: not armed */
+
+static void
+pq_add(struct pqueue *q, struct program *p, int64_t deadline)
+{
+	p->q = q;
+	p->deadline = deadline;
+	p->next = NULL;
+	p->prev = q->tail;
+	if (q->tail != NULL)
+		q->tail->next = p;
+	else
+		q->head = p;
+	q->tail = p;
+}
+
+static void
+pq_del(struct program *p)
+{
+	struct pqueue	*q = p->q;
+
+	if (p->prev != NULL)
+		p->prev->next = p->next;
+	else
+		q->head = p->next;
+	if (p->next != NULL)
+		p->next->prev = p->prev;
+	else
+		q->tail = p->prev;
+	p->q = NULL;
+}
+
+static struct program *
+spawn_find(pid_t pid)
+{
+	struct pqueue	*qs[] = { &running, &ending, &killed };
+	struct program	*p;
+
+	for (size_t i = 0; i < nitems(qs); i++)
+		for (p = qs[i]->head; p != NULL; p = p->next)
+			if (p->pid == pid)
+				return p;
+	return NULL;
+}
+
+/* Arm the timer for the earliest deadline, or disarm it. */
+static void
+timer_arm(void)
+{
+	struct itimerspec	 its;
+	int64_t			 at = 0;
+
+	if (running.head != NULL && running.head->deadline != 0)
+		at = running.head->deadline;
+	if (ending.head != NULL && (at == 0 || ending.head->deadline < at))
+		at = ending.head->deadline;
+	if (at == timer_at || timer.fd == -1)
+		return;
+	memset(&its, 0, sizeof(its));
+	if (at != 0) {
+		/* A nanosecond on: the loop's clock, in whole ms, is at at. */
+		its.it_value.tv_sec = at / 1000;
+		its.it_value.tv_nsec = (at % 1000) * 1000000 + 1;
+	}
+	if (timerfd_settime(timer.fd, TFD_TIMER_ABSTIME, &its, NULL) == -1)
+		fatal("timerfd_settime");
+	timer_at = at;
+}
+
+/* Past its timeout: SIGTERM to its process group, SIGKILL after grace. */
+static void
+spawn_term(struct program *p, int64_t now)
+{
+	char	 who[ADDR_STRLEN];
+
+	addr_text(&p->c->peer, who, sizeof(who));
+	log_notice("%s %s: pid %ld still running after its timeout of %d s: "
+	    "SIGTERM to its process group", p->c->set->name, who,
+	    (long)p->pid, p->timeout);
+	kill(-p->pid, SIGTERM);
+	pq_del(p);
+	pq_add(&ending, p, now + TERM_GRACE_MS);
+}
+
+static void
+spawn_kill(struct program *p)
+{
+	char	 who[ADDR_STRLEN];
+
+	addr_text(&p->c->peer, who, sizeof(who));
+	log_notice("%s %s: pid %ld still running %d s after SIGTERM: SIGKILL "
+	    "to its process group", p->c->set->name, who, (long)p->pid,
+	    TERM_GRACE_MS / 1000);
+	kill(-p->pid, SIGKILL);
+	pq_del(p);
+	pq_add(&killed, p, 0);
+}
+
+/* The earliest deadline has come, or one before it went with its program. */
+static void
+timer_cb(struct io *io, uint32_t ev)
+{
+	int64_t		 now = timer_loop->now;
+	uint64_t	 n;
+
+	(void)ev;
+	if (read(io->fd, &n, sizeof(n)) == -1 && errno != EAGAIN)
+		fatal("timerfd");
+	timer_at = 0;
+	while (running.head != NULL && running.head->deadline != 0 &&
+	    running.head->deadline <= now)
+		spawn_term(running.head, now);
+	while (ending.head != NULL && ending.head->deadline <= now)
+		spawn_kill(ending.head);
+	timer_arm();
+}
+
+/* The timer, made for the first program that has a timeout. */
+static int
+timer_open(struct loop *loop)
+{
+	int	 fd;
+
+	if (timer.fd != -1)
+		return 0;
+	if ((fd = timerfd_create(CLOCK_MONOTONIC,
+	    TFD_NONBLOCK | TFD_CLOEXEC)) == -1)
+		return -1;
+	if (loop_add(loop, &timer, fd, EPOLLIN, timer_cb) == -1) {
+		close(fd);
+		timer.fd = -1;
+		return -1;
+	}
+	timer_loop = loop;
+	return 0;
+}
 
 /* What failed, for the caller's log line: "chdir /srv: ..." */
 static void
@@ -110,8 +266,10 @@ spawn_run(struct conn *c, const struct conf_exec *x, char *why, size_t whylen)
 	struct program	*p;
 	pid_t		 pid;
 
-	if ((p = malloc(sizeof(*p))) == NULL) {
+	if ((p = malloc(sizeof(*p))) == NULL ||
+	    (x->timeout > 0 && timer_open(c->set->loop) == -1)) {
 		snprintf(why, whylen, "%s", strerror(errno));
+		free(p);
 		return -1;
 	}
 	if ((pid = spawn_program(c, x, why, whylen)) == -1) {
@@ -120,8 +278,11 @@ spawn_run(struct conn *c, const struct conf_exec *x, char *why, size_t whylen)
 	}
 	p->pid = pid;
 	p->c = c;
-	p->next = programs;
-	programs = p;
+	p->timeout = x->timeout;
+	pq_add(&running, p, x->timeout > 0 ?
+	    c->set->loop->now + (int64_t)x->timeout * 1000 : 0);
+	if (running.head == p)
+		timer_arm();
 	conn_detach(c, pid);
 	return 0;
 }
@@ -149,14 +310,11 @@ spawn_exited(const struct program *p, int st)
 static void
 spawn_gone(pid_t pid, int st)
 {
-	struct program	**pp, *p;
+	struct program	*p;
 
-	for (pp = &programs; (p = *pp) != NULL; pp = &p->next)
-		if (p->pid == pid)
-			break;
-	if (p == NULL)
+	if ((p = spawn_find(pid)) == NULL)
 		return;
-	*pp = p->next;
+	pq_del(p);
 	spawn_exited(p, st);
 	conn_unref(p->c);
 	free(p);
@@ -173,10 +331,35 @@ spawn_reap(void)
 		spawn_gone(pid, st);
 }
 
+/* The first program still there, or NULL. */
+static struct program *
+spawn_any(void)
+{
+	if (running.head != NULL)
+		return running.head;
+	return ending.head != NULL ? ending.head : killed.head;
+}
+
+/* Signal every program still there, and the processes of its group. */
+static void
+spawn_signal_all(int sig)
+{
+	struct pqueue	*qs[] = { &running, &ending, &killed };
+
+	for (size_t i = 0; i < nitems(qs); i++)
+		for (struct program *p = qs[i]->head; p != NULL; p = p->next) {
+			if (sig == SIGKILL)
+				log_warnx("%s: pid %ld ignored SIGTERM: "
+				    "killing it", p->c->set->name,
+				    (long)p->pid);
+			kill(-p->pid, sig);
+		}
+}
+
 /*
  * At a worker's end: SIGTERM to every program still running, and to
  * the processes of its group, SIGKILL to those still there
- * STOP_GRACE_MS later; then what they wrote to stderr and was not
+ * TERM_GRACE_MS later; then what they wrote to stderr and was not
  * logged yet is.
  */
 void
@@ -184,27 +367,20 @@ spawn_stop_all(struct loop *loop)
 {
 	struct program	*p;
 	int		 waited = 0, st;
+	pid_t		 rc;
 
-	/* Each program leads a process group: what it started goes too. */
-	for (p = programs; p != NULL; p = p->next)
-		kill(-p->pid, SIGTERM);
-	while (programs != NULL && waited < STOP_GRACE_MS) {
+	spawn_signal_all(SIGTERM);
+	while (spawn_any() != NULL && waited < TERM_GRACE_MS) {
 		sleep_ms(10);
 		waited += 10;
 		loop->now = loop_now_ms();
 		spawn_reap();
 	}
-	for (p = programs; p != NULL; p = p->next) {
-		log_warnx("%s: pid %ld ignored SIGTERM: killing it",
-		    p->c->set->name, (long)p->pid);
-		kill(-p->pid, SIGKILL);
-	}
-	while (programs != NULL) {
-		pid_t pid = programs->pid;
-		pid_t rc;
-		while ((rc = waitpid(pid, &st, 0)) == -1 && errno == EINTR)
+	spawn_signal_all(SIGKILL);
+	while ((p = spawn_any()) != NULL) {
+		while ((rc = waitpid(p->pid, &st, 0)) == -1 && errno == EINTR)
 			;
-		spawn_gone(pid, rc == pid ? st : 0);
+		spawn_gone(p->pid, rc == p->pid ? st : 0);
 	}
 	errlog_drain_all();
 }

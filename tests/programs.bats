@@ -106,7 +106,62 @@ $(umask)"
 	assert_output --partial "prog: rlimits: nofile above the hard limit here needs user root"
 }
 
-@test "cwd, umask, nice, rlimits, env and passenv: bad values are FILE:LINE errors" {
+# killed_after_at_least PID SECONDS: the log says PID was killed by
+# SIGKILL, no sooner than SECONDS after it started.
+killed_after_at_least() {
+	local t
+	t=$(sed -n "s/.*: pid $1 killed by signal 9 (Killed) after \([0-9]*\)\.[0-9]* s$/\1/p" "$LOG")
+	[ -n "$t" ] && [ "$t" -ge "$2" ]
+}
+
+@test "timeout: SIGTERM, then SIGKILL to the group; the client sees EOF, the next one gets in" {
+	# It ignores SIGTERM, and so does the child it leaves in the background.
+	exec_service '"/bin/sh", "-c", "trap \"\" TERM; /bin/sleep 1000 & echo $$ $!; exec /bin/sleep 1000"' \
+	    'timeout = 1; max_connections = 1;'
+	exec 5<>"/dev/tcp/127.0.0.1/$PORT"
+	read -r -t 5 pid child <&5
+	# The second waits in the accept queue: max_connections is 1.
+	exec 6<>"/dev/tcp/127.0.0.1/$PORT"
+	wait_for 5 accept_queue_is "$PORT" 1
+	# EOF, not the end of the wait: the program and its child are gone.
+	local rc=0
+	read -r -t 20 line <&5 || rc=$?
+	[ "$rc" -eq 1 ]
+	wait_for 5 dead "$pid"
+	wait_for 5 dead "$child"
+	grep -qE "prog 127\.0\.0\.1:[0-9]+: pid $pid still running after its timeout of 1 s: SIGTERM to its process group$" "$LOG"
+	grep -qE "prog 127\.0\.0\.1:[0-9]+: pid $pid still running 2 s after SIGTERM: SIGKILL to its process group$" "$LOG"
+	killed_after_at_least "$pid" 3
+	# Its unit is free: the second client's program runs.
+	read -r -t 10 pid2 child2 <&6
+	[ -n "$pid2" ] && [ "$pid2" != "$pid" ]
+	exec 5>&- 6>&-
+}
+
+@test "timeout: a program that obeys SIGTERM gets no SIGKILL; without timeout none ends" {
+	exec_service '"/bin/sh", "-c", "echo $$; exec /bin/sleep 1000"' 'timeout = 1;'
+	exec 5<>"/dev/tcp/127.0.0.1/$PORT"
+	read -r -t 5 pid <&5
+	local rc=0
+	read -r -t 20 line <&5 || rc=$?
+	[ "$rc" -eq 1 ]
+	wait_for 5 log_has_n 1 "pid $pid killed by signal 15 \(Terminated\) after [1-9]"
+	[ "$(log_count "pid $pid still running 2 s after SIGTERM")" -eq 0 ]
+	exec 5>&-
+	stop_tcpd
+	# timeout = 0, as without it: no deadline (over a measuring window
+	# of 2 s, longer than the 1 s above).
+	exec_service '"/bin/sh", "-c", "echo $$; exec /bin/sleep 1000"' 'timeout = 0;'
+	exec 5<>"/dev/tcp/127.0.0.1/$PORT"
+	read -r -t 5 pid <&5
+	rc=0
+	read -r -t 2 line <&5 || rc=$?
+	[ "$rc" -gt 128 ]
+	alive "$pid"
+	exec 5>&-
+}
+
+@test "cwd, umask, nice, rlimits, env, passenv, timeout: bad values are FILE:LINE errors" {
 	local s='services = ( { name = "e"; handler = "exec"; listen = [ "127.0.0.1:7" ]; exec = [ "/bin/cat" ];'
 	check "2: 'cwd' must be an absolute path, not 'tmp'" "$s" ' cwd = "tmp"; } );'
 	check "2: cwd /nonexistent: No such file or directory" "$s" ' cwd = "/nonexistent"; } );'
@@ -131,8 +186,10 @@ $(umask)"
 	check "2: 'env' cannot set TCPREMOTEIP: tcpd sets it for each connection" "$s" ' env = [ "TCPREMOTEIP=1.2.3.4" ]; } );'
 	check "2: 'passenv' cannot pass PROTO: tcpd sets it for each connection" "$s" ' passenv = [ "PROTO" ]; } );'
 	check "2: bad 'passenv' entry 'A=b': expected a NAME" "$s" ' passenv = [ "A=b" ]; } );'
+	check "2: 'timeout' must be between 0 and 2000000, not -1" "$s" ' timeout = -1; } );'
 	s='services = ( { name = "e"; handler = "echo"; listen = [ "127.0.0.1:7" ];'
-	for k in 'cwd = "/"' 'umask = "022"' 'nice = 1' 'rlimits = { cpu = 1; }' 'passenv = [ "TZ" ]'; do
+	for k in 'cwd = "/"' 'umask = "022"' 'nice = 1' 'rlimits = { cpu = 1; }' \
+	    'passenv = [ "TZ" ]' 'timeout = 5'; do
 		check "2: '${k%% *}' needs handler = \"exec\"" "$s" " $k; } );"
 	done
 }

@@ -124,7 +124,8 @@ exec_check(const struct conf_service *sv, const char **key, char *err,
 }
 
 static const char *const exec_keys[] = {
-	"exec", "env", "passenv", "cwd", "umask", "nice", "rlimits", NULL
+	"exec", "env", "passenv", "cwd", "umask", "nice", "rlimits", "timeout",
+	NULL
 };
 
 const struct service service_exec = {
