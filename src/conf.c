@@ -64,9 +64,11 @@ load_listen(struct conf_ctx *x, struct conf *c, struct conf_service *sv,
 			return conf_err(x, ls, "'listen' entry %d must not "
 			    "contain control characters", i + 1);
 		if (addr_parse(text, &l->addr, &l->addrlen) == -1)
-			return conf_err(x, ls, "bad listen address '%s': "
+			return conf_err(x, ls, errno == ENOENT ?
+			    "bad listen address '%s': no such TCP service "
+			    "in /etc/services" : "bad listen address '%s': "
 			    "expected a.b.c.d:port or [ipv6]:port, "
-			    "port 1-65535", text);
+			    "port 1-65535 or a name from /etc/services", text);
 		addr_text(&l->addr, l->text, sizeof(l->text));
 		sv->nlisten = i + 1;
 		/* Against every address seen so far, this service included. */

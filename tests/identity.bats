@@ -54,16 +54,11 @@ $(conf_service prog exec "\"127.0.0.1:$P4\"" \
 	assert_echo "$P2" global
 }
 
-# with_group_file: $TCPD runs in a mount namespace of its own where
-# /etc/group is $T/group, a copy in which daemon is also in group
-# tcpdtest (4242); the machine's own file is left as it is.
+# with_group_file: $TCPD sees an /etc/group in which daemon is also in
+# group tcpdtest (4242).
 with_group_file() {
 	{ cat /etc/group; echo 'tcpdtest:x:4242:daemon'; } >"$T/group"
-	printf '%s\n' '#!/bin/sh' \
-	    "exec unshare -m sh -c 'mount --bind \"\$0\" /etc/group && exec \"\$@\"' \"$T/group\" \"$TCPD\" \"\$@\"" \
-	    >"$T/tcpd"
-	chmod 755 "$T/tcpd"
-	TCPD=$T/tcpd
+	tcpd_over_file "$T/group" /etc/group
 }
 
 @test "without 'groups', a user gets its own supplementary groups; 'groups' replaces them" {
