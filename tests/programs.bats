@@ -1,8 +1,58 @@
 #!/usr/bin/env bats
 # Programs per connection under control: each as its service's user, in
-# its directory, with its umask, nice value, limits and environment.
+# its directory, with its umask, nice value, limits, environment and
+# lifetime; and the programs administrators run from inetd, end to end:
+# git daemon, rsync --daemon, sshd -i, and rdate against tcpd's time.
 
 load helpers
+
+# The Debian packages of the real programs, installed when missing and
+# root; a test whose program is still missing says so and is skipped.
+PACKAGES="git rsync openssh-server openssh-client rdate"
+
+setup_file() {
+	local missing=() p
+	for p in $PACKAGES; do
+		dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+	done
+	[ "${#missing[@]}" -gt 0 ] && [ "$(id -u)" -eq 0 ] || return 0
+	command -v apt-get >/dev/null || return 0
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get install -y -qq --no-install-recommends "${missing[@]}" \
+	    >/dev/null 2>&1 ||
+	    { apt-get update -qq && apt-get install -y -qq \
+	    --no-install-recommends "${missing[@]}"; } >/dev/null 2>&1 || true
+}
+
+# need COMMAND PACKAGE: skip the test unless COMMAND is installed.
+need() {
+	command -v "$1" >/dev/null 2>&1 ||
+	    skip "$1 is missing: install the Debian package $2 (as root, the tests do)"
+}
+
+# need_root WHY: skip the test unless run as root.
+need_root() {
+	[ "$(id -u)" -eq 0 ] || skip "$1 needs root"
+}
+
+# A directory every user can read, for the programs that run as nobody
+# ($T is root's alone); removed after each test.
+eval "helpers_$(declare -f teardown)"
+teardown() {
+	[ -z "${PUB:-}" ] || rm -rf "$PUB"
+	helpers_teardown
+}
+public_dir() {
+	PUB=$(mktemp -d /tmp/tcpd-programs.XXXXXX)
+	chmod 755 "$PUB"
+}
+
+# program_pid N: once the log says N programs were started, the pid of
+# the last one.
+program_pid() {
+	wait_for 5 log_has_n "$1" ': handed to pid [0-9]+;' >&2 || return 1
+	sed -n 's/.*: handed to pid \([0-9]*\);.*/\1/p' "$LOG" | tail -n 1
+}
 
 # exec_service PROGRAM_ARRAY [EXTRA]: one exec service "prog" on $PORT.
 exec_service() {
@@ -192,4 +242,120 @@ killed_after_at_least() {
 	    'passenv = [ "TZ" ]' 'timeout = 5'; do
 		check "2: '${k%% *}' needs handler = \"exec\"" "$s" " $k; } );"
 	done
+}
+
+@test "git daemon --inetd: clone, ls-remote and fsck; as its user, in its cwd, umask, nice and limits" {
+	need git git
+	need_root "running git as user nobody"
+	public_dir
+	git init -q -b main "$T/src"
+	local i
+	for i in 1 2 3; do
+		echo "line $i" >"$T/src/file$i"
+		git -C "$T/src" add .
+		git -C "$T/src" -c user.name=t -c user.email=t@example.org \
+		    commit -q -m "commit $i"
+	done
+	mkdir "$PUB/srv"
+	git clone -q --bare "$T/src" "$PUB/srv/repo.git"
+	chown -R nobody "$PUB/srv"
+	exec_service "\"/usr/bin/git\", \"daemon\", \"--inetd\", \"--export-all\",
+	    \"--base-path=$PUB/srv\", \"$PUB/srv\"" \
+	    "user = \"nobody\"; cwd = \"$PUB/srv\"; umask = \"027\"; nice = 5;
+	     rlimits = { nofile = 256; as = \"4G\"; core = 0; };
+	     max_connections = 4;"
+	# A client that says nothing yet: git daemon waits for its request.
+	exec 5<>"/dev/tcp/127.0.0.1/$PORT"
+	local pid
+	pid=$(program_pid 1)
+	assert_equal "$(ps -o user= -p "$pid")" nobody
+	assert_equal "$(ps -o ni= -p "$pid" | tr -d ' ')" 5
+	assert_equal "$(readlink "/proc/$pid/cwd")" "$PUB/srv"
+	assert_equal "$(awk '/^Umask:/ { print $2 }' "/proc/$pid/status")" 0027
+	assert_equal "$(limit "$pid" 'open files')" "256 256"
+	assert_equal "$(limit "$pid" 'address space')" "4294967296 4294967296"
+	assert_equal "$(limit "$pid" 'core file size')" "0 0"
+	exec 5>&-
+
+	run -0 timeout 30 git clone -q "git://127.0.0.1:$PORT/repo.git" "$T/clone"
+	run -0 git -C "$T/clone" fsck --strict
+	assert_equal "$(git -C "$T/clone" rev-parse HEAD)" "$(git -C "$T/src" rev-parse HEAD)"
+	assert_equal "$(cat "$T/clone/file3")" "line 3"
+	run -0 timeout 30 git ls-remote "git://127.0.0.1:$PORT/repo.git"
+	assert_line "$(git -C "$T/src" rev-parse HEAD)	refs/heads/main"
+	# The clone and ls-remote; the silent client's git daemon gave up.
+	wait_for 5 log_has_n 2 'prog 127\.0\.0\.1:[0-9]+: pid [0-9]+ exited with status 0'
+}
+
+@test "rsync --daemon in inetd mode: a 50 MB tree copied, checksums equal" {
+	need rsync rsync
+	need_root "running rsync as user nobody"
+	public_dir
+	mkdir -p "$PUB/data/a/b" "$PUB/data/c"
+	head -c 20M /dev/urandom >"$PUB/data/one"
+	head -c 15M /dev/urandom >"$PUB/data/a/two"
+	head -c 10M /dev/urandom >"$PUB/data/a/b/three"
+	head -c 5M /dev/urandom >"$PUB/data/c/four"
+	echo small >"$PUB/data/c/five"
+	printf '%s\n' 'use chroot = no' '[mod]' "path = $PUB/data" \
+	    'read only = yes' >"$PUB/rsyncd.conf"
+	chmod -R a+rX "$PUB"
+	exec_service "\"/usr/bin/rsync\", \"--daemon\", \"--config=$PUB/rsyncd.conf\"" \
+	    'user = "nobody";'
+	# rsync greets first, then waits for the client's greeting.
+	exec 5<>"/dev/tcp/127.0.0.1/$PORT"
+	read -r -t 5 greeting <&5
+	[[ $greeting == @RSYNCD:* ]]
+	assert_equal "$(ps -o user= -p "$(program_pid 1)")" nobody
+	exec 5>&-
+
+	run -0 timeout 60 rsync -a "rsync://127.0.0.1:$PORT/mod/" "$T/copy/"
+	local want got
+	want=$(cd "$PUB/data" && find . -type f | sort | xargs sha256sum)
+	got=$(cd "$T/copy" && find . -type f | sort | xargs sha256sum)
+	[ "$(grep -c . <<<"$want")" -eq 5 ]
+	assert_equal "$got" "$want"
+	[ "$(du -sm "$T/copy" | cut -f1)" -ge 50 ]
+}
+
+@test "sshd -i as user root: a command's output and exit status come back" {
+	need sshd openssh-server
+	need ssh openssh-client
+	need_root "sshd -i"
+	# sshd wants its privilege separation directory.
+	mkdir -p /run/sshd
+	chmod 755 /run/sshd
+	mkdir -m 700 "$T/ssh"
+	ssh-keygen -q -t ed25519 -N '' -f "$T/ssh/host_key"
+	ssh-keygen -q -t ed25519 -N '' -f "$T/ssh/user_key"
+	cp "$T/ssh/user_key.pub" "$T/ssh/authorized_keys"
+	# StrictModes would refuse a key file below /tmp, which all may write.
+	printf '%s\n' "HostKey $T/ssh/host_key" \
+	    "AuthorizedKeysFile $T/ssh/authorized_keys" \
+	    'PermitRootLogin prohibit-password' 'PasswordAuthentication no' \
+	    'KbdInteractiveAuthentication no' 'UsePAM no' 'StrictModes no' \
+	    'PidFile none' 'LogLevel ERROR' >"$T/ssh/sshd_config"
+	# Every other service runs as nobody; this one as root, as sshd -i
+	# must, to become the user who logs in.
+	TOP='user = "nobody";'
+	exec_service "\"/usr/sbin/sshd\", \"-i\", \"-e\", \"-f\", \"$T/ssh/sshd_config\"" \
+	    'user = "root";'
+	assert_equal "$(ps -o user= -p "$(workers)")" root
+	run -3 timeout 30 ssh -p "$PORT" -i "$T/ssh/user_key" -o BatchMode=yes \
+	    -o StrictHostKeyChecking=no -o UserKnownHostsFile="$T/ssh/known_hosts" \
+	    root@127.0.0.1 'echo hi; exit 3'
+	assert_line hi
+	wait_for 5 log_has_n 1 'prog 127\.0\.0\.1:[0-9]+: pid [0-9]+ exited with status'
+}
+
+@test "rdate reads tcpd's built-in time service" {
+	need rdate rdate
+	one_service time time
+	run -0 timeout 10 rdate -p -o "$PORT" 127.0.0.1
+	# It prints the time the service sent; this machine's clock is the
+	# same one, read a moment later.
+	local served now
+	served=$(date -d "${output#*]}" +%s)
+	now=$(date +%s)
+	(( served <= now && now - served <= 60 ))
 }
