@@ -138,3 +138,22 @@ with_group_file() {
 	run -0 "${as_nobody[@]}" "$TCPD" -t -c "$NB/tcpd.conf"
 	assert_output "$NB/tcpd.conf: configuration OK"
 }
+
+@test "not root: a reload asking for another user is refused, and tcpd serves on" {
+	NB=$(mktemp -d /tmp/tcpd-identity.XXXXXX)
+	chown nobody "$NB"
+	chmod 755 "$NB"
+	printf '%s\n' '#!/bin/sh' \
+	    "exec setpriv --reuid=nobody --regid=nogroup --clear-groups \"$TCPD\" \"\$@\"" \
+	    >"$NB/tcpd"
+	chmod 755 "$NB/tcpd"
+	TCPD=$NB/tcpd CONF=$NB/tcpd.conf PIDFILE=$NB/tcpd.pid
+	# Its own user, asked for by name, is one tcpd can be.
+	one_service echo echo 'user = "nobody";'
+	chmod 644 "$CONF"
+	assert_equal "$(ps -o user= -p "$(workers)")" nobody
+	sed -i 's/user = "nobody"/user = "daemon"/' "$CONF"
+	kill -HUP "$TCPD_PID"
+	wait_for 10 log_has_n 1 "reload refused: $CONF:[0-9]+: service 'echo' runs as user 'daemon' \(uid 1\), which needs tcpd started as root, not as uid 65534"
+	assert_echo "$PORT" still
+}
