@@ -175,20 +175,24 @@ child_fds(struct spawn_req *r)
  * In the child: default dispositions for every signal, then an empty
  * mask.  A handler of the worker must never run here, in its memory,
  * which is why every signal stayed blocked until now.
+ *
+ * Straight to the kernel, not through sigaction(): glibc refuses its
+ * own two signals (32 and 33), and tcpd may have inherited them ignored
+ * (glibc's posix_spawn() leaves them so, in the children of make, say),
+ * while an ignored signal stays ignored across execve().  An all-zero
+ * kernel sigaction is SIG_DFL with no flags and an empty mask, whatever
+ * the architecture's layout.
  */
 static void
 child_signals(void)
 {
-	struct sigaction	 sa;
-	sigset_t		 none;
+	static const unsigned long	 dfl[16];
+	sigset_t			 none;
 
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = SIG_DFL;
-	sigemptyset(&sa.sa_mask);
-	/* glibc refuses its own two (32, 33): execve() resets those. */
 	for (int sig = 1; sig < NSIG; sig++)
 		if (sig != SIGKILL && sig != SIGSTOP)
-			sigaction(sig, &sa, NULL);
+			syscall(SYS_rt_sigaction, sig, dfl, NULL,
+			    (NSIG - 1) / 8);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 }
