@@ -6,6 +6,8 @@
 #include <arpa/inet.h>
 
 #include <errno.h>
+#include <netdb.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,20 +15,56 @@
 #include "addr.h"
 
 /*
- * "a.b.c.d:port" or "[v6]:port", port 1-65535, into ss.  Returns -1 for
- * anything else.
+ * A port: 1-65535, or a TCP service name from /etc/services ("rsync").
+ * -1 with errno ENOENT for a name it does not know, EINVAL otherwise.
+ */
+static int
+addr_port(const char *port, unsigned *out)
+{
+	struct servent	 se, *r = NULL;
+	char		 buf[1024], *end;
+	unsigned long	 p;
+
+	errno = EINVAL;
+	if (*port >= '0' && *port <= '9') {
+		errno = 0;
+		p = strtoul(port, &end, 10);
+		if (errno != 0 || *end != '\0' || p == 0 || p > 65535) {
+			errno = EINVAL;
+			return -1;
+		}
+		*out = (unsigned)p;
+		return 0;
+	}
+	if (*port == '\0' || strspn(port, "abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.+") != strlen(port))
+		return -1;
+	/* The _r form: a reload reads the file in a thread of the master. */
+	if (getservbyname_r(port, "tcp", &se, buf, sizeof(buf), &r) != 0 ||
+	    r == NULL) {
+		errno = ENOENT;
+		return -1;
+	}
+	*out = ntohs((uint16_t)r->s_port);
+	return 0;
+}
+
+/*
+ * "a.b.c.d:port" or "[v6]:port", port 1-65535 or a service name, into
+ * ss.  Returns -1 for anything else, with errno ENOENT for an unknown
+ * service name.
  */
 int
 addr_parse(const char *s, struct sockaddr_storage *ss, socklen_t *len)
 {
 	char		 host[INET6_ADDRSTRLEN + 1];
 	const char	*end_host, *port;
-	char		*end;
 	size_t		 hlen;
-	unsigned long	 p;
+	unsigned	 p;
 	int		 v6 = (s[0] == '[');
 
 	memset(ss, 0, sizeof(*ss));
+	errno = EINVAL;
 	if (v6) {
 		if ((end_host = strchr(s, ']')) == NULL || end_host[1] != ':')
 			return -1;
@@ -42,12 +80,9 @@ addr_parse(const char *s, struct sockaddr_storage *ss, socklen_t *len)
 		return -1;
 	memcpy(host, s, hlen);
 	host[hlen] = '\0';
-	if (*port < '0' || *port > '9')
+	if (addr_port(port, &p) == -1)
 		return -1;
-	errno = 0;
-	p = strtoul(port, &end, 10);
-	if (errno != 0 || *end != '\0' || p == 0 || p > 65535)
-		return -1;
+	errno = EINVAL;
 	if (v6) {
 		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
 		sin6->sin6_family = AF_INET6;

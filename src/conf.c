@@ -6,10 +6,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <libconfig.h>
 #include <libgen.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,14 +22,14 @@
 #include "services/service.h"
 
 static const char *const top_keys[] = {
-	"user", "group", "pid_file", "control_socket", "log_facility",
-	"log_level",
+	"user", "group", "groups", "pid_file", "control_socket",
+	"log_facility", "log_level",
 	"shutdown_timeout", "retire_timeout", "respawn_window", "respawn_limit",
 	"watchdog_timeout", "services", NULL
 };
 static const char *const service_keys[] = {
 	"name", "handler", "listen", "workers", "backlog", "idle_timeout",
-	"max_connections", NULL
+	"max_connections", "user", "group", "groups", NULL
 };
 
 /* A service's addresses, each clashing with none seen before. */
@@ -67,9 +65,11 @@ load_listen(struct conf_ctx *x, struct conf *c, struct conf_service *sv,
 			return conf_err(x, ls, "'listen' entry %d must not "
 			    "contain control characters", i + 1);
 		if (addr_parse(text, &l->addr, &l->addrlen) == -1)
-			return conf_err(x, ls, "bad listen address '%s': "
+			return conf_err(x, ls, errno == ENOENT ?
+			    "bad listen address '%s': no such TCP service "
+			    "in /etc/services" : "bad listen address '%s': "
 			    "expected a.b.c.d:port or [ipv6]:port, "
-			    "port 1-65535", text);
+			    "port 1-65535 or a name from /etc/services", text);
 		addr_text(&l->addr, l->text, sizeof(l->text));
 		sv->nlisten = i + 1;
 		/* Against every address seen so far, this service included. */
@@ -118,8 +118,8 @@ service_key(const char *name)
 
 /*
  * The settings only some handler takes: each must be its handler's, and
- * the handler checks its service.  conf_service holds exec's program and
- * environment.
+ * the handler checks its service.  conf_service holds exec's settings
+ * (conf_exec.c).
  */
 static int
 load_handler(struct conf_ctx *x, struct conf_service *sv,
@@ -136,9 +136,7 @@ load_handler(struct conf_ctx *x, struct conf_service *sv,
 			return conf_err(x, s, "'%s' needs handler = \"%s\"",
 			    config_setting_name(s), owner->name);
 	}
-	/* exec's arguments go to the program only, never to a log line. */
-	if (conf_get_strings(x, g, "exec", 1, &sv->argv) == -1 ||
-	    conf_get_strings(x, g, "env", -1, &sv->env) == -1)
+	if (conf_exec_load(x, g, &sv->exec) == -1)
 		return -1;
 	if (h->check == NULL || h->check(sv, &key, msg, sizeof(msg)) == 0)
 		return 0;
@@ -194,44 +192,10 @@ load_service(struct conf_ctx *x, struct conf *c, const config_setting_t *g)
 	    conf_get_int(x, g, "max_connections", 0, 1000000,
 	    &sv->max_connections) == -1 ||
 	    conf_net_load(x, g, &c->net, &sv->net) == -1 ||
+	    conf_ident_load(x, g, &c->ident, &sv->ident) == -1 ||
 	    load_handler(x, sv, g) == -1)
 		return -1;
 	return load_listen(x, c, sv, g);
-}
-
-/* user and group: looked up now, switched to by each worker. */
-static int
-load_user(struct conf_ctx *x, struct conf *c, const config_setting_t *root)
-{
-	const char	*user = NULL, *group = NULL;
-	struct passwd	*pw;
-	struct group	*gr;
-
-	if (conf_get_string(x, root, "user", &user) == -1 ||
-	    conf_get_string(x, root, "group", &group) == -1)
-		return -1;
-	if (user == NULL && group != NULL)
-		return conf_err(x, config_setting_get_member(root, "group"),
-		    "'group' needs 'user'");
-	if (user == NULL)
-		return 0;
-	if ((pw = getpwnam(user)) == NULL)
-		return conf_err(x, config_setting_get_member(root, "user"),
-		    "unknown user '%s'", user);
-	c->uid = pw->pw_uid;
-	c->gid = pw->pw_gid;
-	if ((c->user = strdup(user)) == NULL)
-		return conf_err(x, root, "out of memory");
-	if (group != NULL) {
-		if ((gr = getgrnam(group)) == NULL)
-			return conf_err(x,
-			    config_setting_get_member(root, "group"),
-			    "unknown group '%s'", group);
-		c->gid = gr->gr_gid;
-		if ((c->group = strdup(group)) == NULL)
-			return conf_err(x, root, "out of memory");
-	}
-	return 0;
 }
 
 /* path as written, or from the configuration file's directory. */
@@ -317,7 +281,7 @@ load_top(struct conf_ctx *x, struct conf *c, const config_setting_t *root)
 	int			 n;
 
 	if (conf_get_keys(x, root, top_keys, net_key, "") == -1 ||
-	    load_user(x, c, root) == -1 ||
+	    conf_ident_load(x, root, NULL, &c->ident) == -1 ||
 	    load_pid_file(x, c, root) == -1 ||
 	    load_control_socket(x, c, root) == -1 ||
 	    conf_get_string(x, root, "log_facility", &fac) == -1 ||
@@ -465,15 +429,14 @@ conf_free(struct conf *c)
 	for (int i = 0; i < c->nservices; i++) {
 		free(c->services[i].name);
 		free(c->services[i].listen);
-		conf_strings_free(c->services[i].argv);
-		conf_strings_free(c->services[i].env);
+		conf_exec_free(&c->services[i].exec);
 		conf_net_free(&c->services[i].net);
+		conf_ident_free(&c->services[i].ident);
 	}
 	conf_net_free(&c->net);
 	free(c->services);
 	free(c->path);
-	free(c->user);
-	free(c->group);
+	conf_ident_free(&c->ident);
 	free(c->pid_file);
 	free(c->pid_file_at);
 	free(c->control_socket);

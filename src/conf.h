@@ -7,6 +7,8 @@
 
 #include <stddef.h>
 
+#include "conf_exec.h"
+#include "conf_ident.h"
 #include "conf_net.h"
 
 struct service;
@@ -34,18 +36,15 @@ struct conf_service {
 	int			 backlog;
 	int			 idle_timeout;	/* seconds, 0 = none */
 	int			 max_connections;	/* 0 = no limit */
-	char			**argv;		/* exec: program and arguments */
-	char			**env;		/* exec: extra NAME=value */
+	struct conf_exec	 exec;		/* exec: the program */
 	struct conf_net		 net;		/* its own, over the global */
+	struct conf_ident	 ident;		/* its own, or the global one */
 	int			 line;
 };
 
 struct conf {
 	char			*path;		/* absolute */
-	char			*user;		/* NULL: keep the starting user */
-	char			*group;
-	uid_t			 uid;
-	gid_t			 gid;
+	struct conf_ident	 ident;		/* user: NULL, keep the starting one */
 	char			*pid_file;	/* absolute, or NULL */
 	char			*pid_file_at;	/* "FILE:LINE" setting it */
 	char			*control_socket;	/* absolute, or NULL */

@@ -255,16 +255,22 @@ static int
 run(struct conf *conf, int foreground, int argc, char *argv[])
 {
 	struct master	*m;
-	char		*pid_file = NULL;
+	char		*pid_file = NULL, err[512];
+	const char	*at;
 	int		 pidfd = -1, notify = -1, rc;
 
 	if (!foreground)
 		notify = daemon_start();
 	proctitle_init(argc, argv);
 	log_open(conf->log_facility, conf->log_level, 1, 1);
-	if (conf->user != NULL && geteuid() != 0)
+	if (conf->ident.user != NULL && geteuid() != 0)
 		log_notice("not started as root: user %s is ignored",
-		    conf->user);
+		    conf->ident.user);
+	if (conf_ident_check(conf, &at, err, sizeof(err)) == -1) {
+		log_warnx("%s: %s", at, err);
+		conf_free(conf);
+		return 1;
+	}
 	if (conf->pid_file != NULL) {
 		if ((pid_file = strdup(conf->pid_file)) == NULL)
 			fatal("strdup");
@@ -387,18 +393,26 @@ parse_args(int argc, char *argv[], struct args *a)
 	}
 }
 
-/* -t: the file, the pid file's directory, the fd limit. */
+/*
+ * -t: the file, the pid file's directory, the fd limit, and whether
+ * this user could take each service's identity.  The last two warn:
+ * under an init system tcpd may run with other limits, and as root.
+ */
 static int
 check_only(struct conf *conf, const char *path)
 {
-	char	 err[1024];
-	int	 rc = 0;
+	char		 err[1024];
+	const char	*at;
+	int		 rc = 0;
 
 	if (conf_check_paths(conf, err, sizeof(err)) == -1) {
 		fprintf(stderr, "%s\n", err);
 		rc = 1;
 	} else {
 		check_fds(conf);
+		if (conf_ident_check(conf, &at, err, sizeof(err)) == -1)
+			fprintf(stderr, "%s: warning: %s: tcpd would not "
+			    "start\n", at, err);
 		printf("%s: configuration OK\n", path);
 	}
 	conf_free(conf);

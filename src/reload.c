@@ -28,8 +28,17 @@ reload_main(void *arg)
 {
 	struct reload	*r = arg;
 	uint64_t	 one = 1;
+	const char	*at;
+	char		 why[512];
 
 	r->conf = conf_load(r->path, r->err, sizeof(r->err));
+	/* A service's user this master cannot become: refused like an error. */
+	if (r->conf != NULL &&
+	    conf_ident_check(r->conf, &at, why, sizeof(why)) == -1) {
+		snprintf(r->err, sizeof(r->err), "%s: %s", at, why);
+		conf_free(r->conf);
+		r->conf = NULL;
+	}
 	if (write(r->efd, &one, sizeof(one)) == -1)
 		abort();	/* an eventfd write cannot fail here */
 	return NULL;

@@ -2,295 +2,287 @@
 #include "config.h"
 
 #include <sys/epoll.h>
-#include <sys/socket.h>
+#include <sys/timerfd.h>
 #include <sys/wait.h>
-#include <netinet/in.h>
-#include <arpa/inet.h>
 
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "addr.h"
+#include "conf_exec.h"
 #include "conn.h"
+#include "errlog.h"
 #include "log.h"
 #include "loop.h"
 #include "sig.h"
 #include "spawn.h"
+#include "spawn_child.h"
 #include "util.h"
 
-/* After SIGTERM at a stop, how long programs get before SIGKILL. */
-#define STOP_GRACE_MS	2000
-/* Longest stderr line logged as one; longer ones are split. */
-#define LINE_MAX_LOG	1024
+/* From SIGTERM to SIGKILL, at a stop and at a program's timeout. */
+#define TERM_GRACE_MS	2000
 
-/* The read end of a program's stderr, logged line by line. */
-struct errlog {
-	struct io	 io;
-	struct loop	*loop;
-	struct errlog	*prev, *next;
-	char		 tag[96];	/* "service[pid]" */
-	size_t		 len;
-	char		 buf[LINE_MAX_LOG];
-};
+struct pqueue;
 
 /* A program running for a connection, which it holds a reference to. */
 struct program {
 	pid_t		 pid;
 	struct conn	*c;
-	struct program	*next;
+	int		 timeout;	/* seconds, 0: none */
+	int64_t		 deadline;	/* its queue's next step; 0: none */
+	struct pqueue	*q;
+	struct program	*prev, *next;
 };
 
-/* Every open stderr pipe of this worker's programs, and the programs. */
-static struct errlog	*errlogs;
-static struct program	*programs;
+/*
+ * This worker's programs, by what comes next for each.  Every program
+ * enters a queue with the same delay (one service per worker, one
+ * timeout; one grace), so appending keeps each in deadline order.
+ */
+struct pqueue {
+	struct program	*head, *tail;
+};
+static struct pqueue	running;	/* SIGTERM at its timeout, if any */
+static struct pqueue	ending;		/* SIGTERM sent: SIGKILL after grace */
+static struct pqueue	killed;		/* SIGKILL sent: to be reaped */
+
+/* One timer for them all, armed at the earliest deadline. */
+static struct io	 timer = { .fd = -1 };
+static struct loop	*timer_loop;
+static int64_t		 timer_at;	/* 0: not armed */
 
 static void
-errlog_flush(struct errlog *e)
+pq_add(struct pqueue *q, struct program *p, int64_t deadline)
 {
-	if (e->len > 0)
-		log_notice("%s: %.*s", e->tag, (int)e->len, e->buf);
-	e->len = 0;
-}
-
-/* Log each whole line of what was read; keep the rest for later. */
-static void
-errlog_take(struct errlog *e, const char *chunk, ssize_t n)
-{
-	for (ssize_t i = 0; i < n; i++) {
-		if (chunk[i] == '\n') {
-			errlog_flush(e);
-			continue;
-		}
-		if (e->len == sizeof(e->buf))
-			errlog_flush(e);
-		e->buf[e->len++] = chunk[i];
-	}
-}
-
-static void
-errlog_close(struct errlog *e)
-{
-	errlog_flush(e);
-	loop_del(e->loop, &e->io);
-	close(e->io.fd);
-	if (e->prev != NULL)
-		e->prev->next = e->next;
+	p->q = q;
+	p->deadline = deadline;
+	p->next = NULL;
+	p->prev = q->tail;
+	if (q->tail != NULL)
+		q->tail->next = p;
 	else
-		errlogs = e->next;
-	if (e->next != NULL)
-		e->next->prev = e->prev;
-	free(e);
+		q->head = p;
+	q->tail = p;
 }
 
 static void
-errlog_cb(struct io *io, uint32_t ev)
+pq_del(struct program *p)
 {
-	struct errlog	*e = (struct errlog *)io;
-	char		 chunk[4096];
-	ssize_t		 n;
+	struct pqueue	*q = p->q;
+
+	if (p->prev != NULL)
+		p->prev->next = p->next;
+	else
+		q->head = p->next;
+	if (p->next != NULL)
+		p->next->prev = p->prev;
+	else
+		q->tail = p->prev;
+	p->q = NULL;
+}
+
+static struct program *
+spawn_find(pid_t pid)
+{
+	struct pqueue	*qs[] = { &running, &ending, &killed };
+	struct program	*p;
+
+	for (size_t i = 0; i < nitems(qs); i++)
+		for (p = qs[i]->head; p != NULL; p = p->next)
+			if (p->pid == pid)
+				return p;
+	return NULL;
+}
+
+/* Arm the timer for the earliest deadline, or disarm it. */
+static void
+timer_arm(void)
+{
+	struct itimerspec	 its;
+	int64_t			 at = 0;
+
+	if (running.head != NULL && running.head->deadline != 0)
+		at = running.head->deadline;
+	if (ending.head != NULL && (at == 0 || ending.head->deadline < at))
+		at = ending.head->deadline;
+	if (at == timer_at || timer.fd == -1)
+		return;
+	memset(&its, 0, sizeof(its));
+	if (at != 0) {
+		/* A nanosecond on: the loop's clock, in whole ms, is at at. */
+		its.it_value.tv_sec = at / 1000;
+		its.it_value.tv_nsec = (at % 1000) * 1000000 + 1;
+	}
+	if (timerfd_settime(timer.fd, TFD_TIMER_ABSTIME, &its, NULL) == -1)
+		fatal("timerfd_settime");
+	timer_at = at;
+}
+
+/* Past its timeout: SIGTERM to its process group, SIGKILL after grace. */
+static void
+spawn_term(struct program *p, int64_t now)
+{
+	char	 who[ADDR_STRLEN];
+
+	addr_text(&p->c->peer, who, sizeof(who));
+	log_notice("%s %s: pid %ld still running after its timeout of %d s: "
+	    "SIGTERM to its process group", p->c->set->name, who,
+	    (long)p->pid, p->timeout);
+	kill(-p->pid, SIGTERM);
+	pq_del(p);
+	pq_add(&ending, p, now + TERM_GRACE_MS);
+}
+
+static void
+spawn_kill(struct program *p)
+{
+	char	 who[ADDR_STRLEN];
+
+	addr_text(&p->c->peer, who, sizeof(who));
+	log_notice("%s %s: pid %ld still running %d s after SIGTERM: SIGKILL "
+	    "to its process group", p->c->set->name, who, (long)p->pid,
+	    TERM_GRACE_MS / 1000);
+	kill(-p->pid, SIGKILL);
+	pq_del(p);
+	pq_add(&killed, p, 0);
+}
+
+/* The earliest deadline has come, or one before it went with its program. */
+static void
+timer_cb(struct io *io, uint32_t ev)
+{
+	int64_t		 now = timer_loop->now;
+	uint64_t	 n;
 
 	(void)ev;
-	n = read(io->fd, chunk, sizeof(chunk));
-	if (n == -1 && (errno == EAGAIN || errno == EINTR))
-		return;
-	if (n <= 0) {
-		errlog_close(e);
-		return;
+	if (read(io->fd, &n, sizeof(n)) == -1 && errno != EAGAIN)
+		fatal("timerfd");
+	timer_at = 0;
+	while (running.head != NULL && running.head->deadline != 0 &&
+	    running.head->deadline <= now)
+		spawn_term(running.head, now);
+	while (ending.head != NULL && ending.head->deadline <= now)
+		spawn_kill(ending.head);
+	timer_arm();
+}
+
+/* The timer, made for the first program that has a timeout. */
+static int
+timer_open(struct loop *loop)
+{
+	int	 fd;
+
+	if (timer.fd != -1)
+		return 0;
+	if ((fd = timerfd_create(CLOCK_MONOTONIC,
+	    TFD_NONBLOCK | TFD_CLOEXEC)) == -1)
+		return -1;
+	if (loop_add(loop, &timer, fd, EPOLLIN, timer_cb) == -1) {
+		close(fd);
+		timer.fd = -1;
+		return -1;
 	}
-	errlog_take(e, chunk, n);
+	timer_loop = loop;
+	return 0;
 }
 
-/* "NAME=value" into v[*n], for the program's environment. */
+/* What failed, for the caller's log line: "chdir /srv: ..." */
 static void
-env_add(char **v, int *n, const char *name, const char *value)
+spawn_why(const struct spawn_req *r, char *why, size_t len)
 {
-	size_t	 len = strlen(name) + 1 + strlen(value) + 1;
+	const struct conf_exec	*x = r->x;
 
-	if ((v[*n] = malloc(len)) == NULL)
-		return;
-	snprintf(v[*n], len, "%s=%s", name, value);
-	(*n)++;
+	if (r->step == NULL)
+		snprintf(why, len, "%s", strerror(errno));
+	else if (strcmp(r->step, "chdir") == 0)
+		snprintf(why, len, "chdir %s: %s", x->cwd, strerror(errno));
+	else if (strcmp(r->step, "setrlimit") == 0)
+		snprintf(why, len, "setrlimit %s: %s",
+		    conf_rlimit_name(r->rlimit), strerror(errno));
+	else if (strcmp(r->step, "setpriority") == 0)
+		snprintf(why, len, "nice %d: %s", x->nice, strerror(errno));
+	else
+		snprintf(why, len, "%s: %s", r->step, strerror(errno));
 }
 
 /*
- * The environment tcpserver's programs expect, then the service's env
- * (which may override PATH).
- */
-static char **
-spawn_env(struct conn *c, char *const *extra)
-{
-	struct sockaddr_storage	 local;
-	socklen_t		 len = sizeof(local);
-	char			 ip[INET6_ADDRSTRLEN], port[8];
-	char			**v;
-	int			 n = 0, nextra = 0;
-
-	while (extra != NULL && extra[nextra] != NULL)
-		nextra++;
-	if ((v = calloc(7 + nextra, sizeof(*v))) == NULL)
-		return NULL;
-	v[n++] = strdup("PATH=/usr/local/bin:/usr/bin:/bin");
-	v[n++] = strdup("PROTO=TCP");
-	addr_parts(&c->peer, ip, sizeof(ip), port, sizeof(port));
-	env_add(v, &n, "TCPREMOTEIP", ip);
-	env_add(v, &n, "TCPREMOTEPORT", port);
-	if (getsockname(c->io.fd, (struct sockaddr *)&local, &len) == 0) {
-		addr_parts(&local, ip, sizeof(ip), port, sizeof(port));
-		env_add(v, &n, "TCPLOCALIP", ip);
-		env_add(v, &n, "TCPLOCALPORT", port);
-	}
-	for (int i = 0; i < nextra; i++) {
-		size_t klen = strcspn(extra[i], "=") + 1;
-		/* A later NAME= replaces an earlier one. */
-		for (int j = 0; j < n; j++)
-			if (v[j] != NULL && strncmp(v[j], extra[i], klen) == 0) {
-				free(v[j]);
-				v[j] = v[--n];
-				v[n] = NULL;
-				break;
-			}
-		v[n++] = strdup(extra[i]);
-	}
-	return v;
-}
-
-static void
-env_free(char **v)
-{
-	for (char **p = v; p != NULL && *p != NULL; p++)
-		free(*p);
-	free(v);
-}
-
-/*
- * glibc keeps two real-time signals for itself (SIGCANCEL, SIGSETXID:
- * 32 and 33) and leaves them out of sigfillset(); posix_spawn() then
- * sets them to SIG_IGN in the child, and an ignored signal stays ignored
- * across execve().  The program is owed default dispositions for every
- * signal, so their bits go into the set by hand: glibc copies it as is.
- */
-static void
-spawn_all_signals(sigset_t *set)
-{
-	unsigned long	*words = (unsigned long *)set;
-	const int	 bits = 8 * sizeof(unsigned long);
-
-	for (int sig = 32; sig <= 33; sig++)
-		words[(sig - 1) / bits] |= 1UL << ((sig - 1) % bits);
-}
-
-/*
- * The child's start: the socket as its fd 0 and 1, errfd as fd 2 and no
- * other fd; a clean signal mask, default dispositions, a session of its
- * own.
- */
-static void
-spawn_attrs(posix_spawn_file_actions_t *fa, posix_spawnattr_t *at, int sock,
-    int errfd)
-{
-	sigset_t	 none, all;
-
-	posix_spawn_file_actions_init(fa);
-	posix_spawn_file_actions_adddup2(fa, sock, STDIN_FILENO);
-	posix_spawn_file_actions_adddup2(fa, sock, STDOUT_FILENO);
-	posix_spawn_file_actions_adddup2(fa, errfd, STDERR_FILENO);
-#ifdef HAVE_POSIX_SPAWN_FILE_ACTIONS_ADDCLOSEFROM_NP
-	posix_spawn_file_actions_addclosefrom_np(fa, STDERR_FILENO + 1);
-#endif
-	posix_spawnattr_init(at);
-	sigemptyset(&none);
-	sigfillset(&all);
-	spawn_all_signals(&all);
-	posix_spawnattr_setsigmask(at, &none);
-	posix_spawnattr_setsigdefault(at, &all);
-	posix_spawnattr_setflags(at, POSIX_SPAWN_SETSIGMASK |
-	    POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSID);
-}
-
-/*
- * Start argv with the connection as its fd 0 and 1 and a pipe to the
- * log as fd 2, set up by spawn_attrs().  Returns its pid, or -1.
+ * Start x's program with the connection as its fd 0 and 1 and a pipe
+ * to the log as fd 2.  Returns its pid, or -1 with why filled in.
  */
 static pid_t
-spawn_program(struct conn *c, char *const *argv, char *const *extra)
+spawn_program(struct conn *c, const struct conf_exec *x, char *why,
+    size_t whylen)
 {
-	posix_spawn_file_actions_t	 fa;
-	posix_spawnattr_t		 at;
-	struct errlog			*e = NULL;
-	char				**env = NULL;
-	int				 errp[2] = { -1, -1 }, rc, fl;
-	pid_t				 pid = -1;
+	struct spawn_req	 r = { .x = x, .sock = c->io.fd };
+	struct errlog		*e = NULL;
+	int			 errp[2] = { -1, -1 }, fl, saved;
+	pid_t			 pid = -1;
 
 	/* The program gets a plain blocking socket. */
 	if ((fl = fcntl(c->io.fd, F_GETFL)) == -1 ||
-	    fcntl(c->io.fd, F_SETFL, fl & ~O_NONBLOCK) == -1)
-		return -1;
-	if ((env = spawn_env(c, extra)) == NULL ||
-	    (e = calloc(1, sizeof(*e))) == NULL ||
-	    pipe2(errp, O_CLOEXEC) == -1)
+	    fcntl(c->io.fd, F_SETFL, fl & ~O_NONBLOCK) == -1 ||
+	    (r.env = spawn_env(c, x)) == NULL ||
+	    (e = errlog_new()) == NULL ||
+	    pipe2(errp, O_CLOEXEC) == -1) {
+		snprintf(why, whylen, "%s", strerror(errno));
 		goto out;
+	}
 	fcntl(errp[0], F_SETFL, O_NONBLOCK);
-
-	spawn_attrs(&fa, &at, c->io.fd, errp[1]);
-	rc = posix_spawn(&pid, argv[0], &fa, &at, argv, env);
-	posix_spawn_file_actions_destroy(&fa);
-	posix_spawnattr_destroy(&at);
-	if (rc != 0) {
-		errno = rc;
-		pid = -1;
+	r.errfd = errp[1];
+	if ((pid = spawn_child(&r)) == -1) {
+		saved = errno;
+		spawn_why(&r, why, whylen);
+		errno = saved;
 		goto out;
 	}
-
-	snprintf(e->tag, sizeof(e->tag), "%s[%ld]", c->set->name, (long)pid);
-	e->loop = c->set->loop;
-	if (loop_add(e->loop, &e->io, errp[0], EPOLLIN, errlog_cb) == 0) {
-		errp[0] = -1;
-		e->next = errlogs;
-		if (errlogs != NULL)
-			errlogs->prev = e;
-		errlogs = e;
-		e = NULL;
-	}
+	errlog_start(e, c->set->loop, errp[0], c->set->name, pid);
+	errp[0] = -1;
+	e = NULL;
 out:
-	rc = errno;
+	saved = errno;
 	if (errp[0] != -1)
 		close(errp[0]);
 	if (errp[1] != -1)
 		close(errp[1]);
-	free(e);
-	env_free(env);
-	errno = rc;
+	errlog_free(e);
+	spawn_env_free(r.env);
+	errno = saved;
 	return pid;
 }
 
 /*
- * Run argv for c: the program holds the connection from now on, and the
- * worker lets go of its own copy of the socket.  Returns -1 if it could
- * not be started; c is then as it was.
+ * Run x's program for c: it holds the connection from now on, and the
+ * worker lets go of its own copy of the socket.  Returns -1, with what
+ * failed in why, if it could not be started; c is then as it was.
  */
 int
-spawn_run(struct conn *c, char *const *argv, char *const *env)
+spawn_run(struct conn *c, const struct conf_exec *x, char *why, size_t whylen)
 {
 	struct program	*p;
 	pid_t		 pid;
 
-	if ((p = malloc(sizeof(*p))) == NULL)
+	if ((p = malloc(sizeof(*p))) == NULL ||
+	    (x->timeout > 0 && timer_open(c->set->loop) == -1)) {
+		snprintf(why, whylen, "%s", strerror(errno));
+		free(p);
 		return -1;
-	if ((pid = spawn_program(c, argv, env)) == -1) {
+	}
+	if ((pid = spawn_program(c, x, why, whylen)) == -1) {
 		free(p);
 		return -1;
 	}
 	p->pid = pid;
 	p->c = c;
-	p->next = programs;
-	programs = p;
+	p->timeout = x->timeout;
+	pq_add(&running, p, x->timeout > 0 ?
+	    c->set->loop->now + (int64_t)x->timeout * 1000 : 0);
+	if (running.head == p)
+		timer_arm();
 	conn_detach(c, pid);
 	return 0;
 }
@@ -318,14 +310,11 @@ spawn_exited(const struct program *p, int st)
 static void
 spawn_gone(pid_t pid, int st)
 {
-	struct program	**pp, *p;
+	struct program	*p;
 
-	for (pp = &programs; (p = *pp) != NULL; pp = &p->next)
-		if (p->pid == pid)
-			break;
-	if (p == NULL)
+	if ((p = spawn_find(pid)) == NULL)
 		return;
-	*pp = p->next;
+	pq_del(p);
 	spawn_exited(p, st);
 	p->c->status = st;	/* for the connection's line, at this unref */
 	conn_unref(p->c);
@@ -343,28 +332,35 @@ spawn_reap(void)
 		spawn_gone(pid, st);
 }
 
-/*
- * Log what the programs wrote to stderr and was not logged yet, bounded:
- * a child a program left behind may write on.
- */
-static void
-spawn_drain_errlogs(void)
+/* The first program still there, or NULL. */
+static struct program *
+spawn_any(void)
 {
-	char	 chunk[4096];
-	ssize_t	 n;
+	if (running.head != NULL)
+		return running.head;
+	return ending.head != NULL ? ending.head : killed.head;
+}
 
-	while (errlogs != NULL) {
-		for (int i = 0; i < 16 &&
-		    (n = read(errlogs->io.fd, chunk, sizeof(chunk))) > 0; i++)
-			errlog_take(errlogs, chunk, n);
-		errlog_close(errlogs);
-	}
+/* Signal every program still there, and the processes of its group. */
+static void
+spawn_signal_all(int sig)
+{
+	struct pqueue	*qs[] = { &running, &ending, &killed };
+
+	for (size_t i = 0; i < nitems(qs); i++)
+		for (struct program *p = qs[i]->head; p != NULL; p = p->next) {
+			if (sig == SIGKILL)
+				log_warnx("%s: pid %ld ignored SIGTERM: "
+				    "killing it", p->c->set->name,
+				    (long)p->pid);
+			kill(-p->pid, sig);
+		}
 }
 
 /*
  * At a worker's end: SIGTERM to every program still running, and to
  * the processes of its group, SIGKILL to those still there
- * STOP_GRACE_MS later; then what they wrote to stderr and was not
+ * TERM_GRACE_MS later; then what they wrote to stderr and was not
  * logged yet is.
  */
 void
@@ -372,27 +368,20 @@ spawn_stop_all(struct loop *loop)
 {
 	struct program	*p;
 	int		 waited = 0, st;
+	pid_t		 rc;
 
-	/* Each program leads a process group: what it started goes too. */
-	for (p = programs; p != NULL; p = p->next)
-		kill(-p->pid, SIGTERM);
-	while (programs != NULL && waited < STOP_GRACE_MS) {
+	spawn_signal_all(SIGTERM);
+	while (spawn_any() != NULL && waited < TERM_GRACE_MS) {
 		sleep_ms(10);
 		waited += 10;
 		loop->now = loop_now_ms();
 		spawn_reap();
 	}
-	for (p = programs; p != NULL; p = p->next) {
-		log_warnx("%s: pid %ld ignored SIGTERM: killing it",
-		    p->c->set->name, (long)p->pid);
-		kill(-p->pid, SIGKILL);
-	}
-	while (programs != NULL) {
-		pid_t pid = programs->pid;
-		pid_t rc;
-		while ((rc = waitpid(pid, &st, 0)) == -1 && errno == EINTR)
+	spawn_signal_all(SIGKILL);
+	while ((p = spawn_any()) != NULL) {
+		while ((rc = waitpid(p->pid, &st, 0)) == -1 && errno == EINTR)
 			;
-		spawn_gone(pid, rc == pid ? st : 0);
+		spawn_gone(p->pid, rc == p->pid ? st : 0);
 	}
-	spawn_drain_errlogs();
+	errlog_drain_all();
 }

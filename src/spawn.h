@@ -4,10 +4,14 @@
 
 #include <sys/types.h>
 
+#include <stddef.h>
+
+struct conf_exec;
 struct conn;
 struct loop;
 
-int	spawn_run(struct conn *, char *const *argv, char *const *env);
+int	spawn_run(struct conn *, const struct conf_exec *, char *why,
+	    size_t whylen);
 void	spawn_reap(void);
 void	spawn_stop_all(struct loop *);
 

@@ -328,10 +328,16 @@ sup_reaped(struct sup *s, pid_t pid, int status)
 	sup_account(s, p);
 	if (p->slot == NULL)
 		sup_unlink_retiring(s, p);
-	else if (s->starting && !p->ready)
+	else if (s->starting && !p->ready) {
 		snprintf(s->start_error, sizeof(s->start_error), "the worker "
 		    "for %s %s before it was ready", p->name, how);
-	else
+		/* The start has failed: no respawn, and no pointer to p. */
+		if (p->slot->cur == p)
+			p->slot->cur = NULL;
+		if (p->slot->next == p)
+			p->slot->next = NULL;
+		p->slot->retry_at = INT64_MAX;
+	} else
 		slot_died(s, p->slot, p);
 	proc_free(s->loop, p);
 	sup_limits_gc(s);

@@ -360,16 +360,22 @@ worker_timeout(const struct worker *w)
 	return t;
 }
 
-/* Run as the configured user, when started as root. */
+/*
+ * Run as the service's user, group and groups (its own, or the global
+ * ones), when started as root.  Without root, conf_ident_check() made
+ * sure at start and at reload that the service asks for no other.
+ */
 static void
-worker_drop_privileges(const struct conf *conf)
+worker_drop_privileges(const struct conf_service *svc)
 {
-	if (geteuid() != 0 || conf->user == NULL)
+	const struct conf_ident	*id = &svc->ident;
+
+	if (geteuid() != 0 || id->user == NULL)
 		return;
-	if (setgroups(1, &conf->gid) == -1 || setgid(conf->gid) == -1 ||
-	    setuid(conf->uid) == -1)
-		fatal("cannot run as user %s", conf->user);
-	if (setuid(0) != -1)
+	if (setgroups(id->ngroups, id->groups) == -1 ||
+	    setgid(id->gid) == -1 || setuid(id->uid) == -1)
+		fatal("%s: cannot run as user %s", svc->name, id->user);
+	if (id->uid != 0 && setuid(0) != -1)
 		fatalx("could give up root, but regained it: refusing to run");
 }
 
@@ -431,7 +437,7 @@ worker_init(struct worker *w, pid_t master, int ctl)
 	int			 sigfd;
 
 	proctitle_set("tcpd: worker %s slot %d", w->svc->name, w->slot);
-	worker_drop_privileges(w->conf);
+	worker_drop_privileges(w->svc);
 	/*
 	 * A handler that cannot work (a program gone since the file was
 	 * checked): exit, and let connections wait in the queue while the

@@ -98,7 +98,7 @@ svc='{ name = "e"; handler = "echo"; listen = [ "127.0.0.1:7007" ]; }'
 	for a in '127.0.0.1' '127.0.0.1:' '127.0.0.1:0' '127.0.0.1:65536' \
 	    '127.0.0.1:80x' '256.0.0.1:80' 'localhost:80' '::1:80' '[::1]80' \
 	    '[::g]:80' ':80'; do
-		check "1: bad listen address '$a': expected a.b.c.d:port or [ipv6]:port, port 1-65535" \
+		check "1: bad listen address '$a': expected a.b.c.d:port or [ipv6]:port, port 1-65535 or a name from /etc/services" \
 		    "services = ( { name = \"e\"; handler = \"echo\"; listen = [ \"$a\" ]; } );"
 	done
 }

@@ -134,3 +134,14 @@ resets() {
 has_server_fin() {
 	[ -n "$(server_fins "$1")" ]
 }
+
+# tcpd_over_file FILE TARGET: from now on $TCPD runs in a mount namespace
+# of its own in which TARGET (/etc/group, /etc/services) reads as FILE;
+# the machine's own TARGET is left as it is.  Needs root.
+tcpd_over_file() {
+	printf '%s\n' '#!/bin/sh' \
+	    "exec unshare -m sh -c 'mount --bind \"\$0\" \"\$1\" && shift && exec \"\$@\"' \"$1\" \"$2\" \"$TCPD\" \"\$@\"" \
+	    >"$T/tcpd-over"
+	chmod 755 "$T/tcpd-over"
+	TCPD=$T/tcpd-over
+}

@@ -6,9 +6,9 @@
  */
 #include "config.h"
 
+#include <sys/resource.h>
 #include <sys/stat.h>
 
-#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -25,43 +25,66 @@ static void
 exec_open(struct conn *c)
 {
 	const struct conf_service	*sv = c->set->conf;
+	char				 why[256];
 
-	if (spawn_run(c, sv->argv, sv->env) == -1) {
-		log_warn("%s: cannot run %s", sv->name, sv->argv[0]);
+	if (spawn_run(c, &sv->exec, why, sizeof(why)) == -1) {
+		log_warnx("%s: cannot run %s: %s", sv->name,
+		    sv->exec.argv[0], why);
 		conn_close(c, "the program did not start");
 	}
 }
 
-/* In a new worker: the program may have gone since the file was read. */
+/*
+ * Can this worker, as the service's user, give the program its limits
+ * and nice value?  Only root raises a hard limit, or lowers its nice
+ * value below what RLIMIT_NICE allows.
+ */
 static int
-exec_start(const struct conf_service *sv)
+exec_start_limits(const struct conf_service *sv)
 {
-	if (access(sv->argv[0], X_OK) == -1) {
-		log_warn("cannot run %s", sv->argv[0]);
+	const struct conf_exec	*x = &sv->exec;
+	struct rlimit		 rl;
+	int			 now;
+
+	if (geteuid() == 0)
+		return 0;
+	for (int i = 0; i < x->nrlimits; i++) {
+		if (getrlimit(x->rlimits[i].resource, &rl) == 0 &&
+		    x->rlimits[i].value > rl.rlim_max) {
+			log_warnx("%s: rlimits: %s above the hard limit here "
+			    "needs user root", sv->name,
+			    conf_rlimit_name(x->rlimits[i].resource));
+			return -1;
+		}
+	}
+	errno = 0;
+	now = getpriority(PRIO_PROCESS, 0);
+	if (x->nice_set && errno == 0 && x->nice < now &&
+	    getrlimit(RLIMIT_NICE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    (rlim_t)(20 - x->nice) > rl.rlim_cur) {
+		log_warnx("%s: nice %d needs user root, or a nice limit of "
+		    "%d", sv->name, x->nice, 20 - x->nice);
 		return -1;
 	}
 	return 0;
 }
 
-/* Is each entry of env NAME=value, NAME a C identifier?  -1 if not. */
+/*
+ * In a new worker, as the service's user: the program and its directory
+ * may have gone since the file was read, or be closed to this user.
+ */
 static int
-exec_check_env(char *const *env, const char **key, char *err, size_t errlen)
+exec_start(const struct conf_service *sv)
 {
-	for (char *const *e = env; e != NULL && *e != NULL; e++) {
-		const char	*p = *e;
-
-		if (isalpha((unsigned char)*p) || *p == '_') {
-			while (isalnum((unsigned char)*p) || *p == '_')
-				p++;
-			if (*p == '=')
-				continue;
-		}
-		*key = "env";
-		snprintf(err, errlen,
-		    "bad 'env' entry '%s': expected NAME=value", *e);
+	if (access(sv->exec.argv[0], X_OK) == -1) {
+		log_warn("%s: cannot run %s", sv->name, sv->exec.argv[0]);
 		return -1;
 	}
-	return 0;
+	if (access(sv->exec.cwd, X_OK) == -1) {
+		log_warn("%s: cannot enter cwd %s", sv->name, sv->exec.cwd);
+		return -1;
+	}
+	return exec_start_limits(sv);
 }
 
 /*
@@ -76,13 +99,13 @@ exec_check(const struct conf_service *sv, const char **key, char *err,
 	struct stat	 st;
 
 	*key = "exec";
-	if (sv->argv == NULL) {
+	if (sv->exec.argv == NULL) {
 		*key = NULL;
 		snprintf(err, errlen, "service '%s' has handler exec but no "
 		    "'exec'", sv->name);
 		return -1;
 	}
-	if ((prog = sv->argv[0]) == NULL)
+	if ((prog = sv->exec.argv[0]) == NULL)
 		snprintf(err, errlen, "'exec' of service '%s' is empty",
 		    sv->name);
 	else if (prog[0] != '/')
@@ -96,11 +119,14 @@ exec_check(const struct conf_service *sv, const char **key, char *err,
 		snprintf(err, errlen, "program %s is not executable: %s", prog,
 		    strerror(errno));
 	else
-		return exec_check_env(sv->env, key, err, errlen);
+		return 0;
 	return -1;
 }
 
-static const char *const exec_keys[] = { "exec", "env", NULL };
+static const char *const exec_keys[] = {
+	"exec", "env", "passenv", "cwd", "umask", "nice", "rlimits", "timeout",
+	NULL
+};
 
 const struct service service_exec = {
 	.name = "exec",

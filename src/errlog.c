@@ -1,0 +1,140 @@
+/*
+ * A program's stderr, read by its worker and logged line by line at
+ * notice, tagged "service[pid]"; never sent to the client.
+ */
+#include "config.h"
+
+#include <sys/epoll.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "errlog.h"
+#include "log.h"
+#include "loop.h"
+
+/* Longest stderr line logged as one; longer ones are split. */
+#define LINE_MAX_LOG	1024
+
+/* The read end of a program's stderr. */
+struct errlog {
+	struct io	 io;
+	struct loop	*loop;
+	struct errlog	*prev, *next;
+	char		 tag[96];	/* "service[pid]" */
+	size_t		 len;
+	char		 buf[LINE_MAX_LOG];
+};
+
+/* Every open stderr pipe of this worker's programs. */
+static struct errlog	*errlogs;
+
+static void
+errlog_flush(struct errlog *e)
+{
+	if (e->len > 0)
+		log_notice("%s: %.*s", e->tag, (int)e->len, e->buf);
+	e->len = 0;
+}
+
+/* Log each whole line of what was read; keep the rest for later. */
+static void
+errlog_take(struct errlog *e, const char *chunk, ssize_t n)
+{
+	for (ssize_t i = 0; i < n; i++) {
+		if (chunk[i] == '\n') {
+			errlog_flush(e);
+			continue;
+		}
+		if (e->len == sizeof(e->buf))
+			errlog_flush(e);
+		e->buf[e->len++] = chunk[i];
+	}
+}
+
+static void
+errlog_close(struct errlog *e)
+{
+	errlog_flush(e);
+	loop_del(e->loop, &e->io);
+	close(e->io.fd);
+	if (e->prev != NULL)
+		e->prev->next = e->next;
+	else
+		errlogs = e->next;
+	if (e->next != NULL)
+		e->next->prev = e->prev;
+	free(e);
+}
+
+static void
+errlog_cb(struct io *io, uint32_t ev)
+{
+	struct errlog	*e = (struct errlog *)io;
+	char		 chunk[4096];
+	ssize_t		 n;
+
+	(void)ev;
+	n = read(io->fd, chunk, sizeof(chunk));
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		errlog_close(e);
+		return;
+	}
+	errlog_take(e, chunk, n);
+}
+
+/*
+ * Made before the program starts, so that once it runs, nothing is
+ * left to fail for want of memory.
+ */
+struct errlog *
+errlog_new(void)
+{
+	return calloc(1, sizeof(struct errlog));
+}
+
+void
+errlog_free(struct errlog *e)
+{
+	free(e);
+}
+
+/* Log what comes out of fd, the read end of pid's stderr; e takes fd. */
+void
+errlog_start(struct errlog *e, struct loop *loop, int fd, const char *service,
+    pid_t pid)
+{
+	snprintf(e->tag, sizeof(e->tag), "%s[%ld]", service, (long)pid);
+	e->loop = loop;
+	if (loop_add(loop, &e->io, fd, EPOLLIN, errlog_cb) == -1) {
+		close(fd);
+		free(e);
+		return;
+	}
+	e->next = errlogs;
+	if (errlogs != NULL)
+		errlogs->prev = e;
+	errlogs = e;
+}
+
+/*
+ * At a worker's end: log what the programs wrote to stderr and was not
+ * logged yet, bounded, since a child a program left behind may write on.
+ */
+void
+errlog_drain_all(void)
+{
+	char	 chunk[4096];
+	ssize_t	 n;
+
+	while (errlogs != NULL) {
+		for (int i = 0; i < 16 &&
+		    (n = read(errlogs->io.fd, chunk, sizeof(chunk))) > 0; i++)
+			errlog_take(errlogs, chunk, n);
+		errlog_close(errlogs);
+	}
+}
