@@ -21,6 +21,7 @@
 #include "log.h"
 #include "services/service.h"
 #include "source.h"
+#include "worker.h"
 #include "util.h"
 
 #define NOW(s)	((s)->loop->now)
@@ -225,6 +226,13 @@ conn_release(struct conn *c)
 		limit_put(s->limit);
 	if (c->source >= 0)
 		source_put(s->src, c->source);
+	if (s->beat != NULL && !(c->flags & CONN_REFUSED)) {
+		atomic_fetch_add_explicit(&s->beat->bytes_in, c->bytes_in,
+		    memory_order_relaxed);
+		atomic_fetch_add_explicit(&s->beat->bytes_out, c->bytes_out,
+		    memory_order_relaxed);
+	}
+	free(c->hbuf);
 	s->live--;
 	s->released++;
 	free(c->out);

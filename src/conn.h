@@ -13,6 +13,7 @@
 
 struct service;
 struct conf_service;
+struct heartbeat;
 struct limit_ref;
 struct source_ref;
 
@@ -51,6 +52,10 @@ struct conn_set {
 	size_t			 scratchlen;
 	const struct limit_ref	*limit;		/* max_connections, or NULL */
 	const struct source_ref	*src;		/* per_source, or NULL */
+	struct heartbeat	*beat;		/* bytes moved go there */
+	/* For a handler that needs the master's figures (metrics). */
+	void			(*want)(void *, struct conn *);
+	void			*want_arg;
 };
 
 enum {
@@ -86,6 +91,8 @@ struct conn {
 	pid_t			 holder;	/* a program holding the socket */
 	int			 status;	/* its wait status, once it exited */
 	int			 source;	/* per_source entry, or -1 */
+	char			*hbuf;		/* the handler's, freed at release */
+	size_t			 hlen, hoff;
 	const char		*closer;	/* who sent the first FIN */
 	const char		*reason;	/* why it ended */
 	int			 error;		/* errno that ended it */

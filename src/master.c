@@ -62,7 +62,10 @@ struct master {
 	time_t			 reload_at;	/* 0: none yet */
 	int			 reload_ok;
 	char			 reload_result[1024];
+	unsigned		 reloads_ok, reloads_refused;
 };
+
+static char	*master_answer(void *, const char *, size_t *);
 
 /* What each signal means to the master; all are read from a signalfd. */
 static const struct {
@@ -168,6 +171,10 @@ master_reloaded(struct master *m, int ok, const char *result)
 {
 	m->reload_at = time(NULL);
 	m->reload_ok = ok;
+	if (ok)
+		m->reloads_ok++;
+	else
+		m->reloads_refused++;
 	snprintf(m->reload_result, sizeof(m->reload_result), "%s", result);
 }
 
@@ -403,6 +410,8 @@ master_new(struct conf *conf, int pidfd, int foreground)
 	m->sig_io.fd = -1;
 	m->reload_io.fd = -1;
 	sup_init(&m->sup, &m->loop, &m->listeners);
+	m->sup.answer = master_answer;
+	m->sup.answer_arg = m;
 	return m;
 }
 
@@ -446,12 +455,15 @@ master_answer(void *arg, const char *request, size_t *len)
 		.started_ms = m->started_ms, .started_at = m->started_at,
 		.reload_at = m->reload_at, .reload_ok = m->reload_ok,
 		.reload_result = m->reload_result,
+		.reloads_ok = m->reloads_ok, .reloads_refused = m->reloads_refused,
 	};
 
 	if (strcmp(request, "status") == 0)
-		return status_build(&in, 0, len);
+		return status_build(&in, STATUS_TEXT, len);
 	if (strcmp(request, "status json") == 0)
-		return status_build(&in, 1, len);
+		return status_build(&in, STATUS_JSON, len);
+	if (strcmp(request, "metrics") == 0)
+		return status_build(&in, STATUS_METRICS, len);
 	return NULL;
 }
 

@@ -26,9 +26,17 @@ struct status_in {
 	time_t			 reload_at;	/* 0: none yet */
 	int			 reload_ok;
 	const char		*reload_result;
+	unsigned		 reloads_ok, reloads_refused;
 };
 
-char	*status_build(const struct status_in *, int json, size_t *len);
+enum status_form {
+	STATUS_TEXT,		/* tcpd -s status */
+	STATUS_JSON,		/* tcpd -s status --json */
+	STATUS_METRICS,		/* the metrics handler: Prometheus text */
+};
+
+char	*status_build(const struct status_in *, enum status_form,
+	    size_t *len);
 int	 status_maxconn_used(const struct status_in *,
 	    const struct conf_service *);
 

@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 #include <errno.h>
 #include <signal.h>
@@ -188,6 +189,36 @@ slot_ready(struct sup *s, struct slot *sl, struct proc *p)
 		    STOP_DRAIN);
 }
 
+/*
+ * A worker asked for the metrics: send them in pieces, without waiting.
+ * A worker too slow to take them all gives up on its own, and the rest
+ * is dropped here.
+ */
+static void
+sup_send_metrics(struct sup *s, struct proc *p, uint16_t seq)
+{
+	struct worker_piece	 h = { .type = WORKER_METRICS, .seq = seq };
+	struct iovec		 iov[2];
+	struct msghdr		 mh = { .msg_iov = iov, .msg_iovlen = 2 };
+	char			*text;
+	size_t			 len, off = 0;
+
+	if (s->answer == NULL ||
+	    (text = s->answer(s->answer_arg, "metrics", &len)) == NULL)
+		return;
+	do {
+		h.len = len - off > WORKER_PIECE_MAX ? WORKER_PIECE_MAX :
+		    len - off;
+		h.more = off + h.len < len;
+		iov[0] = (struct iovec){ &h, sizeof(h) };
+		iov[1] = (struct iovec){ text + off, h.len };
+		if (sendmsg(p->io.fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) == -1)
+			break;
+		off += h.len;
+	} while (off < len);
+	free(text);
+}
+
 /* A message from a worker, or the end of its control socket. */
 static void
 sup_ctl_cb(struct io *io, uint32_t ev)
@@ -199,6 +230,10 @@ sup_ctl_cb(struct io *io, uint32_t ev)
 
 	(void)ev;
 	n = recv(io->fd, &msg, sizeof(msg), MSG_DONTWAIT);
+	if (n == (ssize_t)sizeof(msg) && msg.type == WORKER_METRICS) {
+		sup_send_metrics(s, p, msg.pad);
+		return;
+	}
 	if (n == (ssize_t)sizeof(msg) && msg.type == WORKER_READY && !p->ready) {
 		p->ready = 1;
 		if (p->slot != NULL && p->slot->next == p)
@@ -300,6 +335,8 @@ sup_account(struct sup *s, const struct proc *p)
 	if (st == NULL)
 		return;
 	st->accepted += atomic_load(&p->beat->accepted);
+	st->bytes_in += atomic_load(&p->beat->bytes_in);
+	st->bytes_out += atomic_load(&p->beat->bytes_out);
 	for (int i = 0; i < REFUSED_KINDS; i++)
 		st->refused[i] += atomic_load(&p->beat->refused[i]);
 	if (p->stopping == STOP_NONE)

@@ -37,6 +37,7 @@ struct svc_stats {
 	char			*service;
 	unsigned long long	 accepted;
 	unsigned long long	 refused[REFUSED_KINDS];
+	unsigned long long	 bytes_in, bytes_out;
 	unsigned		 restarts;	/* deaths not asked for */
 	struct svc_stats	*next;
 };
@@ -78,6 +79,9 @@ struct sup {
 	int64_t			 died_after;	/* deaths reaped now happened
 						   after this; 0: just now */
 	char			 start_error[256];
+	/* The master's figures, for workers that ask (metrics). */
+	char			*(*answer)(void *, const char *, size_t *);
+	void			*answer_arg;
 };
 
 /* The slot table (slots.c). */

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "acceptor.h"
+#include "ask.h"
 #include "conf.h"
 #include "conn.h"
 #include "conn_timer.h"
@@ -66,6 +67,7 @@ struct worker {
 	int				 nacceptors;
 	const int			*fds;
 	struct conn_set			 conns;
+	struct ask			 ask;		/* metrics, of the master */
 
 	enum wstate			 state;
 	enum stop_how			 how;		/* the stop under way */
@@ -102,6 +104,15 @@ worker_serve(void *arg, const struct accepted *a)
 		    strerror(errno));
 		w->conns.released++;
 	}
+}
+
+/* A metrics connection wants the master's figures. */
+static void
+worker_want(void *arg, struct conn *c)
+{
+	struct worker	*w = arg;
+
+	ask_want(&w->ask, c, w->loop.now);
 }
 
 /* What each signal means to a worker; all are read from a signalfd. */
@@ -166,15 +177,23 @@ worker_sig_cb(struct io *io, uint32_t ev)
 static void
 worker_ctl_cb(struct io *io, uint32_t ev)
 {
+	static char		 buf[sizeof(struct worker_piece) +
+				    WORKER_PIECE_MAX];
 	struct worker		*w = container_of(io, struct worker, ctl_io);
 	struct worker_msg	 msg;
 	ssize_t			 n;
 
 	(void)ev;
-	n = recv(io->fd, &msg, sizeof(msg), MSG_DONTWAIT);
-	if (n == (ssize_t)sizeof(msg) && msg.type == WORKER_STOP &&
-	    msg.how > STOP_NONE && msg.how <= STOP_FAST) {
-		worker_ask(w, msg.how, (int)msg.timeout);
+	n = recv(io->fd, buf, sizeof(buf), MSG_DONTWAIT);
+	if (n > 0 && buf[0] == WORKER_METRICS) {
+		ask_piece(&w->ask, buf, n);
+		return;
+	}
+	if (n == (ssize_t)sizeof(msg)) {
+		memcpy(&msg, buf, sizeof(msg));
+		if (msg.type == WORKER_STOP && msg.how > STOP_NONE &&
+		    msg.how <= STOP_FAST)
+			worker_ask(w, msg.how, (int)msg.timeout);
 		return;
 	}
 	if (n == 0 || (n == -1 && errno != EAGAIN && errno != EINTR)) {
@@ -344,6 +363,9 @@ worker_timeout(const struct worker *w)
 	/* A refusal summary owed is logged on time. */
 	if ((c = connlog_next(w->loop.now)) != -1 && (t == -1 || c < t))
 		t = c;
+	/* A question to the master is given up on time. */
+	if ((c = ask_timeout(&w->ask, w->loop.now)) != -1 && (t == -1 || c < t))
+		t = c;
 
 	/* Wake often enough to show the master it is alive. */
 	if (w->beat_ms > 0 && (t == -1 || t > w->beat_ms))
@@ -463,6 +485,11 @@ worker_init(struct worker *w, pid_t master, int ctl)
 	    sizeof(w->scratch));
 	if (w->src.table != NULL)
 		w->conns.src = &w->src;
+	w->conns.beat = w->beat;
+	w->conns.want = worker_want;
+	w->conns.want_arg = w;
+	w->ask.ctl = ctl;
+	w->ask.done = metrics_answer;
 	worker_start_acceptors(w);
 	if (send(ctl, &ready, sizeof(ready), MSG_NOSIGNAL) == -1)
 		exit(0);	/* the master is gone already */
@@ -498,6 +525,7 @@ worker_run(const struct worker_spec *spec)
 		    memory_order_relaxed);
 		atomic_store_explicit(&w->beat->finished, w->conns.released,
 		    memory_order_relaxed);
+		ask_expire(&w->ask, w->loop.now);
 		conn_expire(&w->conns);
 		connlog_tick(w->loop.now);
 		worker_check(w);

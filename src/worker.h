@@ -33,6 +33,7 @@ struct heartbeat {
 	_Atomic unsigned long long	 accepted;
 	_Atomic unsigned long long	 finished;
 	_Atomic unsigned long long	 refused[REFUSED_KINDS];
+	_Atomic unsigned long long	 bytes_in, bytes_out;
 };
 
 extern const char *const refusal_names[REFUSED_KINDS];
@@ -57,11 +58,25 @@ enum stop_how {
  */
 #define WORKER_READY	'R'
 #define WORKER_STOP	'S'
+#define WORKER_METRICS	'M'	/* worker to master: the metrics, please */
 struct worker_msg {
 	uint8_t		 type;
 	uint8_t		 how;		/* enum stop_how */
 	uint16_t	 pad;		/* zero: no byte goes out unset */
 	uint32_t	 timeout;	/* seconds, 0: none */
+};
+
+/*
+ * Master to worker: the metrics text (the Prometheus text format), in
+ * pieces of at most WORKER_PIECE_MAX bytes after this header; more is 0
+ * on the last.
+ */
+#define WORKER_PIECE_MAX	32768
+struct worker_piece {
+	uint8_t		 type;		/* WORKER_METRICS */
+	uint8_t		 more;
+	uint16_t	 seq;		/* the question's, from its pad */
+	uint32_t	 len;
 };
 
 /* What a worker is started with. */

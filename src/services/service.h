@@ -38,6 +38,10 @@ extern const struct service	service_chargen;
 extern const struct service	service_daytime;
 extern const struct service	service_time;
 extern const struct service	service_exec;
+extern const struct service	service_metrics;
+
+/* The master's figures for a metrics connection (NULL: none came). */
+void			 metrics_answer(struct conn *, const char *, size_t);
 
 const struct service	*service_find(const char *name);
 const struct service	*service_owner(const char *key);

@@ -14,6 +14,7 @@ static const struct service *const services[] = {
 	&service_daytime,
 	&service_time,
 	&service_exec,
+	&service_metrics,
 };
 
 #define NSERVICES	nitems(services)
