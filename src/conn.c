@@ -5,7 +5,6 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 
 #include <errno.h>
 #include <stdlib.h>
@@ -21,6 +20,7 @@
 #include "log.h"
 #include "services/service.h"
 #include "source.h"
+#include "tcpinfo.h"
 #include "worker.h"
 #include "util.h"
 
@@ -163,16 +163,13 @@ conn_logged(const struct conn *c)
  * that ended the connection, there is nothing left to send.
  */
 static const char *
-wire_on_close(const struct conn *c)
+wire_on_close(const struct conn *c, const struct tcpinfo *ti)
 {
-	struct tcp_info	 ti;
-	socklen_t	 len = sizeof(ti);
-	int		 unread = 0;
+	int	 unread = 0;
 
 	if (c->flags & CONN_RESET)
 		return "peer-RST";
-	if (c->error != 0 && getsockopt(c->io.fd, IPPROTO_TCP, TCP_INFO, &ti,
-	    &len) == 0 && ti.tcpi_state == TCP_CLOSE)
+	if (c->error != 0 && ti != NULL && ti->state == TCPINFO_CLOSE)
 		return "none";
 	if (ioctl(c->io.fd, FIONREAD, &unread) == 0 && unread > 0)
 		return "RST";
@@ -192,16 +189,20 @@ conn_close_fd(struct conn *c)
 	char		 who[ADDR_STRLEN];
 	const char	*end = NULL;
 	socklen_t	 len = sizeof(c->local);
+	struct tcpinfo	 ti, *tip = NULL;
 
 	if (conn_logged(c)) {
 		getsockname(c->io.fd, &c->local.sa, &len);
+		/* What TCP measured, just before the close ends it. */
+		if (c->holder == 0 && tcpinfo_get(c->io.fd, &ti) == 0)
+			tip = &ti;
 		if (c->holder == 0)
-			end = wire_on_close(c);
+			end = wire_on_close(c, tip);
 	}
 	close(c->io.fd);
 	c->io.fd = -1;
 	if (end != NULL)
-		connlog_closed(c, end);
+		connlog_closed(c, end, tip);
 	if (c->holder != 0 && log_debugging()) {
 		addr_text(&c->peer, who, sizeof(who));
 		log_debug("%s %s: handed to pid %ld; the worker closed its "
@@ -219,7 +220,7 @@ conn_release(struct conn *c)
 
 	/* A program held it to the end: the kernel closed it at its exit. */
 	if (c->holder != 0 && conn_logged(c))
-		connlog_closed(c, "program");
+		connlog_closed(c, "program", NULL);
 	if (c->flags & CONN_REFUSED)
 		s->refusing--;
 	else if (s->limit != NULL)

@@ -21,6 +21,7 @@
 #include "log.h"
 #include "loop.h"
 #include "sig.h"
+#include "tcpinfo.h"
 #include "util.h"
 
 /* The longest reason kept for a summary, with its NUL. */
@@ -173,12 +174,32 @@ program_text(const struct conn *c, char *prog, size_t plen, char *why,
 	snprintf(why, wlen, "program %s", how);
 }
 
+/*
+ * What the kernel measured (TCP_INFO just before the close): " rtt_ms=
+ * ... tcp_state=...", or "" for a program's connection.
+ */
+static void
+tcpinfo_text(const struct tcpinfo *ti, char *buf, size_t len)
+{
+	if (ti == NULL) {
+		buf[0] = '\0';
+		return;
+	}
+	snprintf(buf, len, " rtt_ms=%u.%03u rttvar_ms=%u.%03u retrans=%u "
+	    "lost=%u cwnd=%u delivery_Bps=%llu tcp_state=%s",
+	    ti->rtt_us / 1000, ti->rtt_us % 1000, ti->rttvar_us / 1000,
+	    ti->rttvar_us % 1000, ti->retrans, ti->lost, ti->cwnd,
+	    (unsigned long long)ti->delivery_rate, tcpinfo_state(ti->state));
+}
+
 void
-connlog_closed(const struct conn *c, const char *end)
+connlog_closed(const struct conn *c, const char *end,
+    const struct tcpinfo *ti)
 {
 	struct who	 peer, local;
 	char		 client[WHO_MAX], here[WHO_MAX], in[24], out[24];
 	char		 prog[64] = "", why[REASON_MAX], q[2 * REASON_MAX];
+	char		 tcp[192];
 	int64_t		 ms = c->set->loop->now - c->started;
 
 	who_of((const struct sockaddr *)&c->peer, &peer);
@@ -201,11 +222,12 @@ connlog_closed(const struct conn *c, const char *end)
 		    c->error ? strerror(c->error) : "");
 	}
 	quote(why, q, sizeof(q));
+	tcpinfo_text(ti, tcp, sizeof(tcp));
 	log_info("closed service=%s client=%s local=%s duration=%lld.%03lld "
-	    "in=%s out=%s first=%s end=%s%s reason=%s", c->set->name, client,
+	    "in=%s out=%s first=%s end=%s%s reason=%s%s", c->set->name, client,
 	    here, (long long)(ms / 1000), (long long)(ms % 1000), in, out,
 	    c->holder != 0 ? "-" : c->closer != NULL ? c->closer : "server",
-	    end, prog, q);
+	    end, prog, q, tcp);
 }
 
 /* The refusal's own line. */

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 struct conn;
+struct tcpinfo;
 
 /*
  * Refusal lines, per worker: each source gets CONNLOG_PER_SOURCE lines
@@ -45,6 +46,7 @@ void	connlog_flush(int64_t now);
  * c has ended: its line, with end, what the worker's close() put on the
  * wire (a program's connection: "program", at its exit).
  */
-void	connlog_closed(const struct conn *c, const char *end);
+void	connlog_closed(const struct conn *c, const char *end,
+	    const struct tcpinfo *);
 
 #endif

@@ -49,18 +49,19 @@ server_resets() {	# server_resets PORT: an RST from the server's side
 
 # The parts of a closed line every test checks the same way.
 D='duration=[0-9]+\.[0-9]{3}'
+TI='rtt_ms=[0-9]+\.[0-9]{3} rttvar_ms=[0-9]+\.[0-9]{3} retrans=[0-9]+ lost=[0-9]+ cwnd=[0-9]+ delivery_Bps=[0-9]+ tcp_state=[A-Z-]+'
 
 @test "one closed line per connection: bytes, who closed first, what close() sent" {
 	one_service echo echo
 	assert_echo "$PORT" hello
-	wait_for 5 log_has_n 1 "^tcpd\\[[0-9]+\\]: closed service=echo client=127\\.0\\.0\\.1:[0-9]+ local=127\\.0\\.0\\.1:$PORT $D in=6 out=6 first=client end=FIN reason=\"client EOF\"\$"
+	wait_for 5 log_has_n 1 "^tcpd\\[[0-9]+\\]: closed service=echo client=127\\.0\\.0\\.1:[0-9]+ local=127\\.0\\.0\\.1:$PORT $D in=6 out=6 first=client end=FIN reason=\"client EOF\" $TI\$"
 	[ "$(log_count 'closed service=')" -eq 1 ]
 	stop_tcpd
 
 	# daytime: the server closes first, its FIN sent by shutdown().
 	one_service daytime daytime
 	run -0 timeout 5 nc -d 127.0.0.1 "$PORT"
-	wait_for 5 log_has_n 1 "^tcpd\\[[0-9]+\\]: closed service=daytime client=127\\.0\\.0\\.1:[0-9]+ local=127\\.0\\.0\\.1:$PORT $D in=0 out=26 first=server end=shutdown-FIN reason=\"answer sent\"\$"
+	wait_for 5 log_has_n 1 "^tcpd\\[[0-9]+\\]: closed service=daytime client=127\\.0\\.0\\.1:[0-9]+ local=127\\.0\\.0\\.1:$PORT $D in=0 out=26 first=server end=shutdown-FIN reason=\"answer sent\" $TI\$"
 }
 
 @test "IPv6 addresses are bracketed" {
@@ -80,7 +81,7 @@ D='duration=[0-9]+\.[0-9]{3}'
 	BG_PIDS="${BG_PIDS:-} $!"
 	wait_for 20 queues_full "$PORT" server
 	kill -TERM "$TCPD_PID"		# a fast stop closes it as it is
-	wait_for 10 log_has_n 1 "closed service=echo client=127\\.0\\.0\\.1:[0-9]+ local=127\\.0\\.0\\.1:$PORT $D in=[0-9]+ out=[0-9]+ first=server end=RST reason=\"fast stop\"\$"
+	wait_for 10 log_has_n 1 "closed service=echo client=127\\.0\\.0\\.1:[0-9]+ local=127\\.0\\.0\\.1:$PORT $D in=[0-9]+ out=[0-9]+ first=server end=RST reason=\"fast stop\" $TI\$"
 	wait_for 5 server_resets "$PORT"
 }
 
@@ -95,7 +96,7 @@ while len(got) < 3:
     got += s.recv(3)
 s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
 s.close()' "$PORT"
-	wait_for 5 log_has_n 1 "closed service=echo client=127\\.0\\.0\\.1:[0-9]+ local=127\\.0\\.0\\.1:$PORT $D in=3 out=3 first=client end=peer-RST reason=\"reset by peer\"\$"
+	wait_for 5 log_has_n 1 "closed service=echo client=127\\.0\\.0\\.1:[0-9]+ local=127\\.0\\.0\\.1:$PORT $D in=3 out=3 first=client end=peer-RST reason=\"reset by peer\" $TI\$"
 }
 
 @test "exec: the line comes at the program's exit, with its pid and status" {
