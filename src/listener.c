@@ -17,6 +17,7 @@
 #include "listener.h"
 #include "log.h"
 #include "sockdiag.h"
+#include "tcpopt.h"
 #include "util.h"
 
 /* Tries at an address another master binds at the same moment. */
@@ -30,15 +31,19 @@ struct lsock {
 	int			 slot;
 	int			 fd;
 	int			 backlog;
+	struct tcpopt		 opt;	/* what it was given */
 	int			 used;	/* by the configuration being applied */
 };
 
 /*
  * A socket for one slot of one address.  Every slot of an address joins
  * one SO_REUSEPORT group, so the kernel spreads new connections over them.
+ * Its TCP options go on before listen(), so that no connection is made
+ * without them; a failed one is named in *what.
  */
 static int
-listener_open(const struct conf_listen *l, int backlog)
+listener_open(const struct conf_listen *l, int backlog,
+    const struct conf_net *net, struct tcpopt *opt, const char **what)
 {
 	int	 fd, on = 1, saved;
 
@@ -53,6 +58,7 @@ listener_open(const struct conf_listen *l, int backlog)
 	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on)) == -1)
 		goto fail;
 	if (bind(fd, (const struct sockaddr *)&l->addr, l->addrlen) == -1 ||
+	    tcpopt_listener(fd, opt, net, what) == -1 ||
 	    listen(fd, backlog) == -1)
 		goto fail;
 	return fd;
@@ -105,27 +111,49 @@ addr_known(const struct listeners *ls, const struct conf_listen *l)
 	return 0;
 }
 
+/* Why a socket of l could not be made or given its options. */
+static void
+listener_error(const struct conf_listen *l, const char *what, char *err,
+    size_t errlen)
+{
+	if (what != NULL)
+		snprintf(err, errlen, "cannot set TCP options on %s: %s: %s",
+		    l->text, what, strerror(errno));
+	else
+		snprintf(err, errlen, "cannot listen on %s: %s", l->text,
+		    strerror(errno));
+}
+
 /*
  * The sockets of slots 0 to n-1 of an address: existing ones are kept,
- * with the new backlog; the rest are bound.  All are marked used.
+ * with the new backlog and TCP options; the rest are bound.  All are
+ * marked used.
  */
 static int
 listener_slots(struct listeners *ls, const struct conf_listen *l, int n,
-    int backlog, char *err, size_t errlen)
+    const struct conf_service *sv, char *err, size_t errlen)
 {
 	struct lsock	*s;
+	const char	*what = NULL;
+	int		 backlog = sv->backlog;
 
 	for (int k = 0; k < n; k++) {
 		if ((s = lsock_find(ls, l, k)) != NULL) {
+			s->used = 1;
+			if (tcpopt_listener(s->fd, &s->opt, &sv->net,
+			    &what) == -1) {
+				listener_error(l, what, err, errlen);
+				return -1;
+			}
 			if (s->backlog != backlog && listen(s->fd, backlog) == 0)
 				s->backlog = backlog;
-			s->used = 1;
 			continue;
 		}
 		s = &ls->socks[ls->n];
-		if ((s->fd = listener_open(l, backlog)) == -1) {
-			snprintf(err, errlen, "cannot listen on %s: %s",
-			    l->text, strerror(errno));
+		memset(&s->opt, 0, sizeof(s->opt));
+		if ((s->fd = listener_open(l, backlog, &sv->net, &s->opt,
+		    &what)) == -1) {
+			listener_error(l, what, err, errlen);
 			return -1;
 		}
 		s->l = *l;
@@ -264,7 +292,7 @@ claim_test_delay(int try, int step, const struct conf_listen *l)
  */
 static int
 listener_claim(struct listeners *ls, const struct conf_listen *l, int n,
-    int backlog, char *err, size_t errlen)
+    const struct conf_service *sv, char *err, size_t errlen)
 {
 	struct sockdiag_sock	 who;
 	int			 first = ls->n, rc;
@@ -280,7 +308,7 @@ listener_claim(struct listeners *ls, const struct conf_listen *l, int n,
 			return -1;
 		}
 		claim_test_delay(try, 0, l);
-		if (listener_slots(ls, l, n, backlog, err, errlen) == -1)
+		if (listener_slots(ls, l, n, sv, err, errlen) == -1)
 			return -1;
 		claim_test_delay(try, 1, l);
 		if ((rc = listener_foreign(ls, l, &who)) != 1)
@@ -301,9 +329,11 @@ listener_claim(struct listeners *ls, const struct conf_listen *l, int n,
 /*
  * Make sure every address of c has a socket for each of its slots
  * (counts[i] for service i, or the file's workers when counts is NULL):
- * existing ones are kept, with the new backlog; the rest are bound.
- * Kept and new ones are marked used.  On failure, what this call bound
- * is closed again and -1 returned with the reason in err.
+ * existing ones are kept, with the new backlog and TCP options; the rest
+ * are bound.  Kept and new ones are marked used.  On failure, what this
+ * call bound is closed again and -1 returned with the reason in err; kept
+ * sockets may hold some new options until a call with the running
+ * configuration sets its own again.
  */
 int
 listeners_bind(struct listeners *ls, const struct conf *c, const int *counts,
@@ -330,11 +360,9 @@ listeners_bind(struct listeners *ls, const struct conf *c, const int *counts,
 		for (int a = 0; a < sv->nlisten; a++) {
 			const struct conf_listen *l = &sv->listen[a];
 			if (addr_known(ls, l))
-				rc = listener_slots(ls, l, n, sv->backlog, err,
-				    errlen);
+				rc = listener_slots(ls, l, n, sv, err, errlen);
 			else
-				rc = listener_claim(ls, l, n, sv->backlog, err,
-				    errlen);
+				rc = listener_claim(ls, l, n, sv, err, errlen);
 			if (rc == -1)
 				goto fail;
 		}

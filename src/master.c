@@ -191,8 +191,27 @@ master_reload_start(struct master *m)
 }
 
 /*
+ * After a change of sockets failed half way: back to the running file's
+ * sockets, backlogs and TCP options, closing what the change bound.  If
+ * even that fails, nothing is closed, lest a socket in use go.
+ */
+static void
+master_relisten(struct master *m)
+{
+	char	 err[512];
+
+	if (listeners_bind(&m->listeners, m->conf, m->counts, err,
+	    sizeof(err)) == -1) {
+		log_warnx("cannot restore the running sockets: %s", err);
+		return;
+	}
+	listeners_close_unused(&m->listeners);
+}
+
+/*
  * A parsed file replaces the running configuration only if its sockets
- * bind and its slot table can be made; otherwise nothing changes.
+ * bind, take their options, and its slot table can be made; otherwise
+ * nothing changes.
  */
 static void
 master_reload_apply(struct master *m, struct conf *c)
@@ -200,14 +219,16 @@ master_reload_apply(struct master *m, struct conf *c)
 	char	 err[512] = "out of memory";
 	int	*counts;
 
-	if ((counts = master_counts(c)) == NULL ||
-	    listeners_bind(&m->listeners, c, counts, err, sizeof(err)) == -1)
+	if ((counts = master_counts(c)) == NULL)
 		goto refuse;
+	if (listeners_bind(&m->listeners, c, counts, err, sizeof(err)) == -1) {
+		/* Kept sockets may have taken some of c's options. */
+		master_relisten(m);
+		goto refuse;
+	}
 	if (sup_apply(&m->sup, c, counts, m->gen + 1) == -1) {
 		snprintf(err, sizeof(err), "out of memory");
-		/* Back to the running file's sockets: close what was bound. */
-		listeners_bind(&m->listeners, m->conf, m->counts, NULL, 0);
-		listeners_close_unused(&m->listeners);
+		master_relisten(m);
 		goto refuse;
 	}
 	if (c->pid_file != NULL && (m->conf->pid_file == NULL ||
@@ -301,8 +322,7 @@ master_scale(struct master *m, int by)
 	    sup_apply(&m->sup, c, counts, m->gen) == -1) {
 		log_warnx("%s: cannot change the worker count: %s", sig,
 		    err[0] != '\0' ? err : "out of memory");
-		listeners_bind(&m->listeners, c, m->counts, NULL, 0);
-		listeners_close_unused(&m->listeners);
+		master_relisten(m);
 		free(counts);
 		return;
 	}
