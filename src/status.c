@@ -25,15 +25,6 @@
 #include "status.h"
 #include "supervise.h"
 
-/* A service's figures, summed over its slots and retiring workers. */
-struct svc_sum {
-	int			 running;	/* slots with a ready worker */
-	int			 slots;
-	unsigned long long	 open, accepted;
-	unsigned long long	 refused[REFUSED_KINDS];
-	unsigned long long	 bytes_in, bytes_out;
-};
-
 /* One slot socket's accept queue, now and at most (its backlog). */
 static void
 queue_of(int fd, unsigned *now, unsigned *max)
@@ -60,8 +51,9 @@ add_proc(struct svc_sum *sum, const struct proc *p)
 		sum->refused[i] += atomic_load(&p->beat->refused[i]);
 }
 
-static void
-svc_sum(const struct status_in *in, const struct conf_service *sv,
+/* A service's figures, summed over its slots and retiring workers. */
+void
+status_sum(const struct status_in *in, const struct conf_service *sv,
     struct svc_sum *sum)
 {
 	const struct sup	*s = in->sup;
@@ -147,8 +139,8 @@ refused_total(const struct svc_sum *sum)
 }
 
 /* The slot's queue, summed over its sockets. */
-static void
-slot_queue(const struct status_in *in, const struct conf_service *sv,
+void
+status_slot_queue(const struct status_in *in, const struct conf_service *sv,
     const struct slot *sl, unsigned *now, unsigned *max)
 {
 	unsigned	 n, m;
@@ -192,7 +184,7 @@ text_services(struct buf *b, const struct status_in *in)
 		const struct conf_service *sv = &in->conf->services[i];
 		char	 workers[24], maxconn[24] = "-";
 
-		svc_sum(in, sv, &sum);
+		status_sum(in, sv, &sum);
 		snprintf(workers, sizeof(workers), "%d/%d", sum.running,
 		    sum.slots);
 		if (sv->max_connections > 0)
@@ -237,7 +229,7 @@ text_slots(struct buf *b, const struct status_in *in)
 			    atomic_load(&p->beat->conns),
 			    atomic_load(&p->beat->accepted));
 		}
-		slot_queue(in, sv, sl, &qn, &qm);
+		status_slot_queue(in, sv, sl, &qn, &qm);
 		buf_printf(b, "%u/%u", qn, qm);
 		if (retry >= 0)
 			buf_printf(b, "  (retry in %lld ms)", (long long)retry);
@@ -299,7 +291,7 @@ json_service(struct buf *b, const struct status_in *in,
 	struct svc_sum	 sum;
 	int		 first = 1;
 
-	svc_sum(in, sv, &sum);
+	status_sum(in, sv, &sum);
 	buf_printf(b, "{\"name\":");
 	buf_json_string(b, sv->name);
 	buf_printf(b, ",\"handler\":\"%s\",\"listen\":[", sv->handler->name);
@@ -363,219 +355,6 @@ json_all(struct buf *b, const struct status_in *in)
 	buf_printf(b, "]}\n");
 }
 
-/* A metric's HELP and TYPE lines. */
-static void
-prom_head(struct buf *b, const char *name, const char *type, const char *help)
-{
-	buf_printf(b, "# HELP tcpd_%s %s\n# TYPE tcpd_%s %s\n", name, help, name,
-	    type);
-}
-
-/* The master's own metrics. */
-static void
-prom_master(struct buf *b, const struct status_in *in)
-{
-	prom_head(b, "info", "gauge", "The running tcpd, by version.");
-	buf_printf(b, "tcpd_info{version=\"%s\"} 1\n", PACKAGE_VERSION);
-	prom_head(b, "start_time_seconds", "gauge",
-	    "When the master started, in seconds since the epoch.");
-	buf_printf(b, "tcpd_start_time_seconds %lld\n",
-	    (long long)in->started_at);
-	prom_head(b, "generation", "gauge",
-	    "The configuration's generation: 1 at start, +1 per reload.");
-	buf_printf(b, "tcpd_generation %u\n", in->gen);
-	prom_head(b, "reloads_total", "counter",
-	    "Reloads asked for, by result.");
-	buf_printf(b, "tcpd_reloads_total{result=\"ok\"} %u\n"
-	    "tcpd_reloads_total{result=\"refused\"} %u\n", in->reloads_ok,
-	    in->reloads_refused);
-}
-
-/* One service-wide metric, a line per service. */
-static void
-prom_services(struct buf *b, const struct status_in *in, const char *name,
-    const char *type, const char *help,
-    unsigned long long (*get)(const struct status_in *,
-    const struct conf_service *, const struct svc_sum *))
-{
-	struct svc_sum	 sum;
-
-	prom_head(b, name, type, help);
-	for (int i = 0; i < in->conf->nservices; i++) {
-		const struct conf_service *sv = &in->conf->services[i];
-		svc_sum(in, sv, &sum);
-		buf_printf(b, "tcpd_%s{service=\"%s\"} %llu\n", name, sv->name,
-		    get(in, sv, &sum));
-	}
-}
-
-static unsigned long long
-get_workers(const struct status_in *in, const struct conf_service *sv,
-    const struct svc_sum *sum)
-{
-	(void)in, (void)sv;
-	return sum->slots;
-}
-
-static unsigned long long
-get_ready(const struct status_in *in, const struct conf_service *sv,
-    const struct svc_sum *sum)
-{
-	(void)in, (void)sv;
-	return sum->running;
-}
-
-static unsigned long long
-get_open(const struct status_in *in, const struct conf_service *sv,
-    const struct svc_sum *sum)
-{
-	(void)in, (void)sv;
-	return sum->open;
-}
-
-static unsigned long long
-get_accepted(const struct status_in *in, const struct conf_service *sv,
-    const struct svc_sum *sum)
-{
-	(void)in, (void)sv;
-	return sum->accepted;
-}
-
-static unsigned long long
-get_bytes_in(const struct status_in *in, const struct conf_service *sv,
-    const struct svc_sum *sum)
-{
-	(void)in, (void)sv;
-	return sum->bytes_in;
-}
-
-static unsigned long long
-get_bytes_out(const struct status_in *in, const struct conf_service *sv,
-    const struct svc_sum *sum)
-{
-	(void)in, (void)sv;
-	return sum->bytes_out;
-}
-
-static unsigned long long
-get_max(const struct status_in *in, const struct conf_service *sv,
-    const struct svc_sum *sum)
-{
-	(void)in, (void)sum;
-	return sv->max_connections;
-}
-
-static unsigned long long
-get_max_used(const struct status_in *in, const struct conf_service *sv,
-    const struct svc_sum *sum)
-{
-	(void)sum;
-	return status_maxconn_used(in, sv);
-}
-
-/* Refusals, by service and reason. */
-static void
-prom_refused(struct buf *b, const struct status_in *in)
-{
-	struct svc_sum	 sum;
-
-	prom_head(b, "connections_refused_total", "counter",
-	    "Connections refused, by reason: access, per_source, rate, "
-	    "table_full.");
-	for (int i = 0; i < in->conf->nservices; i++) {
-		const struct conf_service *sv = &in->conf->services[i];
-		svc_sum(in, sv, &sum);
-		for (int r = 0; r < REFUSED_KINDS; r++)
-			buf_printf(b, "tcpd_connections_refused_total{service="
-			    "\"%s\",reason=\"%s\"} %llu\n", sv->name,
-			    refusal_names[r], sum.refused[r]);
-	}
-}
-
-/* Per slot: up, restarts, heartbeat age, accept queue. */
-static void
-prom_slots(struct buf *b, const struct status_in *in)
-{
-	static const char *const names[][3] = {
-		{ "slot_up", "gauge", "1 while the slot has a ready worker." },
-		{ "slot_restarts_total", "counter",
-		    "Deaths of the slot's workers that nobody asked for." },
-		{ "slot_heartbeat_age_seconds", "gauge",
-		    "How long ago the slot worker's event loop last woke." },
-		{ "slot_connections_open", "gauge",
-		    "Connections open in the slot's worker." },
-		{ "slot_accept_queue", "gauge",
-		    "Connections waiting in the slot's accept queues." },
-		{ "slot_accept_queue_max", "gauge",
-		    "The most that may wait there (the backlog)." },
-	};
-	const struct sup	*s = in->sup;
-
-	for (size_t m = 0; m < sizeof(names) / sizeof(names[0]); m++) {
-		prom_head(b, names[m][0], names[m][1], names[m][2]);
-		for (int i = 0; i < s->nslots; i++) {
-			const struct slot *sl = s->slots[i];
-			const struct proc *p = sl->cur;
-			unsigned qn, qm;
-			int64_t ms;
-
-			buf_printf(b, "tcpd_%s{service=\"%s\",slot=\"%d\"} ",
-			    names[m][0], sl->service, sl->index);
-			switch (m) {
-			case 0:
-				buf_printf(b, "%d\n", p != NULL && p->ready);
-				break;
-			case 1:
-				buf_printf(b, "%u\n", sl->restarts);
-				break;
-			case 2:
-				ms = p == NULL ? 0 :
-				    in->now - atomic_load(&p->beat->ms);
-				buf_printf(b, "%lld.%03lld\n",
-				    (long long)(ms / 1000),
-				    (long long)(ms % 1000));
-				break;
-			case 3:
-				buf_printf(b, "%u\n", p == NULL ? 0 :
-				    atomic_load(&p->beat->conns));
-				break;
-			default:
-				slot_queue(in, slot_service(s, sl), sl, &qn,
-				    &qm);
-				buf_printf(b, "%u\n", m == 4 ? qn : qm);
-			}
-		}
-	}
-}
-
-/* The Prometheus text exposition format, version 0.0.4. */
-static void
-prom_all(struct buf *b, const struct status_in *in)
-{
-	prom_master(b, in);
-	prom_services(b, in, "service_workers", "gauge",
-	    "The service's worker slots.", get_workers);
-	prom_services(b, in, "service_workers_ready", "gauge",
-	    "Slots with a ready worker.", get_ready);
-	prom_services(b, in, "connections_open", "gauge",
-	    "Connections open now, refused ones still ending included.",
-	    get_open);
-	prom_services(b, in, "connections_accepted_total", "counter",
-	    "Connections accepted, refused ones included.", get_accepted);
-	prom_refused(b, in);
-	prom_services(b, in, "received_bytes_total", "counter",
-	    "Bytes read from clients by built-in handlers (not by programs).",
-	    get_bytes_in);
-	prom_services(b, in, "sent_bytes_total", "counter",
-	    "Bytes written to clients by built-in handlers (not by programs).",
-	    get_bytes_out);
-	prom_services(b, in, "max_connections", "gauge",
-	    "The service's max_connections; 0: none.", get_max);
-	prom_services(b, in, "max_connections_used", "gauge",
-	    "Connections counted against max_connections now.", get_max_used);
-	prom_slots(b, in);
-}
-
 /* The answer, malloc'd, its length in *len; NULL when out of memory. */
 char *
 status_build(const struct status_in *in, enum status_form form, size_t *len)
@@ -585,7 +364,7 @@ status_build(const struct status_in *in, enum status_form form, size_t *len)
 	if (form == STATUS_JSON)
 		json_all(&b, in);
 	else if (form == STATUS_METRICS)
-		prom_all(&b, in);
+		status_prom(&b, in);
 	else {
 		text_master(&b, in);
 		text_services(&b, in);

@@ -149,18 +149,13 @@ net_setup() {
 	TCPD=$T/tcpd-in-ns
 }
 
+# bats keeps one teardown: run the library's, then remove our namespaces.
+eval "helpers_$(declare -f teardown)"
 teardown() {
 	exec 4>&-
-	stop_tcpd
-	[ -n "${BG_PIDS:-}" ] && kill $BG_PIDS 2>/dev/null
-	[ -n "${NS_S:-}" ] && ip netns del "$NS_S" 2>/dev/null
-	[ -n "${NS_C:-}" ] && ip netns del "$NS_C" 2>/dev/null
-	if [ -n "${BATS_TEST_COMPLETED:-}" ]; then
-		rm -rf "$T"
-	else
-		echo "# tcpd log ($LOG):" >&3
-		sed 's/^/#   /' "$LOG" >&3
-	fi
+	helpers_teardown
+	[ -z "${NS_S:-}" ] || ip netns del "$NS_S" 2>/dev/null || true
+	[ -z "${NS_C:-}" ] || ip netns del "$NS_C" 2>/dev/null || true
 }
 
 # ns_service HANDLER EXTRA: one service on 10.77.0.1:$PORT in $NS_S.
