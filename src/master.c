@@ -18,6 +18,7 @@
 #include "log.h"
 #include "loop.h"
 #include "master.h"
+#include "notify.h"
 #include "proctitle.h"
 #include "reload.h"
 #include "sig.h"
@@ -138,6 +139,18 @@ master_title(struct master *m)
 	proctitle_set("tcpd: master -c %s%s", m->conf->path, slots);
 }
 
+/* A reload changed nothing: say why, in the log and to systemd. */
+static void
+master_refused(struct master *m, const char *why)
+{
+	char	 text[1100];
+
+	snprintf(text, sizeof(text), "reload refused: %s; still running "
+	    "generation %u", why, m->gen);
+	log_warnx("%s", text);
+	notify_refused(text);
+}
+
 /* At a reload: which services came and went. */
 static void
 master_log_changes(const struct conf *old, const struct conf *new)
@@ -157,9 +170,10 @@ static void
 master_reload_start(struct master *m)
 {
 	log_info("reload: reading %s", m->conf->path);
+	notify_reloading(m->conf->path);
 	if ((m->reloading = reload_start(m->conf->path, m->reload_io.fd)) ==
 	    NULL)
-		log_warn("reload refused");
+		master_refused(m, strerror(errno));
 }
 
 /*
@@ -196,8 +210,7 @@ master_reload_apply(struct master *m, struct conf *c)
 	log_info("reload: generation %u started", m->gen);
 	return;
 refuse:
-	log_warnx("reload refused: %s; still running generation %u", err,
-	    m->gen);
+	master_refused(m, err);
 	free(counts);
 	conf_free(c);
 }
@@ -217,8 +230,7 @@ master_reload_cb(struct io *io, uint32_t ev)
 	c = reload_finish(m->reloading, err, sizeof(err));
 	m->reloading = NULL;
 	if (c == NULL)
-		log_warnx("reload refused: %s; still running generation %u",
-		    err, m->gen);
+		master_refused(m, err);
 	else if (m->stopping == STOP_NONE)
 		master_reload_apply(m, c);
 	else
@@ -297,6 +309,8 @@ master_stop(struct master *m, enum stop_how how)
 	if (m->stopping >= how)
 		return;
 	log_info("stopping (%s)", how == STOP_FAST ? "fast" : "graceful");
+	notify_stopping(how == STOP_FAST ? "stopping (fast)" :
+	    "stopping (graceful)");
 	m->stopping = how;
 	sup_stop(&m->sup, how, m->conf->shutdown_timeout);
 	/*
@@ -312,7 +326,9 @@ static void
 master_turn(struct master *m)
 {
 	int64_t	 before = m->loop.now;
-	int	 timeout = sup_timeout(&m->sup), late;
+	int	 timeout, late;
+
+	timeout = notify_timeout(m->loop.now, sup_timeout(&m->sup));
 
 	if (loop_run_once(&m->loop, timeout) == -1)
 		fatal("epoll_wait");
@@ -350,6 +366,7 @@ master_turn(struct master *m)
 	}
 	sup_tend(&m->sup);
 	master_title(m);
+	notify_tick(m->loop.now, &m->sup, m->reloading != NULL);
 }
 
 /* A master for conf, before anything is bound or started. */
@@ -448,6 +465,8 @@ master_start(struct master *m)
 		    conf_workers_total(m->conf),
 		    conf_workers_total(m->conf) == 1 ? "" : "s");
 		listeners_check_migrate();
+		/* A daemon's parent says READY=1: systemd listens to it. */
+		notify_started(m->foreground, &m->sup);
 		return 0;
 	}
 	if (state == -1)
