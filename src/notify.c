@@ -33,20 +33,30 @@ static char			 last_status[256];
 static int64_t			 ping_every;	/* ms; 0: no watchdog */
 static int64_t			 ping_at;	/* the next ping is due then */
 static int			 ping_paused;	/* a slot is down */
+/*
+ * The variables taken out of the environment.  Their strings are kept
+ * for good, as environ's are: unsetenv() frees none, since they may be
+ * the process's original ones or copies (proctitle.c).
+ */
+static char			*taken[3];
 
 /*
  * A variable's value, taken out of the environment: workers inherit it,
  * and whatever reads it there would speak to the service manager as if
  * it were tcpd.
  */
-static char *
-env_take(const char *name)
+static const char *
+env_take(const char *name, char **keep)
 {
-	const char	*v = getenv(name);
-	char		*copy = v != NULL ? strdup(v) : NULL;
+	size_t	 len = strlen(name);
 
+	for (char **e = environ; *e != NULL; e++)
+		if (strncmp(*e, name, len) == 0 && (*e)[len] == '=') {
+			*keep = *e;
+			break;
+		}
 	unsetenv(name);
-	return copy;
+	return *keep != NULL ? *keep + len + 1 : NULL;
 }
 
 /* "/path", or "@name" for an abstract socket (a leading NUL). */
@@ -99,28 +109,24 @@ watchdog_init(const char *usec, const char *pid)
 void
 notify_init(void)
 {
-	char	*sock = env_take("NOTIFY_SOCKET");
-	char	*usec = env_take("WATCHDOG_USEC");
-	char	*pid = env_take("WATCHDOG_PID");
+	const char	*sock = env_take("NOTIFY_SOCKET", &taken[0]);
+	const char	*usec = env_take("WATCHDOG_USEC", &taken[1]);
+	const char	*pid = env_take("WATCHDOG_PID", &taken[2]);
 
 	if (sock == NULL)
-		goto done;
+		return;
 	if (notify_address(sock) == -1) {
 		log_warnx("NOTIFY_SOCKET=%s is neither an absolute path nor "
 		    "@name: not notifying", sock);
-		goto done;
+		return;
 	}
 	notify_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
 	    0);
 	if (notify_fd == -1) {
 		log_warn("NOTIFY_SOCKET: socket");
-		goto done;
+		return;
 	}
 	watchdog_init(usec, pid);
-done:
-	free(sock);
-	free(usec);
-	free(pid);
 }
 
 /*
