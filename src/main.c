@@ -18,6 +18,7 @@
 #include "control.h"
 #include "log.h"
 #include "master.h"
+#include "notify.h"
 #include "proctitle.h"
 #include "util.h"
 
@@ -156,6 +157,21 @@ pidfile_write(int fd, const char *path)
 static int	daemon_errfd = -1;
 
 /*
+ * The parent, started by a service manager, names the master as the
+ * service's main process, and says it is ready: the manager listens to
+ * its main process only (NotifyAccess=main), which the master is not
+ * until this is read.
+ */
+static void
+daemon_announce(pid_t master, const char *status)
+{
+	char	 state[64];
+
+	snprintf(state, sizeof(state), "MAINPID=%ld\nREADY=1", (long)master);
+	notify_send(state, status);
+}
+
+/*
  * Detach.  The parent waits until every worker accepts, so the exit
  * status of `tcpd -c FILE` tells an init system whether the start
  * worked.  Errors until then still reach the caller's stderr, through a
@@ -166,12 +182,13 @@ static int
 daemon_start(void)
 {
 	int	 p[2], null;
-	char	 ok;
+	char	 ok[512];
 	ssize_t	 n;
+	pid_t	 pid;
 
 	if (pipe2(p, O_CLOEXEC) == -1)
 		fatal("pipe");
-	switch (fork()) {
+	switch ((pid = fork())) {
 	case -1:
 		fatal("fork");
 	case 0:
@@ -179,9 +196,13 @@ daemon_start(void)
 	default:
 		close(p[1]);
 		do {
-			n = read(p[0], &ok, 1);
+			n = read(p[0], ok, sizeof(ok) - 1);
 		} while (n == -1 && errno == EINTR);
-		_exit(n == 1 ? 0 : 1);
+		if (n < 1 || ok[0] != '1')
+			_exit(1);
+		ok[n] = '\0';
+		daemon_announce(pid, ok + 1);
+		_exit(0);
 	}
 	close(p[0]);
 	if (setsid() == -1)
@@ -200,13 +221,24 @@ daemon_start(void)
 	return p[1];
 }
 
-/* Started: the parent may exit 0, and the caller's stderr is let go. */
+/*
+ * Started: the parent may exit 0 (after passing status on to a service
+ * manager), and the caller's stderr is let go.
+ */
 static void
-daemon_ready(int notify)
+daemon_ready(int parent, const char *status)
 {
-	if (write(notify, "1", 1) == -1)
+	char	 ok[512];
+	int	 n = snprintf(ok, sizeof(ok), "1%s", status);
+
+	if (n < 0)
+		n = 1;
+	else if ((size_t)n >= sizeof(ok))
+		n = sizeof(ok) - 1;
+	/* One write, under PIPE_BUF: the parent reads it whole. */
+	if (write(parent, ok, n) == -1)
 		log_warn("cannot tell the parent we started");
-	close(notify);
+	close(parent);
 	log_to_fd(STDERR_FILENO, LOG_DEBUG);
 	if (daemon_errfd != -1)
 		close(daemon_errfd);
@@ -257,11 +289,17 @@ run(struct conf *conf, int foreground, int argc, char *argv[])
 	struct master	*m;
 	char		*pid_file = NULL, err[512];
 	const char	*at;
-	int		 pidfd = -1, notify = -1, rc;
+	int		 pidfd = -1, parent = -1, rc;
 
-	if (!foreground)
-		notify = daemon_start();
+	/*
+	 * The title first: it moves the environment to the heap, so that
+	 * notify_init() removes its variables from what workers inherit and
+	 * the title then covers the original (/proc/PID/environ) too.
+	 */
 	proctitle_init(argc, argv);
+	notify_init();
+	if (!foreground)
+		parent = daemon_start();
 	log_open(conf->log_facility, conf->log_level, 1, 1);
 	if (conf->ident.user != NULL && geteuid() != 0)
 		log_notice("not started as root: user %s is ignored",
@@ -292,8 +330,8 @@ run(struct conf *conf, int foreground, int argc, char *argv[])
 		free(pid_file);
 		return 1;
 	}
-	if (notify != -1) {
-		daemon_ready(notify);
+	if (parent != -1) {
+		daemon_ready(parent, notify_status());
 		log_open(conf->log_facility, conf->log_level, 1, 0);
 	}
 	rc = master_run(m);

@@ -20,6 +20,7 @@
 #include "log.h"
 #include "loop.h"
 #include "master.h"
+#include "notify.h"
 #include "proctitle.h"
 #include "reload.h"
 #include "sig.h"
@@ -151,6 +152,32 @@ master_title(struct master *m)
 	proctitle_set("tcpd: master -c %s%s", m->conf->path, slots);
 }
 
+/* What a reload came to, for status. */
+static void
+master_reloaded(struct master *m, int ok, const char *result)
+{
+	m->reload_at = time(NULL);
+	m->reload_ok = ok;
+	if (ok)
+		m->reloads_ok++;
+	else
+		m->reloads_refused++;
+	snprintf(m->reload_result, sizeof(m->reload_result), "%s", result);
+}
+
+/* A reload changed nothing: say why, in the log and to systemd. */
+static void
+master_refused(struct master *m, const char *why)
+{
+	char	 text[1100];
+
+	snprintf(text, sizeof(text), "reload refused: %s; still running "
+	    "generation %u", why, m->gen);
+	log_warnx("%s", text);
+	notify_refused(text);
+	master_reloaded(m, 0, why);
+}
+
 /* At a reload: which services came and went. */
 static void
 master_log_changes(const struct conf *old, const struct conf *new)
@@ -165,29 +192,15 @@ master_log_changes(const struct conf *old, const struct conf *new)
 			    old->services[i].name);
 }
 
-/* What a reload came to, for status. */
-static void
-master_reloaded(struct master *m, int ok, const char *result)
-{
-	m->reload_at = time(NULL);
-	m->reload_ok = ok;
-	if (ok)
-		m->reloads_ok++;
-	else
-		m->reloads_refused++;
-	snprintf(m->reload_result, sizeof(m->reload_result), "%s", result);
-}
-
 /* SIGHUP: read the file again, off the loop (reload.c). */
 static void
 master_reload_start(struct master *m)
 {
 	log_info("reload: reading %s", m->conf->path);
+	notify_reloading(m->conf->path);
 	if ((m->reloading = reload_start(m->conf->path, m->reload_io.fd)) ==
-	    NULL) {
-		log_warn("reload refused");
-		master_reloaded(m, 0, "refused: cannot read the file");
-	}
+	    NULL)
+		master_refused(m, strerror(errno));
 }
 
 /*
@@ -252,9 +265,7 @@ master_reload_apply(struct master *m, struct conf *c)
 	master_reloaded(m, 1, err);
 	return;
 refuse:
-	log_warnx("reload refused: %s; still running generation %u", err,
-	    m->gen);
-	master_reloaded(m, 0, err);
+	master_refused(m, err);
 	free(counts);
 	conf_free(c);
 }
@@ -273,11 +284,8 @@ master_reload_cb(struct io *io, uint32_t ev)
 		return;
 	c = reload_finish(m->reloading, err, sizeof(err));
 	m->reloading = NULL;
-	if (c == NULL) {
-		log_warnx("reload refused: %s; still running generation %u",
-		    err, m->gen);
-		master_reloaded(m, 0, err);
-	}
+	if (c == NULL)
+		master_refused(m, err);
 	else if (m->stopping == STOP_NONE)
 		master_reload_apply(m, c);
 	else
@@ -355,6 +363,8 @@ master_stop(struct master *m, enum stop_how how)
 	if (m->stopping >= how)
 		return;
 	log_info("stopping (%s)", how == STOP_FAST ? "fast" : "graceful");
+	notify_stopping(how == STOP_FAST ? "stopping (fast)" :
+	    "stopping (graceful)");
 	m->stopping = how;
 	sup_stop(&m->sup, how, m->conf->shutdown_timeout);
 	/*
@@ -370,7 +380,9 @@ static void
 master_turn(struct master *m)
 {
 	int64_t	 before = m->loop.now;
-	int	 timeout = sup_timeout(&m->sup), late, ct;
+	int	 timeout, late, ct;
+
+	timeout = notify_timeout(m->loop.now, sup_timeout(&m->sup));
 
 	ct = control_timeout(m->control);
 	if (ct >= 0 && (timeout < 0 || ct < timeout))
@@ -412,6 +424,7 @@ master_turn(struct master *m)
 	}
 	sup_tend(&m->sup);
 	master_title(m);
+	notify_tick(m->loop.now, &m->sup, m->reloading != NULL);
 }
 
 /* A master for conf, before anything is bound or started. */
@@ -544,6 +557,8 @@ master_start(struct master *m)
 		    conf_workers_total(m->conf),
 		    conf_workers_total(m->conf) == 1 ? "" : "s");
 		listeners_check_migrate();
+		/* A daemon's parent says READY=1: systemd listens to it. */
+		notify_started(m->foreground, &m->sup);
 		return 0;
 	}
 	if (state == -1)

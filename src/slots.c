@@ -292,6 +292,65 @@ sup_title(const struct sup *s, char *buf, size_t len)
 	title_list(s, slot_down, " [down:", buf, len, n);
 }
 
+/* How many slots a worker serves now, of whatever generation. */
+static int
+sup_served(const struct sup *s)
+{
+	int	 n = 0;
+
+	for (int i = 0; i < s->nslots; i++)
+		n += s->slots[i]->cur != NULL;
+	return n;
+}
+
+/*
+ * What is served, in a line: "serving 2 services, 3 workers; generation
+ * 1", with "3 of 4 workers" and the slots ps shows when some lack one.
+ */
+void
+sup_status(const struct sup *s, char *buf, size_t len)
+{
+	char	 slots[256], of[32] = "";
+	int	 n = s->conf->nservices, served = sup_served(s);
+
+	if (served != s->nslots)
+		snprintf(of, sizeof(of), "%d of ", served);
+	sup_title(s, slots, sizeof(slots));
+	snprintf(buf, len, "serving %d service%s, %s%d worker%s; generation "
+	    "%u%s", n, n == 1 ? "" : "s", of, s->nslots,
+	    s->nslots == 1 ? "" : "s", s->gen, slots);
+}
+
+/*
+ * Is a slot down: served by no worker, and none could be started for it?
+ * Not a slot between two workers, nor a failing one, whose workers start
+ * and die: the master can make workers, and retries without end.
+ */
+int
+sup_down(const struct sup *s)
+{
+	for (int i = 0; i < s->nslots; i++)
+		if (s->slots[i]->cur == NULL && s->slots[i]->down_why[0] != '\0')
+			return 1;
+	return 0;
+}
+
+/*
+ * After a reload: has every slot a worker of the current generation, or
+ * is it being retried (its new worker cannot start, or keeps dying)?
+ */
+int
+sup_settled(const struct sup *s)
+{
+	for (int i = 0; i < s->nslots; i++) {
+		const struct slot *sl = s->slots[i];
+		if ((sl->cur == NULL || sl->cur->gen != s->gen) &&
+		    sl->down_why[0] == '\0' && !slot_failing(s, sl))
+			return 0;
+	}
+	return 1;
+}
+
 void
 sup_init(struct sup *s, struct loop *loop, struct listeners *listeners)
 {

@@ -90,6 +90,9 @@ int	sup_apply(struct sup *, const struct conf *, const int *counts,
 	    unsigned gen);
 int	sup_empty(const struct sup *);
 void	sup_title(const struct sup *, char *, size_t);
+void	sup_status(const struct sup *, char *, size_t);
+int	sup_down(const struct sup *);
+int	sup_settled(const struct sup *);
 void	sup_free(struct sup *);
 void	sup_limits_gc(struct sup *);
 int	slot_counts(struct sup *, struct slot *);

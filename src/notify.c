@@ -1,0 +1,290 @@
+/* What systemd hears of tcpd, in its notify protocol, spoken by hand. */
+#include "config.h"
+
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "notify.h"
+#include "supervise.h"
+
+/* The longest message systemd reads whole. */
+#define NOTIFY_MAX	4096
+/* A ping due while a slot is down: look again this soon, at the latest. */
+#define RECHECK_MS	100
+
+static int			 notify_fd = -1;
+static struct sockaddr_un	 notify_addr;
+static socklen_t		 notify_len;
+static int			 send_failed;	/* said once, until one works */
+/* What was said: from READY=1 at start to STOPPING=1. */
+static int			 started;
+static int			 reload_owed;	/* READY=1, to a RELOADING=1 */
+static char			 refused[1100];	/* why that reload was */
+static char			 last_status[256];
+static int64_t			 ping_every;	/* ms; 0: no watchdog */
+static int64_t			 ping_at;	/* the next ping is due then */
+static int			 ping_paused;	/* a slot is down */
+/*
+ * The variables taken out of the environment.  Their strings are kept
+ * for good, as environ's are: unsetenv() frees none, since they may be
+ * the process's original ones or copies (proctitle.c).
+ */
+static char			*taken[3];
+
+/*
+ * A variable's value, taken out of the environment: workers inherit it,
+ * and whatever reads it there would speak to the service manager as if
+ * it were tcpd.
+ */
+static const char *
+env_take(const char *name, char **keep)
+{
+	size_t	 len = strlen(name);
+
+	for (char **e = environ; *e != NULL; e++)
+		if (strncmp(*e, name, len) == 0 && (*e)[len] == '=') {
+			*keep = *e;
+			break;
+		}
+	unsetenv(name);
+	return *keep != NULL ? *keep + len + 1 : NULL;
+}
+
+/* "/path", or "@name" for an abstract socket (a leading NUL). */
+static int
+notify_address(const char *s)
+{
+	size_t	 n = strlen(s);
+
+	if ((s[0] != '/' && s[0] != '@') || n < 2 ||
+	    n > sizeof(notify_addr.sun_path))
+		return -1;
+	memset(&notify_addr, 0, sizeof(notify_addr));
+	notify_addr.sun_family = AF_UNIX;
+	memcpy(notify_addr.sun_path, s, n);
+	if (s[0] == '@')
+		notify_addr.sun_path[0] = '\0';
+	notify_len = offsetof(struct sockaddr_un, sun_path) + n;
+	return 0;
+}
+
+/*
+ * WATCHDOG_USEC asks for a ping at least that often; WATCHDOG_PID, when
+ * set, says which process it asks.  Ping at half the interval.
+ */
+static void
+watchdog_init(const char *usec, const char *pid)
+{
+	unsigned long long	 us;
+	char			*end;
+
+	if (usec == NULL)
+		return;
+	if (pid != NULL && strtol(pid, &end, 10) != (long)getpid())
+		return;
+	errno = 0;
+	us = strtoull(usec, &end, 10);
+	if (errno != 0 || end == usec || *end != '\0' || us == 0) {
+		log_warnx("WATCHDOG_USEC=%s is not a number of microseconds: "
+		    "no watchdog pings", usec);
+		return;
+	}
+	ping_every = us / 2000 > 0 ? (int64_t)(us / 2000) : 1;
+}
+
+/*
+ * Read NOTIFY_SOCKET, WATCHDOG_USEC and WATCHDOG_PID, and take all three
+ * out of the environment.  Before daemonizing: the parent may have to
+ * speak for the master, and WATCHDOG_PID names the process started.
+ */
+void
+notify_init(void)
+{
+	const char	*sock = env_take("NOTIFY_SOCKET", &taken[0]);
+	const char	*usec = env_take("WATCHDOG_USEC", &taken[1]);
+	const char	*pid = env_take("WATCHDOG_PID", &taken[2]);
+
+	if (sock == NULL)
+		return;
+	if (notify_address(sock) == -1) {
+		log_warnx("NOTIFY_SOCKET=%s is neither an absolute path nor "
+		    "@name: not notifying", sock);
+		return;
+	}
+	notify_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0);
+	if (notify_fd == -1) {
+		log_warn("NOTIFY_SOCKET: socket");
+		return;
+	}
+	watchdog_init(usec, pid);
+}
+
+/*
+ * Send state ("READY=1", ...; or NULL) and, unless NULL, STATUS=status,
+ * in one datagram.  Never waits: a manager that does not read loses
+ * messages, not the master's time.  Control characters in status become
+ * spaces, since a newline would start another assignment.
+ */
+void
+notify_send(const char *state, const char *status)
+{
+	char	 msg[NOTIFY_MAX];
+	size_t	 n, from;
+
+	if (notify_fd == -1)
+		return;
+	n = snprintf(msg, sizeof(msg), "%s%s", state != NULL ? state : "",
+	    state != NULL && status != NULL ? "\n" : "");
+	from = n + strlen("STATUS=");
+	if (status != NULL && n < sizeof(msg))
+		n += snprintf(msg + n, sizeof(msg) - n, "STATUS=%s", status);
+	if (n >= sizeof(msg))
+		n = sizeof(msg) - 1;
+	for (size_t i = from; status != NULL && i < n; i++)
+		if ((unsigned char)msg[i] < 0x20 || msg[i] == 0x7f)
+			msg[i] = ' ';
+	if (sendto(notify_fd, msg, n, MSG_DONTWAIT | MSG_NOSIGNAL,
+	    (struct sockaddr *)&notify_addr, notify_len) == -1) {
+		if (!send_failed)
+			log_warn("cannot notify the service manager");
+		send_failed = 1;
+		return;
+	}
+	if (send_failed)
+		log_info("notifying the service manager again");
+	send_failed = 0;
+}
+
+/*
+ * Every slot's worker accepts: READY=1 and what s serves, unless say is
+ * 0 (the parent of a daemon says it, main.c).  Then STATUS= follows
+ * changes, and the watchdog's pings start.
+ */
+void
+notify_started(int say, const struct sup *s)
+{
+	sup_status(s, last_status, sizeof(last_status));
+	if (say)
+		notify_send("READY=1", last_status);
+	started = 1;
+}
+
+/* The last STATUS= given. */
+const char *
+notify_status(void)
+{
+	return last_status;
+}
+
+/*
+ * SIGHUP: RELOADING=1 with the monotonic time it began, which
+ * Type=notify-reload requires; READY=1 is owed until notify_tick() finds
+ * the reload done.  A reload asked for during one owes the same READY=1.
+ */
+void
+notify_reloading(const char *path)
+{
+	struct timespec	 ts;
+	char		 state[64], status[sizeof(last_status)];
+
+	refused[0] = '\0';
+	if (!started || reload_owed)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	snprintf(state, sizeof(state), "RELOADING=1\nMONOTONIC_USEC=%llu",
+	    (unsigned long long)ts.tv_sec * 1000000ULL +
+	    (unsigned long long)ts.tv_nsec / 1000);
+	snprintf(status, sizeof(status), "reloading %s", path);
+	notify_send(state, status);
+	reload_owed = 1;
+}
+
+/* The reload changed nothing: its READY=1 says why, in STATUS=. */
+void
+notify_refused(const char *why)
+{
+	snprintf(refused, sizeof(refused), "%s", why);
+}
+
+/* STOPPING=1: nothing more but STATUS= until the exit. */
+void
+notify_stopping(const char *status)
+{
+	notify_send("STOPPING=1", started ? status : NULL);
+	started = 0;
+}
+
+/* The loop's timeout: ms, the sooner of other's and the next ping's. */
+int
+notify_timeout(int64_t now, int other)
+{
+	int	 ping;
+
+	if (!started || notify_fd == -1 || ping_every == 0)
+		return other;
+	ping = ping_at <= now ? 0 : (int)(ping_at - now);
+	return other == -1 || ping < other ? ping : other;
+}
+
+/*
+ * Ping if one is due and no slot is down (healthy).  Otherwise hold the
+ * ping, and look again soon: a ping is due at half the interval, so a
+ * slot served again within the other half costs no restart.
+ */
+static void
+notify_ping(int64_t now, int healthy)
+{
+	int64_t	 again = ping_every / 4 < RECHECK_MS ? ping_every / 4 :
+	    RECHECK_MS;
+
+	if (ping_every == 0 || now < ping_at)
+		return;
+	if (!healthy) {
+		if (!ping_paused)
+			log_notice("watchdog: not pinging the service manager "
+			    "while a slot is down");
+		ping_paused = 1;
+		ping_at = now + (again > 0 ? again : 1);
+		return;
+	}
+	if (ping_paused)
+		log_info("watchdog: pinging the service manager again");
+	ping_paused = 0;
+	notify_send("WATCHDOG=1", NULL);
+	ping_at = now + ping_every;
+}
+
+/*
+ * Between two of the master's waits: the READY=1 a reload is owed once
+ * it is done (no file being read, every slot settled), STATUS= when what
+ * s serves changed, the watchdog's ping while no slot is down.  A
+ * refusal stays shown until the summary changes.
+ */
+void
+notify_tick(int64_t now, const struct sup *s, int reading)
+{
+	char	 status[sizeof(last_status)];
+
+	if (!started || notify_fd == -1)
+		return;
+	sup_status(s, status, sizeof(status));
+	if (reload_owed && !reading && sup_settled(s)) {
+		reload_owed = 0;
+		notify_send("READY=1", refused[0] != '\0' ? refused : status);
+		snprintf(last_status, sizeof(last_status), "%s", status);
+	} else if (!reload_owed && strcmp(status, last_status) != 0) {
+		notify_send(NULL, status);
+		snprintf(last_status, sizeof(last_status), "%s", status);
+	}
+	notify_ping(now, !sup_down(s));
+}
