@@ -1,0 +1,54 @@
+/* The master's own state, shared by master.c and master_reload.c. */
+#ifndef TCPD_MASTER_INT_H
+#define TCPD_MASTER_INT_H
+
+#include <stdint.h>
+#include <time.h>
+
+#include "listener.h"
+#include "loop.h"
+#include "supervise.h"
+
+struct conf;
+struct control;
+struct reload;
+
+struct master {
+	struct conf		*conf;
+	struct loop		 loop;
+	struct io		 sig_io;
+	struct io		 reload_io;	/* the reload thread is done */
+	struct reload		*reloading;	/* a parse under way */
+	struct listeners	 listeners;
+	struct sup		 sup;
+	int			*counts;	/* slots per service */
+	unsigned		 gen;
+	int			 pidfd;
+	int			 foreground;
+	/* Signals seen, acted on between two waits. */
+	int			 reload;
+	int			 reload_again;	/* SIGHUP during a parse */
+	int			 reap;
+	int			 resumed;	/* SIGCONT: the master was stopped */
+	int64_t			 awake_at;	/* its last wakeup on time */
+	int			 scale;		/* +1, -1 per signal */
+	enum stop_how		 request;
+	enum stop_how		 stopping;
+	/* For status. */
+	struct control		*control;	/* NULL: no control socket */
+	int64_t			 started_ms;
+	time_t			 started_at;
+	time_t			 reload_at;	/* 0: none yet */
+	int			 reload_ok;
+	char			 reload_result[1024];
+	unsigned		 reloads_ok, reloads_refused;
+};
+
+int	*master_counts(const struct conf *);
+
+/* master_reload.c: reading the file again, and SIGTTIN/SIGTTOU. */
+void	 master_reload_start(struct master *);
+void	 master_reload_cb(struct io *, uint32_t);
+void	 master_scale(struct master *, int by);
+
+#endif
