@@ -66,6 +66,32 @@ echo_from() {
 	wait_for 5 log_has_n 1 "refused service=e client=127\\.0\\.0\\.2:[0-9]+ .*reason=\"access rule 1 "
 }
 
+@test "refuse_message, then EOF: no RST, even for a client that goes on sending" {
+	one_service e echo 'refuse_message = "busy, try later\r\n";' \
+	    'access = [ "deny 127.0.0.2", "allow all" ];'
+	capture_start "$PORT"
+	# 200 KB after the refusal: tcpd reads it all until the client's FIN.
+	run -0 timeout 20 python3 -c '
+import socket, sys
+s = socket.socket()
+s.bind(("127.0.0.2", 0))
+s.connect(("127.0.0.1", int(sys.argv[1])))
+for _ in range(50):
+    s.sendall(b"x" * 4096)
+s.shutdown(socket.SHUT_WR)
+got = b""
+while True:
+    b = s.recv(4096)
+    if not b:
+        break
+    got += b
+sys.stdout.write(repr(got))' "$PORT"
+	assert_output "b'busy, try later\\r\\n'"
+	wait_for 5 has_server_fin "$PORT"
+	[ -z "$(resets)" ] || fail "refused with an RST: $(resets)"
+	capture_stop
+}
+
 @test "an exec service spawns no program for a refused client" {
 	: >"$T/ran"
 	one_service prog exec "exec = [ \"/bin/sh\", \"-c\", \"echo ran >>$T/ran; cat\" ];
