@@ -19,6 +19,8 @@ static size_t	 titlelen;
  * span is ours to write.  Call it once the arguments are no longer
  * needed: getopt()'s optarg points into them.
  */
+static char	**moved_env __attribute__((used));
+
 void
 proctitle_init(int argc, char *argv[])
 {
@@ -38,6 +40,8 @@ proctitle_init(int argc, char *argv[])
 		if ((env[i] = strdup(environ[i])) == NULL)
 			return;
 	}
+	/* Kept here too: a later setenv() may give environ a new array. */
+	moved_env = env;
 	environ = env;
 	title = argv[0];
 	titlelen = end - argv[0];
