@@ -1,6 +1,9 @@
 /*
  * A program's stderr, read by its worker and logged line by line at
- * notice, tagged "service[pid]"; never sent to the client.
+ * notice, tagged "service[pid]"; never sent to the client.  At most
+ * ERRLOG_RATE lines a second per worker: a program that floods its
+ * stderr must not flood the log; what is dropped is counted and said in
+ * one line.
  */
 #include "config.h"
 
@@ -9,6 +12,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "errlog.h"
@@ -17,6 +21,8 @@
 
 /* Longest stderr line logged as one; longer ones are split. */
 #define LINE_MAX_LOG	1024
+/* Lines logged a second, per worker; the rest are counted. */
+#define ERRLOG_RATE	100
 
 /* The read end of a program's stderr. */
 struct errlog {
@@ -31,11 +37,46 @@ struct errlog {
 /* Every open stderr pipe of this worker's programs. */
 static struct errlog	*errlogs;
 
+/* This second's count, and what went unlogged since the last say. */
+static struct {
+	int64_t		 second;
+	unsigned	 lines;
+	unsigned long	 dropped;
+	char		 tag[96];	/* the last one dropped from */
+} rate;
+
+/* Say how many lines went unlogged, if any. */
+static void
+errlog_say_dropped(void)
+{
+	if (rate.dropped == 0)
+		return;
+	log_notice("%s: %lu line%s of programs' stderr not logged (over %d "
+	    "a second)", rate.tag, rate.dropped, rate.dropped == 1 ? "" : "s",
+	    ERRLOG_RATE);
+	rate.dropped = 0;
+}
+
 static void
 errlog_flush(struct errlog *e)
 {
-	if (e->len > 0)
+	int64_t	 now;
+
+	if (e->len == 0)
+		return;
+	now = loop_now_ms() / 1000;
+	if (now != rate.second) {
+		rate.second = now;
+		rate.lines = 0;
+		errlog_say_dropped();
+	}
+	if (rate.lines < ERRLOG_RATE) {
+		rate.lines++;
 		log_notice("%s: %.*s", e->tag, (int)e->len, e->buf);
+	} else {
+		rate.dropped++;
+		memcpy(rate.tag, e->tag, sizeof(rate.tag));
+	}
 	e->len = 0;
 }
 
@@ -58,6 +99,7 @@ static void
 errlog_close(struct errlog *e)
 {
 	errlog_flush(e);
+	errlog_say_dropped();
 	loop_del(e->loop, &e->io);
 	close(e->io.fd);
 	if (e->prev != NULL)
@@ -73,7 +115,7 @@ static void
 errlog_cb(struct io *io, uint32_t ev)
 {
 	struct errlog	*e = (struct errlog *)io;
-	char		 chunk[4096];
+	char		 chunk[65536];
 	ssize_t		 n;
 
 	(void)ev;

@@ -50,6 +50,27 @@ exec_service() {
 	wait_for 5 log_has_n 1 'prog\[[0-9]+\]: second$'
 }
 
+# stderr_accounted N: the program's stderr lines logged plus those said
+# not logged make N.
+stderr_accounted() {
+	local logged dropped
+	logged=$(log_count 'prog\[[0-9]+\]: [0-9]+$')
+	dropped=$(grep -oE 'prog\[[0-9]+\]: [0-9]+ lines? of programs. stderr not logged' "$LOG" |
+	    awk '{ n += $2 } END { print n + 0 }')
+	[ $((logged + dropped)) -eq "$1" ]
+}
+
+@test "a program that floods its stderr: at most 100 lines a second, the rest counted" {
+	exec_service '"/bin/sh", "-c", "seq 1 200000 >&2; echo done"'
+	run -0 timeout 20 nc -d 127.0.0.1 "$PORT"
+	assert_output "done"
+	wait_for 20 stderr_accounted 200000
+	logged=$(log_count 'prog\[[0-9]+\]: [0-9]+$')
+	echo "# $logged of 200000 lines logged" >&3
+	[ "$logged" -ge 100 ] && [ "$logged" -le 2000 ]
+	assert_equal "$(grep -m1 'prog\[[0-9]*\]: 1$' "$LOG" | grep -c .)" 1
+}
+
 @test "a missing or unusable program is rejected by -t and by reload" {
 	PORT=$(free_port)
 	for prog in /nonexistent/prog "$T" "$T/plain" relative/prog; do
