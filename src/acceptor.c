@@ -18,12 +18,15 @@
 #include "connlog.h"
 #include "limit.h"
 #include "log.h"
+#include "loop.h"
 #include "source.h"
 #include "worker.h"
 #include "util.h"
 
 /* Interrupts a blocked accept4() when the worker stops accepting. */
 #define WAKE_SIGNAL	SIGUSR2
+/* "At max_connections" is said at most this often per socket. */
+#define FULL_SAY_MS	10000
 /* How long the acceptor rests when the system is out of fds or memory. */
 #define BACKOFF_MS	100
 /* The most connections shed in one go when out of fds. */
@@ -115,7 +118,15 @@ wait_turn(struct acceptor *a)
 		log_notice("accept on %s: resumed", a->text);
 		a->paused = 0;
 	}
-	return a->limit == NULL || limit_take(a->limit, a->fd, &a->stop);
+	if (a->limit == NULL)
+		return 1;
+	if (limit_full(a->limit) &&
+	    (a->full_said == 0 || loop_now_ms() - a->full_said >= FULL_SAY_MS)) {
+		log_notice("%s: at max_connections (%d): new connections on %s "
+		    "wait in its accept queue", a->name, a->limit->max, a->text);
+		a->full_said = loop_now_ms();
+	}
+	return limit_take(a->limit, a->fd, &a->stop);
 }
 
 /*

@@ -51,6 +51,7 @@ struct acceptor {
 	int			 starved;	/* out of fds or memory */
 	int			 paused;	/* the loop is not taking */
 	long			 shed;		/* connections shed meanwhile */
+	long long		 full_said;	/* ms: "at max_connections" */
 };
 
 int	acceptor_start(struct acceptor *);

@@ -130,6 +130,13 @@ limit_take(const struct limit_ref *r, int fd, const atomic_int *stop)
 	return 0;
 }
 
+/* Is the service at its cap now? */
+int
+limit_full(const struct limit_ref *r)
+{
+	return atomic_load(&r->shm->active) >= r->max;
+}
+
 /* A counted connection ended, or was never made. */
 void
 limit_put(const struct limit_ref *r)

@@ -28,5 +28,6 @@ int		 limit_active(struct limit *);
 int		 limit_take(const struct limit_ref *, int fd,
 		    const atomic_int *stop);
 void		 limit_put(const struct limit_ref *);
+int		 limit_full(const struct limit_ref *);
 
 #endif

@@ -134,6 +134,7 @@ stderr_accounted() {
 	echo one >&5; read -r -t 5 line <&5; [ "$line" = one ]
 	exec 6<>"/dev/tcp/127.0.0.1/$PORT"
 	wait_for 5 accept_queue_is "$PORT" 1
+	wait_for 5 log_has_n 1 "echo: at max_connections \\(1\\): new connections on 127\\.0\\.0\\.1:$PORT wait in its accept queue"
 	exec 5>&-
 	wait_for 5 accept_queue_is "$PORT" 0
 	echo two >&6; read -r -t 5 line <&6; [ "$line" = two ]
