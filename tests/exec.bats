@@ -128,6 +128,27 @@ stderr_accounted() {
 	exec 6>&- 7>&-
 }
 
+@test "a client that reset while it waited at max_connections gets no program" {
+	: >"$T/ran"
+	one_service prog exec "workers = 1; max_connections = 1;
+	    exec = [ \"/bin/sh\", \"-c\", \"echo ran >>$T/ran; exec cat\" ];"
+	exec 5<>"/dev/tcp/127.0.0.1/$PORT"
+	echo one >&5; read -r -t 5 line <&5; [ "$line" = one ]
+	# The second waits in the accept queue, then gives up with an RST.
+	python3 -c '
+import socket, struct, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+s.close()' "$PORT"
+	exec 5>&-
+	wait_for 5 log_has_n 1 'closed service=prog .* end=peer-RST reason="the client was gone before its program started"'
+	[ "$(grep -c ran "$T/ran")" -eq 1 ]
+	# The next one is served as usual.
+	run -0 timeout 5 bash -c 'printf "two\n" | nc -N 127.0.0.1 "$1"' _ "$PORT"
+	assert_output two
+	[ "$(grep -c ran "$T/ran")" -eq 2 ]
+}
+
 @test "max_connections applies to built-in handlers too" {
 	one_service echo echo 'workers = 1; max_connections = 1;'
 	exec 5<>"/dev/tcp/127.0.0.1/$PORT"

@@ -18,15 +18,28 @@
 #include "../conn.h"
 #include "../log.h"
 #include "../spawn.h"
+#include "../tcpinfo.h"
 #include "service.h"
 
-/* Run the service's program on the connection. */
+/*
+ * Run the service's program on the connection, unless the client is gone
+ * already: one that reset while it waited in the accept queue (at
+ * max_connections, say) gets no program.  A client that only sent its
+ * FIN may be half-closed, waiting for the answer (nc -N), and is served.
+ */
 static void
 exec_open(struct conn *c)
 {
 	const struct conf_service	*sv = c->set->conf;
 	char				 why[256];
+	struct tcpinfo			 ti;
 
+	if (tcpinfo_get(c->io.fd, &ti) == 0 && ti.state == TCPINFO_CLOSE) {
+		c->flags |= CONN_RESET;
+		c->closer = "client";
+		conn_close(c, "the client was gone before its program started");
+		return;
+	}
 	if (spawn_run(c, &sv->exec, why, sizeof(why)) == -1) {
 		log_warnx("%s: cannot run %s: %s", sv->name,
 		    sv->exec.argv[0], why);
