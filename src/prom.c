@@ -7,6 +7,7 @@
 
 #include <stdatomic.h>
 #include <stddef.h>
+#include <stdlib.h>
 
 #include "buf.h"
 #include "conf.h"
@@ -140,42 +141,46 @@ master_metrics(struct buf *b, const struct status_in *in)
 
 /* Refusals, by service and reason. */
 static void
-refused_metrics(struct buf *b, const struct status_in *in)
+refused_metrics(struct buf *b, const struct status_in *in,
+    const struct svc_sum *sums)
 {
-	struct svc_sum	 sum;
-
 	head(b, "connections_refused_total", "counter",
 	    "Connections refused, by reason: access, per_source, rate, "
 	    "table_full.");
-	for (int i = 0; i < in->conf->nservices; i++) {
-		const struct conf_service *sv = &in->conf->services[i];
-		status_sum(in, sv, &sum);
+	for (int i = 0; i < in->conf->nservices; i++)
 		for (int r = 0; r < REFUSED_KINDS; r++)
 			buf_printf(b, "tcpd_connections_refused_total{service="
-			    "\"%s\",reason=\"%s\"} %llu\n", sv->name,
-			    refusal_names[r], sum.refused[r]);
-	}
+			    "\"%s\",reason=\"%s\"} %llu\n",
+			    in->conf->services[i].name, refusal_names[r],
+			    sums[i].refused[r]);
 }
 
 void
 status_prom(struct buf *b, const struct status_in *in)
 {
 	const struct sup	*s = in->sup;
-	struct svc_sum		 sum;
+	struct svc_sum		*sums;
+	int			 n = in->conf->nservices;
 
+	/* Each service's figures, summed once for all its rows. */
+	if ((sums = calloc(n, sizeof(*sums))) == NULL) {
+		b->failed = 1;
+		return;
+	}
+	for (int i = 0; i < n; i++)
+		status_sum(in, &in->conf->services[i], &sums[i]);
 	master_metrics(b, in);
 	for (size_t m = 0; m < nitems(service_metrics); m++) {
 		const struct metric *mt = &service_metrics[m];
 		head(b, mt->name, mt->type, mt->help);
-		for (int i = 0; i < in->conf->nservices; i++) {
-			const struct conf_service *sv = &in->conf->services[i];
-			status_sum(in, sv, &sum);
+		for (int i = 0; i < n; i++)
 			buf_printf(b, "tcpd_%s{service=\"%s\"} %llu\n",
-			    mt->name, sv->name,
-			    service_value(in, sv, &sum, mt->fig));
-		}
+			    mt->name, in->conf->services[i].name,
+			    service_value(in, &in->conf->services[i],
+			    &sums[i], mt->fig));
 	}
-	refused_metrics(b, in);
+	refused_metrics(b, in, sums);
+	free(sums);
 	for (size_t m = 0; m < nitems(slot_metrics); m++) {
 		const struct metric *mt = &slot_metrics[m];
 		head(b, mt->name, mt->type, mt->help);

@@ -24,12 +24,42 @@ setup() {
 teardown() {
 	stop_tcpd
 	[ -n "${BG_PIDS:-}" ] && kill $BG_PIDS 2>/dev/null
+	if [ -n "${CG:-}" ] && [ -d "$CG" ]; then
+		echo max >"$CG/pids.max" 2>/dev/null
+		wait_for 10 cgroup_empty && rmdir "$CG"
+	fi
 	if [ -n "${BATS_TEST_COMPLETED:-}" ]; then
 		rm -rf "$T"
 	else
 		echo "# tcpd log ($LOG):" >&3
 		sed 's/^/#   /' "$LOG" >&3
 	fi
+}
+
+# A pids cgroup of this test's own, in $CG (v1 or v2), or skip; the
+# teardown removes it once it is empty.
+pids_cgroup() {
+	local base
+	[ "$(id -u)" -eq 0 ] || skip "a pids cgroup needs root"
+	if [ -w /sys/fs/cgroup/pids/cgroup.procs ]; then
+		base=/sys/fs/cgroup/pids
+	elif grep -qw pids /sys/fs/cgroup/cgroup.subtree_control 2>/dev/null; then
+		base=/sys/fs/cgroup
+	else
+		skip "no writable pids cgroup controller"
+	fi
+	CG=$base/tcpd-test.$$.$BATS_TEST_NUMBER
+	mkdir "$CG" || skip "cannot make a cgroup in $base"
+}
+
+cgroup_empty() {
+	[ -z "$(cat "$CG/cgroup.procs")" ]
+}
+
+# The master alone in the cgroup, with no room for one more task.
+no_more_forks() {
+	echo "$TCPD_PID" >"$CG/cgroup.procs"
+	echo 1 >"$CG/pids.max"
 }
 
 # queue_clients PORT N: N echo clients in the background, each sending

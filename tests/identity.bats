@@ -61,24 +61,26 @@ with_group_file() {
 	tcpd_over_file "$T/group" /etc/group
 }
 
+# id_says SETTINGS EXPECTED: /usr/bin/id, the program of a service with
+# SETTINGS, tells its client EXPECTED.
+id_says() {
+	one_service prog exec "$1 exec = [ \"/usr/bin/id\" ];"
+	run -0 timeout 5 nc -d 127.0.0.1 "$PORT"
+	assert_output "$2"
+	stop_tcpd
+}
+
 @test "without 'groups', a user gets its own supplementary groups; 'groups' replaces them" {
 	with_group_file
-	one_service prog exec 'user = "daemon"; exec = [ "/usr/bin/id" ];'
-	run -0 timeout 5 nc -d 127.0.0.1 "$PORT"
-	assert_output 'uid=1(daemon) gid=1(daemon) groups=1(daemon),4242(tcpdtest)'
-	stop_tcpd
+	id_says 'user = "daemon";' \
+	    'uid=1(daemon) gid=1(daemon) groups=1(daemon),4242(tcpdtest)'
 	# A service's group replaces the primary group only.
-	one_service prog exec 'user = "daemon"; group = "adm"; exec = [ "/usr/bin/id" ];'
-	run -0 timeout 5 nc -d 127.0.0.1 "$PORT"
-	assert_output 'uid=1(daemon) gid=4(adm) groups=4(adm),4242(tcpdtest)'
-	stop_tcpd
-	one_service prog exec 'user = "daemon"; groups = [ "sys" ]; exec = [ "/usr/bin/id" ];'
-	run -0 timeout 5 nc -d 127.0.0.1 "$PORT"
-	assert_output 'uid=1(daemon) gid=1(daemon) groups=1(daemon),3(sys)'
-	stop_tcpd
-	one_service prog exec 'user = "daemon"; groups = [ ]; exec = [ "/usr/bin/id" ];'
-	run -0 timeout 5 nc -d 127.0.0.1 "$PORT"
-	assert_output 'uid=1(daemon) gid=1(daemon) groups=1(daemon)'
+	id_says 'user = "daemon"; group = "adm";' \
+	    'uid=1(daemon) gid=4(adm) groups=4(adm),4242(tcpdtest)'
+	id_says 'user = "daemon"; groups = [ "sys" ];' \
+	    'uid=1(daemon) gid=1(daemon) groups=1(daemon),3(sys)'
+	id_says 'user = "daemon"; groups = [ ];' \
+	    'uid=1(daemon) gid=1(daemon) groups=1(daemon)'
 }
 
 @test "a reload gives a service's new workers its new user" {

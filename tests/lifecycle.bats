@@ -5,41 +5,6 @@
 
 load helpers
 
-# bats keeps one teardown: run the library's, then remove our cgroup.
-eval "helpers_$(declare -f teardown)"
-teardown() {
-	helpers_teardown
-	if [ -n "${CG:-}" ] && [ -d "$CG" ]; then
-		echo max >"$CG/pids.max" 2>/dev/null
-		wait_for 10 cgroup_empty && rmdir "$CG"
-	fi
-}
-
-cgroup_empty() {
-	[ -z "$(cat "$CG/cgroup.procs")" ]
-}
-
-# A pids cgroup of this test's own, in $CG (v1 or v2), or skip.
-pids_cgroup() {
-	local base
-	[ "$(id -u)" -eq 0 ] || skip "a pids cgroup needs root"
-	if [ -w /sys/fs/cgroup/pids/cgroup.procs ]; then
-		base=/sys/fs/cgroup/pids
-	elif grep -qw pids /sys/fs/cgroup/cgroup.subtree_control 2>/dev/null; then
-		base=/sys/fs/cgroup
-	else
-		skip "no writable pids cgroup controller"
-	fi
-	CG=$base/tcpd-test.$$.$BATS_TEST_NUMBER
-	mkdir "$CG" || skip "cannot make a cgroup in $base"
-}
-
-# The master alone in the cgroup, with no room for one more task.
-no_more_forks() {
-	echo "$TCPD_PID" >"$CG/cgroup.procs"
-	echo 1 >"$CG/pids.max"
-}
-
 master_title() {
 	ps -o args= -p "$TCPD_PID"
 }

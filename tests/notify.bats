@@ -12,20 +12,6 @@ setup_file() {
 	fi
 }
 
-# bats keeps one teardown: run the library's, then remove our cgroup.
-eval "helpers_$(declare -f teardown)"
-teardown() {
-	helpers_teardown
-	if [ -n "${CG:-}" ] && [ -d "$CG" ]; then
-		echo max >"$CG/pids.max" 2>/dev/null
-		wait_for 10 cgroup_empty && rmdir "$CG"
-	fi
-}
-
-cgroup_empty() {
-	[ -z "$(cat "$CG/cgroup.procs")" ]
-}
-
 # What systemd's end does, and no more: receive each datagram, and
 # append it to $LOG as one line "sd_notify: pid=SENDER at=MONOTONIC_US
 # MESSAGE", its newlines shown as " | ".  $LOG is where tcpd logs too,
@@ -233,30 +219,13 @@ monotonic_us() {
 	[ "$(pings)" -eq 0 ]
 }
 
-# A pids cgroup of this test's own, in $CG (v1 or v2), or skip.
-pids_cgroup() {
-	local base
-	[ "$(id -u)" -eq 0 ] || skip "a pids cgroup needs root"
-	if [ -w /sys/fs/cgroup/pids/cgroup.procs ]; then
-		base=/sys/fs/cgroup/pids
-	elif grep -qw pids /sys/fs/cgroup/cgroup.subtree_control 2>/dev/null; then
-		base=/sys/fs/cgroup
-	else
-		skip "no writable pids cgroup controller"
-	fi
-	CG=$base/tcpd-notify.$$.$BATS_TEST_NUMBER
-	mkdir "$CG" || skip "cannot make a cgroup in $base"
-}
-
 @test "watchdog: no ping while a slot is down; again once it is served" {
 	pids_cgroup
 	notify_listen
 	export WATCHDOG_USEC=200000
 	one_service echo echo 'workers = 2; idle_timeout = 0;'
 	wait_for 5 pings_at_least 2
-	# The master alone in the cgroup, with no room for another worker.
-	echo "$TCPD_PID" >"$CG/cgroup.procs"
-	echo 1 >"$CG/pids.max"
+	no_more_forks
 	kill -KILL "$(workers | head -n 1)"
 	wait_for 10 log_has_n 1 'slot [01] is down: cannot start a worker'
 	wait_for 5 log_has_n 1 'watchdog: not pinging the service manager while a slot is down'
@@ -271,7 +240,8 @@ pids_cgroup() {
 	assert_line --regexp '^STATUS=serving 1 service, 1 of 2 workers; generation 1 \[down: echo/[01]\]$'
 	echo max >"$CG/pids.max"
 	wait_for 10 log_has_n 1 'slot [01] is served again'
-	wait_for 5 pings_at_least 2 "$(first_line 'is served again')"
+	from=$(first_line 'is served again')
+	wait_for 5 pings_at_least 2 "$from"
 	wait_for 5 log_has_n 1 'watchdog: pinging the service manager again'
 	run -0 messages
 	assert_line "STATUS=serving 1 service, 2 workers; generation 1"
@@ -287,7 +257,8 @@ pids_cgroup() {
 	chmod 644 "$T/prog"
 	kill -KILL "$(workers)"
 	wait_for 10 log_has_n 1 'prog slot 0 is failing'
-	wait_for 5 pings_at_least 3 "$(first_line 'prog slot 0 is failing')"
+	from=$(first_line 'prog slot 0 is failing')
+	wait_for 5 pings_at_least 3 "$from"
 	[ "$(log_count 'not pinging')" -eq 0 ]
 }
 
