@@ -67,6 +67,7 @@ enum {
 	CONN_WANT_WRITE	= 0x20,	/* the handler wants room to write */
 	CONN_RESET	= 0x40,	/* the peer sent an RST */
 	CONN_REFUSED	= 0x80,	/* refused: no handler, no max_connections */
+	CONN_GROUP_LEFT	= 0x100, /* its program exited, its process group not */
 };
 
 /*

@@ -171,7 +171,8 @@ program_text(const struct conn *c, char *prog, size_t plen, char *why,
 		snprintf(st, sizeof(st), "-");
 	snprintf(prog, plen, " program=%ld exit=%s", (long)c->holder, st);
 	sig_exit_text(c->status, how, sizeof(how));
-	snprintf(why, wlen, "program %s", how);
+	snprintf(why, wlen, "program %s%s", how, c->flags & CONN_GROUP_LEFT ?
+	    "; the rest of its process group ended later" : "");
 }
 
 /*

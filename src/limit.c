@@ -87,6 +87,38 @@ limit_cell_put(struct limit *l, int cell)
 	l->nused--;
 }
 
+/*
+ * A worker is gone, but n of its connections live on in programs: take
+ * back the rest, and keep as many as its cell held of those n.  Returns
+ * how many are kept; the cell is freed when that is none.
+ */
+int
+limit_cell_hold(struct limit *l, int cell, int n)
+{
+	int	 v = atomic_load(&l->cell[cell]), keep = n < v ? n : v;
+
+	if (keep <= 0) {
+		limit_cell_put(l, cell);
+		return 0;
+	}
+	atomic_store(&l->cell[cell], keep);
+	atomic_fetch_sub(&l->active, v - keep);
+	futex_wake(&l->active);
+	return keep;
+}
+
+/* One connection a cell held for a dead worker has ended. */
+void
+limit_cell_release(struct limit *l, int cell)
+{
+	if (atomic_load(&l->cell[cell]) > 1) {
+		atomic_fetch_sub(&l->cell[cell], 1);
+		atomic_fetch_sub(&l->active, 1);
+		futex_wake(&l->active);
+	} else
+		limit_cell_put(l, cell);
+}
+
 /* Connections counted now. */
 int
 limit_active(struct limit *l)

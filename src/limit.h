@@ -21,6 +21,8 @@ struct limit	*limit_new(void);
 void		 limit_free(struct limit *);
 int		 limit_cell_get(struct limit *);
 void		 limit_cell_put(struct limit *, int cell);
+int		 limit_cell_hold(struct limit *, int cell, int n);
+void		 limit_cell_release(struct limit *, int cell);
 int		 limit_cells_used(const struct limit *);
 int		 limit_active(struct limit *);
 

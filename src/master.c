@@ -3,6 +3,7 @@
 
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 
@@ -22,6 +23,7 @@
 #include "master.h"
 #include "master_int.h"
 #include "notify.h"
+#include "orphan.h"
 #include "proctitle.h"
 #include "reload.h"
 #include "sig.h"
@@ -289,6 +291,12 @@ master_init(struct master *m)
 		sigs[i] = master_signals[i].sig;
 	sigs[nitems(master_signals)] = 0;
 	signal(SIGPIPE, SIG_IGN);	/* sends say MSG_NOSIGNAL; syslog may not */
+	/*
+	 * What a worker's programs leave when the worker dies comes here,
+	 * not to init: the master ends it, and knows when it has ended.
+	 */
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1) == -1)
+		log_warn("prctl PR_SET_CHILD_SUBREAPER");
 	if ((sigfd = sig_open(sigs)) == -1)
 		fatal("signalfd");
 	if ((efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1)
@@ -360,6 +368,7 @@ master_run(struct master *m)
 {
 	while (m->stopping == STOP_NONE || !sup_empty(&m->sup))
 		master_turn(m);
+	orphans_strays();
 	listeners_close_all(&m->listeners);
 	control_close(m->control);
 	m->control = NULL;

@@ -7,6 +7,7 @@
 
 #include "conf.h"
 #include "limit.h"
+#include "orphan.h"
 #include "proc.h"
 #include "source.h"
 #include "supervise.h"
@@ -380,6 +381,7 @@ sup_free(struct sup *s)
 		s->retiring = p->next;
 		proc_free(s->loop, p);
 	}
+	orphans_free(&s->orphans);
 	sup_limits_gc(s);
 	while (s->stats != NULL) {
 		struct svc_stats *st = s->stats;
@@ -389,12 +391,12 @@ sup_free(struct sup *s)
 	}
 }
 
-/* No worker left, serving, starting or retiring. */
+/* No worker left, serving, starting or retiring, nor a program of one. */
 int
 sup_empty(const struct sup *s)
 {
 	for (int i = 0; i < s->nslots; i++)
 		if (s->slots[i]->cur != NULL || s->slots[i]->next != NULL)
 			return 0;
-	return s->retiring == NULL;
+	return s->retiring == NULL && s->orphans == NULL;
 }

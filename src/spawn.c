@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <sys/epoll.h>
+#include <sys/prctl.h>
 #include <sys/timerfd.h>
 #include <sys/wait.h>
 
@@ -14,6 +15,7 @@
 #include <unistd.h>
 
 #include "addr.h"
+#include "children.h"
 #include "conf_exec.h"
 #include "conn.h"
 #include "errlog.h"
@@ -23,18 +25,25 @@
 #include "spawn.h"
 #include "spawn_child.h"
 #include "util.h"
+#include "worker.h"
 
 /* From SIGTERM to SIGKILL, at a stop and at a program's timeout. */
 #define TERM_GRACE_MS	2000
 
 struct pqueue;
 
-/* A program running for a connection, which it holds a reference to. */
+/*
+ * A program running for a connection, which it holds a reference to
+ * until the last process of its process group ends: the program itself
+ * and whatever it started that stayed in its group.
+ */
 struct program {
-	pid_t		 pid;
+	pid_t		 pid;		/* and its process group's id */
 	struct conn	*c;
 	int		 timeout;	/* seconds, 0: none */
 	int64_t		 deadline;	/* its queue's next step; 0: none */
+	int		 exited;	/* pid itself is gone: its group lingers */
+	int		 cell;		/* in the heartbeat's groups; -1: none */
 	struct pqueue	*q;
 	struct program	*prev, *next;
 };
@@ -50,6 +59,9 @@ struct pqueue {
 static struct pqueue	running;	/* SIGTERM at its timeout, if any */
 static struct pqueue	ending;		/* SIGTERM sent: SIGKILL after grace */
 static struct pqueue	killed;		/* SIGKILL sent: to be reaped */
+static int		lingering;	/* programs that exited, groups not */
+static int		next_cell;	/* where to look for a free one */
+static const char	*service_name;	/* for the log */
 
 /* One timer for them all, armed at the earliest deadline. */
 static struct io	 timer = { .fd = -1 };
@@ -94,7 +106,7 @@ spawn_find(pid_t pid)
 
 	for (size_t i = 0; i < nitems(qs); i++)
 		for (p = qs[i]->head; p != NULL; p = p->next)
-			if (p->pid == pid)
+			if (p->pid == pid && !p->exited)
 				return p;
 	return NULL;
 }
@@ -130,9 +142,9 @@ spawn_term(struct program *p, int64_t now)
 	char	 who[ADDR_STRLEN];
 
 	addr_text(&p->c->peer, who, sizeof(who));
-	log_notice("%s %s: pid %ld still running after its timeout of %d s: "
+	log_notice("%s %s: %s %ld still running after its timeout of %d s: "
 	    "SIGTERM to its process group", p->c->set->name, who,
-	    (long)p->pid, p->timeout);
+	    p->exited ? "process group" : "pid", (long)p->pid, p->timeout);
 	kill(-p->pid, SIGTERM);
 	pq_del(p);
 	pq_add(&ending, p, now + TERM_GRACE_MS);
@@ -144,8 +156,9 @@ spawn_kill(struct program *p)
 	char	 who[ADDR_STRLEN];
 
 	addr_text(&p->c->peer, who, sizeof(who));
-	log_notice("%s %s: pid %ld still running %d s after SIGTERM: SIGKILL "
-	    "to its process group", p->c->set->name, who, (long)p->pid,
+	log_notice("%s %s: %s %ld still running %d s after SIGTERM: SIGKILL "
+	    "to its process group", p->c->set->name, who,
+	    p->exited ? "process group" : "pid", (long)p->pid,
 	    TERM_GRACE_MS / 1000);
 	kill(-p->pid, SIGKILL);
 	pq_del(p);
@@ -189,6 +202,37 @@ timer_open(struct loop *loop)
 	}
 	timer_loop = loop;
 	return 0;
+}
+
+/*
+ * Say p's process group in the heartbeat, for the master to end should
+ * this worker die before it.  A full table leaves p to PDEATHSIG alone.
+ */
+static void
+cell_take(struct program *p, struct heartbeat *beat)
+{
+	p->cell = -1;
+	if (beat == NULL)
+		return;
+	for (int i = 0; i < BEAT_GROUPS; i++) {
+		int	 at = (next_cell + i) % BEAT_GROUPS;
+
+		if (atomic_load_explicit(&beat->groups[at],
+		    memory_order_relaxed) == 0) {
+			atomic_store(&beat->groups[at], p->pid);
+			p->cell = at;
+			next_cell = (at + 1) % BEAT_GROUPS;
+			return;
+		}
+	}
+}
+
+static void
+cell_free(struct program *p)
+{
+	if (p->cell != -1)
+		atomic_store(&p->c->set->beat->groups[p->cell], 0);
+	p->cell = -1;
 }
 
 /* What failed, for the caller's log line: "chdir /srv: ..." */
@@ -256,6 +300,18 @@ out:
 }
 
 /*
+ * In a worker that runs programs: what they start and leave behind comes
+ * to it, not to init, when their parent ends, so that it can be reaped,
+ * counted and ended here.
+ */
+int
+spawn_init(const char *service)
+{
+	service_name = service;
+	return prctl(PR_SET_CHILD_SUBREAPER, 1);
+}
+
+/*
  * Run x's program for c: it holds the connection from now on, and the
  * worker lets go of its own copy of the socket.  Returns -1, with what
  * failed in why, if it could not be started; c is then as it was.
@@ -279,6 +335,8 @@ spawn_run(struct conn *c, const struct conf_exec *x, char *why, size_t whylen)
 	p->pid = pid;
 	p->c = c;
 	p->timeout = x->timeout;
+	p->exited = 0;
+	cell_take(p, c->set->beat);
 	pq_add(&running, p, x->timeout > 0 ?
 	    c->set->loop->now + (int64_t)x->timeout * 1000 : 0);
 	if (running.head == p)
@@ -287,9 +345,37 @@ spawn_run(struct conn *c, const struct conf_exec *x, char *why, size_t whylen)
 	return 0;
 }
 
+/* Is there no process left in p's process group? */
+static int
+group_gone(const struct program *p)
+{
+	return kill(-p->pid, 0) == -1 && errno == ESRCH;
+}
+
+/* The last process of p's group is gone: it lets go of its connection. */
+static void
+spawn_release(struct program *p)
+{
+	struct conn	*c = p->c;
+	char		 who[ADDR_STRLEN];
+	int64_t		 ms = c->set->loop->now - c->started;
+
+	if (p->exited) {
+		lingering--;
+		addr_text(&c->peer, who, sizeof(who));
+		log_info("%s %s: the last process of pid %ld's group ended "
+		    "after %lld.%03lld s", c->set->name, who, (long)p->pid,
+		    (long long)(ms / 1000), (long long)(ms % 1000));
+	}
+	pq_del(p);
+	cell_free(p);
+	conn_unref(c);
+	free(p);
+}
+
 /* Log how a program ended, and what that put on the wire. */
 static void
-spawn_exited(const struct program *p, int st)
+spawn_exited(const struct program *p, int st, int alone)
 {
 	struct conn	*c = p->c;
 	char		 who[ADDR_STRLEN], how[64];
@@ -297,31 +383,64 @@ spawn_exited(const struct program *p, int st)
 
 	sig_exit_text(st, how, sizeof(how));
 	addr_text(&c->peer, who, sizeof(who));
-	log_info("%s %s: pid %ld %s after %lld.%03lld s", c->set->name, who,
+	log_info("%s %s: pid %ld %s after %lld.%03lld s%s", c->set->name, who,
 	    (long)p->pid, how, (long long)(ms / 1000),
-	    (long long)(ms % 1000));
-	log_debug("%s %s: pid %ld held the last copy of the socket, so the "
-	    "kernel closed it at its exit: FIN, unless the program sent one "
-	    "earlier with shutdown(), or RST if it left input unread",
-	    c->set->name, who, (long)p->pid);
+	    (long long)(ms % 1000), alone ? "" : "; what it started in its "
+	    "process group still runs, and the connection counts until the "
+	    "last of them ends");
+	if (alone)
+		log_debug("%s %s: pid %ld held the last copy of the socket, so "
+		    "the kernel closed it at its exit: FIN, unless the program "
+		    "sent one earlier with shutdown(), or RST if it left input "
+		    "unread", c->set->name, who, (long)p->pid);
+	else
+		log_debug("%s %s: the kernel sends FIN when the last process "
+		    "holding a copy of the socket closes it or exits, which "
+		    "may be one of those left in pid %ld's group", c->set->name,
+		    who, (long)p->pid);
 }
 
-/* The program pid ended with status st: it lets go of its connection. */
+/* The program pid ended with status st. */
 static void
 spawn_gone(pid_t pid, int st)
 {
 	struct program	*p;
+	int		 alone;
 
 	if ((p = spawn_find(pid)) == NULL)
 		return;
-	pq_del(p);
-	spawn_exited(p, st);
-	p->c->status = st;	/* for the connection's line, at this unref */
-	conn_unref(p->c);
-	free(p);
+	alone = group_gone(p);
+	spawn_exited(p, st, alone);
+	p->c->status = st;	/* for the connection's line */
+	if (alone) {
+		spawn_release(p);
+		return;
+	}
+	p->exited = 1;
+	lingering++;
+	p->c->flags |= CONN_GROUP_LEFT;
 }
 
-/* SIGCHLD: every program that ended gives back its connection. */
+/* Release every program whose group has no process left. */
+static void
+spawn_check_lingering(void)
+{
+	struct pqueue	*qs[] = { &running, &ending, &killed };
+	struct program	*p, *next;
+
+	for (size_t i = 0; i < nitems(qs) && lingering > 0; i++)
+		for (p = qs[i]->head; p != NULL; p = next) {
+			next = p->next;
+			if (p->exited && group_gone(p))
+				spawn_release(p);
+		}
+}
+
+/*
+ * SIGCHLD: programs that ended, and processes they started, which come
+ * to this worker (a subreaper) when their parent is gone.  A program
+ * gives back its connection once nothing of its group is left.
+ */
 void
 spawn_reap(void)
 {
@@ -330,6 +449,8 @@ spawn_reap(void)
 
 	while ((pid = waitpid(-1, &st, WNOHANG)) > 0)
 		spawn_gone(pid, st);
+	if (lingering > 0)
+		spawn_check_lingering();
 }
 
 /* The first program still there, or NULL. */
@@ -350,38 +471,86 @@ spawn_signal_all(int sig)
 	for (size_t i = 0; i < nitems(qs); i++)
 		for (struct program *p = qs[i]->head; p != NULL; p = p->next) {
 			if (sig == SIGKILL)
-				log_warnx("%s: pid %ld ignored SIGTERM: "
-				    "killing it", p->c->set->name,
-				    (long)p->pid);
+				log_warnx("%s: %s %ld ignored SIGTERM: "
+				    "killing it", p->c->set->name, p->exited ?
+				    "process group" : "pid", (long)p->pid);
 			kill(-p->pid, sig);
 		}
 }
 
+/* Is pid in the process group of one of the programs? */
+static int
+in_a_group(pid_t pid)
+{
+	struct pqueue	*qs[] = { &running, &ending, &killed };
+	pid_t		 pg = getpgid(pid);
+
+	for (size_t i = 0; i < nitems(qs); i++)
+		for (struct program *p = qs[i]->head; p != NULL; p = p->next)
+			if (p->pid == pg)
+				return 1;
+	return 0;
+}
+
 /*
- * At a worker's end: SIGTERM to every program still running, and to
- * the processes of its group, SIGKILL to those still there
- * TERM_GRACE_MS later; then what they wrote to stderr and was not
- * logged yet is.
+ * Signal this worker's children that are in no program's group: those
+ * that left it (setsid(), as a daemon does) and came to the worker when
+ * their parent ended.  Returns how many there were.
+ */
+static int
+spawn_signal_strays(int sig)
+{
+	int	 n = children_signal(0, in_a_group);
+
+	if (n > 0 && sig == SIGTERM)
+		log_notice("%s: %d process%s started by programs but out of "
+		    "their process groups still running: SIGTERM",
+		    service_name, n, n == 1 ? "" : "es");
+	return sig == 0 ? n : children_signal(sig, in_a_group);
+}
+
+/*
+ * Wait up to ms for every program's group, and every stray, to end,
+ * reaping as they do; sig again to the strays that came meanwhile.
+ */
+static void
+spawn_wait(struct loop *loop, int ms, int sig)
+{
+	for (int waited = 0; waited < ms; waited += 10) {
+		spawn_reap();
+		if (spawn_signal_strays(sig) == 0 && spawn_any() == NULL)
+			return;
+		sleep_ms(10);
+		loop->now = loop_now_ms();
+	}
+}
+
+/*
+ * At a worker's end: SIGTERM to every program's process group still
+ * there and to every stray, SIGKILL to those still there TERM_GRACE_MS
+ * later; then what they wrote to stderr and was not logged yet is.
  */
 void
 spawn_stop_all(struct loop *loop)
 {
 	struct program	*p;
-	int		 waited = 0, st;
-	pid_t		 rc;
 
+	spawn_reap();
 	spawn_signal_all(SIGTERM);
-	while (spawn_any() != NULL && waited < TERM_GRACE_MS) {
-		sleep_ms(10);
-		waited += 10;
-		loop->now = loop_now_ms();
-		spawn_reap();
-	}
-	spawn_signal_all(SIGKILL);
+	spawn_signal_strays(SIGTERM);
+	spawn_wait(loop, TERM_GRACE_MS, 0);
+	if (spawn_any() != NULL)
+		spawn_signal_all(SIGKILL);
+	spawn_wait(loop, TERM_GRACE_MS, SIGKILL);
+	/* Unkillable (a process stuck in the kernel): let go regardless. */
 	while ((p = spawn_any()) != NULL) {
-		while ((rc = waitpid(p->pid, &st, 0)) == -1 && errno == EINTR)
-			;
-		spawn_gone(p->pid, rc == p->pid ? st : 0);
+		log_warnx("%s: process group %ld did not end even after "
+		    "SIGKILL", p->c->set->name, (long)p->pid);
+		if (!p->exited) {
+			p->exited = 1;
+			lingering++;
+		}
+		spawn_release(p);
 	}
 	errlog_drain_all();
 }

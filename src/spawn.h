@@ -10,6 +10,7 @@ struct conf_exec;
 struct conn;
 struct loop;
 
+int	spawn_init(const char *service);
 int	spawn_run(struct conn *, const struct conf_exec *, char *why,
 	    size_t whylen);
 void	spawn_reap(void);

@@ -16,6 +16,7 @@
  */
 #include "config.h"
 
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -204,8 +205,18 @@ child_run(struct spawn_req *r)
 	const struct conf_exec	*x = r->x;
 	struct rlimit		 rl;
 
+	/*
+	 * A session, and so a process group, of its own: what it starts in
+	 * the background stays in the group, which is how the worker counts
+	 * and signals them.  If the worker dies without ending it (kill -9),
+	 * it is killed; the master ends the rest of its group.
+	 */
 	if (setsid() == -1)
 		child_fail(r, "setsid");
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1)
+		child_fail(r, "prctl");
+	if (getppid() != r->parent)
+		_exit(127);
 	child_fds(r);
 	if (x->cwd != NULL && chdir(x->cwd) == -1)
 		child_fail(r, "chdir");
@@ -251,6 +262,7 @@ spawn_child(struct spawn_req *r)
 
 	r->err = 0;
 	r->step = NULL;
+	r->parent = getpid();
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	pid = child_vfork(r);

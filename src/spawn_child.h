@@ -16,6 +16,7 @@ struct spawn_req {
 	char			**env;
 	int			 sock;		/* becomes fds 0 and 1 */
 	int			 errfd;		/* becomes fd 2 */
+	pid_t			 parent;	/* the worker */
 	volatile int		 err;		/* errno of the step that failed */
 	const char *volatile	 step;		/* which: "chdir", ... */
 	volatile int		 rlimit;	/* for "setrlimit": which */

@@ -16,6 +16,7 @@
 #include "listener.h"
 #include "log.h"
 #include "loop.h"
+#include "orphan.h"
 #include "proc.h"
 #include "sig.h"
 #include "supervise.h"
@@ -363,6 +364,7 @@ sup_reaped(struct sup *s, pid_t pid, int status)
 		    "holding %llu connection%s", (long)pid, p->name, p->gen, how,
 		    proc_held(p), proc_held(p) == 1 ? "" : "s");
 	sup_account(s, p);
+	orphans_adopt(&s->orphans, p, s->loop->now);
 	if (p->slot == NULL)
 		sup_unlink_retiring(s, p);
 	else if (s->starting && !p->ready) {
@@ -461,6 +463,8 @@ sup_tend(struct sup *s)
 	}
 	for (struct proc *p = s->retiring; p != NULL; p = p->next)
 		tend_proc(s, p);
+	if (s->orphans != NULL && orphans_check(&s->orphans, s->loop->now) > 0)
+		sup_limits_gc(s);
 }
 
 /*
@@ -529,6 +533,8 @@ sup_timeout(const struct sup *s)
 		earliest(&next, p->kill_at);
 	if (s->conf->watchdog_timeout > 0 && !sup_empty(s))
 		earliest(&next, now + WATCHDOG_LOOK_MS);
+	if (s->orphans != NULL)
+		earliest(&next, orphans_next(s->orphans, now));
 	if (next == -1)
 		return -1;
 	return next <= now ? 0 : (int)(next - now);

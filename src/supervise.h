@@ -72,6 +72,7 @@ struct sup {
 	struct slot		**slots;
 	int			 nslots;
 	struct proc		*retiring;	/* no longer in a slot */
+	struct orphan		*orphans;	/* dead workers' programs */
 	struct svc_limit	*limits;	/* max_connections, by service */
 	struct svc_stats	*stats;		/* gone workers' counts */
 	enum stop_how		 stopping;

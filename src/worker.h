@@ -25,8 +25,11 @@ enum refusal {
  * A worker's heartbeat, in memory shared with the master: the loop's
  * last wakeup (CLOCK_MONOTONIC ms), its open connections, and counts of
  * the connections accepted and finished (from which the master tells
- * how many a worker that died still held) and refused.
+ * how many a worker that died still held) and refused; and the process
+ * groups of its programs, which the master ends if the worker dies.
  */
+#define BEAT_GROUPS	1024
+
 struct heartbeat {
 	_Atomic long long		 ms;
 	_Atomic unsigned		 conns;
@@ -34,6 +37,7 @@ struct heartbeat {
 	_Atomic unsigned long long	 finished;
 	_Atomic unsigned long long	 refused[REFUSED_KINDS];
 	_Atomic unsigned long long	 bytes_in, bytes_out;
+	_Atomic int			 groups[BEAT_GROUPS];	/* 0: free */
 };
 
 extern const char *const refusal_names[REFUSED_KINDS];

@@ -168,7 +168,8 @@ s.close()' "$PORT"
 	echo one >&5; read -r -t 5 line <&5; [ "$line" = one ]
 	kill -KILL "$(workers)"
 	wait_for 10 log_has_n 2 'worker [0-9]+ started: service prog slot 0'
-	# The orphaned program still serves its client, but no longer counts.
+	# Its program dies with it, and the client reads end of file.
+	read -r -t 5 line <&5 && fail "a dead worker's program still answers: '$line'"
 	assert_echo "$PORT" two
 	exec 5>&-
 }

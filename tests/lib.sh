@@ -238,9 +238,13 @@ stop_tcpd() {
 }
 
 # workers [MASTER]: the worker pids of a master (default $TCPD_PID),
-# one a line.
+# one a line: its children that run its program (a dead worker's
+# programs, which the master adopts until they end, do not).
 workers() {
-	{ ps -o pid= --ppid "${1:-$TCPD_PID}" || true; } | tr -d ' '
+	local m=${1:-$TCPD_PID} comm
+	comm=$(ps -o comm= -p "$m") || return 0
+	{ ps -o pid=,comm= --ppid "$m" || true; } |
+	    awk -v c="$comm" '$2 == c { print $1 }'
 }
 
 nworkers() {	# nworkers [MASTER]: how many

@@ -160,7 +160,7 @@ $(umask)"
 # SIGKILL, no sooner than SECONDS after it started.
 killed_after_at_least() {
 	local t
-	t=$(sed -n "s/.*: pid $1 killed by signal 9 (Killed) after \([0-9]*\)\.[0-9]* s$/\1/p" "$LOG")
+	t=$(sed -n "s/.*: pid $1 killed by signal 9 (Killed) after \([0-9]*\)\.[0-9]* s\(;.*\)\{0,1\}$/\1/p" "$LOG")
 	[ -n "$t" ] && [ "$t" -ge "$2" ]
 }
 

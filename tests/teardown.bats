@@ -24,6 +24,21 @@ service() {
 	exec 5>&-
 }
 
+@test "exec: a background child with the socket: no FIN at the program's exit, one at the child's" {
+	service prog exec 'exec = [ "/bin/sh", "-c", "sleep 2 & echo $$ $!" ];'
+	exec 5<>"/dev/tcp/127.0.0.1/$PORT"
+	read -r -t 5 pid child <&5
+	# The program has exited; its child still holds the socket: no FIN.
+	wait_for 5 log_has_n 1 "pid $pid exited with status 0 after [0-9.]+ s; what it started in its process group still runs"
+	alive "$child"
+	[ -z "$(server_fins "$PORT")" ] || fail "FIN while pid $child holds the socket: $(server_fins "$PORT")"
+	wait_for 10 dead "$child"
+	wait_for 5 has_server_fin "$PORT"
+	wait_for 5 log_has_n 1 "the last process of pid $pid's group ended"
+	run -0 timeout 5 cat <&5
+	exec 5>&-
+}
+
 @test "exec: closing stdout alone sends no FIN (stdin holds the socket); shutdown() does" {
 	service prog exec 'exec = [ "/bin/sh", "-c", "echo $$; exec 1>&-; exec sleep 2" ];'
 	exec 5<>"/dev/tcp/127.0.0.1/$PORT"

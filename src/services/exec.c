@@ -89,6 +89,10 @@ exec_start_limits(const struct conf_service *sv)
 static int
 exec_start(const struct conf_service *sv)
 {
+	if (spawn_init(sv->name) == -1) {
+		log_warn("%s: prctl PR_SET_CHILD_SUBREAPER", sv->name);
+		return -1;
+	}
 	if (access(sv->exec.argv[0], X_OK) == -1) {
 		log_warn("%s: cannot run %s", sv->name, sv->exec.argv[0]);
 		return -1;

@@ -1,0 +1,220 @@
+/*
+ * Programs a worker left running when it died (kill -9, the watchdog, a
+ * crash): the master ends their process groups, as the worker would have
+ * at its stop, and holds their max_connections units until the last
+ * process of each is gone.  Being a subreaper, the master is where those
+ * processes go when their worker does, and it reaps them.
+ */
+#include "config.h"
+
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "children.h"
+#include "limit.h"
+#include "log.h"
+#include "orphan.h"
+#include "proc.h"
+#include "util.h"
+#include "worker.h"
+
+/* From SIGTERM to SIGKILL, as for a program at its timeout. */
+#define ORPHAN_GRACE_MS	2000
+/* How often to look whether a group ended, when no SIGCHLD says so. */
+#define ORPHAN_LOOK_MS	250
+/* After SIGKILL: a process stuck in the kernel is let go after this. */
+#define ORPHAN_GIVEUP_MS 10000
+
+struct orphan {
+	pid_t		 pgid;
+	char		 service[CONF_NAME_MAX + 1];
+	struct limit	*limit;		/* holding a unit of it, or NULL */
+	int		 cell;
+	int64_t		 since;
+	int64_t		 kill_at;	/* SIGKILL then; 0: sent */
+	struct orphan	*next;
+};
+
+/* Any process left in the group? */
+static int
+group_alive(pid_t pgid)
+{
+	return kill(-pgid, 0) == 0 || errno != ESRCH;
+}
+
+/*
+ * The worker p is gone: SIGTERM to each process group its heartbeat
+ * still names.  A group named there is one whose last process the worker
+ * had not yet seen end, so its id cannot have been taken by another
+ * group since, but for the moment between that end and the worker's
+ * clearing it.  Returns how many groups were still there.
+ */
+int
+orphans_adopt(struct orphan **head, struct proc *p, int64_t now)
+{
+	struct orphan	*o, *mine = NULL;
+	int		 n = 0, held;
+
+	for (int i = 0; i < BEAT_GROUPS; i++) {
+		pid_t	 g = atomic_load(&p->beat->groups[i]);
+
+		if (g <= 0 || kill(-g, SIGTERM) == -1)
+			continue;
+		if ((o = calloc(1, sizeof(*o))) == NULL) {
+			kill(-g, SIGKILL);
+			continue;
+		}
+		o->pgid = g;
+		snprintf(o->service, sizeof(o->service), "%s", p->service);
+		o->since = now;
+		o->kill_at = now + ORPHAN_GRACE_MS;
+		o->next = mine;
+		mine = o;
+		n++;
+	}
+	if (n == 0)
+		return 0;
+	held = 0;
+	if (p->cell != -1) {
+		held = limit_cell_hold(p->limit, p->cell, n);
+		if (held == 0)
+			p->cell = -1;	/* freed already */
+	}
+	log_warnx("%s: worker %ld left %d program%s running: SIGTERM to "
+	    "their process groups, SIGKILL in %d s; %d max_connections "
+	    "unit%s held until they end", p->service, (long)p->pid, n,
+	    n == 1 ? "" : "s", ORPHAN_GRACE_MS / 1000, held,
+	    held == 1 ? "" : "s");
+	for (o = mine; o != NULL; o = o->next)
+		if (held-- > 0) {
+			o->limit = p->limit;
+			o->cell = p->cell;
+		}
+	/* The cell is theirs now; proc_free() must not give it back. */
+	p->cell = -1;
+	for (o = mine; o->next != NULL; o = o->next)
+		;
+	o->next = *head;
+	*head = mine;
+	return n;
+}
+
+static void
+orphan_free(struct orphan *o)
+{
+	if (o->limit != NULL)
+		limit_cell_release(o->limit, o->cell);
+	free(o);
+}
+
+/*
+ * Let go of the groups that ended, SIGKILL those past their grace.
+ * Returns how many ended.
+ */
+int
+orphans_check(struct orphan **head, int64_t now)
+{
+	struct orphan	*o, **op = head;
+	int		 ended = 0;
+
+	while ((o = *op) != NULL) {
+		int64_t	 ms = now - o->since;
+
+		if (!group_alive(o->pgid))
+			log_info("%s: process group %ld of a dead worker ended "
+			    "after %lld.%03lld s", o->service, (long)o->pgid,
+			    (long long)(ms / 1000), (long long)(ms % 1000));
+		else if (o->kill_at == 0 && ms >= ORPHAN_GRACE_MS +
+		    ORPHAN_GIVEUP_MS)
+			log_warnx("%s: process group %ld of a dead worker did "
+			    "not end even after SIGKILL; letting it go",
+			    o->service, (long)o->pgid);
+		else {
+			if (o->kill_at != 0 && now >= o->kill_at) {
+				log_notice("%s: process group %ld of a dead "
+				    "worker still running %d s after SIGTERM: "
+				    "SIGKILL", o->service, (long)o->pgid,
+				    ORPHAN_GRACE_MS / 1000);
+				kill(-o->pgid, SIGKILL);
+				o->kill_at = 0;
+			}
+			op = &o->next;
+			continue;
+		}
+		*op = o->next;
+		orphan_free(o);
+		ended++;
+	}
+	return ended;
+}
+
+/* When to look again (the loop's clock), or -1 for never. */
+int64_t
+orphans_next(const struct orphan *head, int64_t now)
+{
+	int64_t	 next = -1;
+
+	for (const struct orphan *o = head; o != NULL; o = o->next) {
+		int64_t	 at = now + ORPHAN_LOOK_MS;
+
+		if (o->kill_at != 0 && o->kill_at < at)
+			at = o->kill_at;
+		if (next == -1 || at < next)
+			next = at;
+	}
+	return next;
+}
+
+/* At the master's end: whatever is left is killed, and forgotten. */
+void
+orphans_free(struct orphan **head)
+{
+	struct orphan	*o;
+
+	while ((o = *head) != NULL) {
+		*head = o->next;
+		kill(-o->pgid, SIGKILL);
+		orphan_free(o);
+	}
+}
+
+/* Reap what ended, and wait up to ms for the master's last children. */
+static void
+strays_wait(int ms)
+{
+	for (int waited = 0; waited < ms; waited += 10) {
+		while (waitpid(-1, NULL, WNOHANG) > 0)
+			;
+		if (children_signal(0, NULL) == 0)
+			return;
+		sleep_ms(10);
+	}
+}
+
+/*
+ * At the master's end, every worker gone: its children now are processes
+ * that dead workers' programs started and that left their process groups
+ * (setsid()).  SIGTERM, then SIGKILL, as for the groups.
+ */
+void
+orphans_strays(void)
+{
+	int	 n;
+
+	if ((n = children_signal(SIGTERM, NULL)) == 0)
+		return;
+	log_notice("%d process%s that programs of dead workers started, out "
+	    "of their process groups, still running: SIGTERM", n,
+	    n == 1 ? "" : "es");
+	strays_wait(ORPHAN_GRACE_MS);
+	if ((n = children_signal(SIGKILL, NULL)) == 0)
+		return;
+	log_notice("%d of them still running %d s after SIGTERM: SIGKILL", n,
+	    ORPHAN_GRACE_MS / 1000);
+	strays_wait(ORPHAN_GRACE_MS);
+}
