@@ -153,6 +153,18 @@ orphans_check(struct orphan **head, int64_t now)
 	return ended;
 }
 
+/* How many groups of service's dead workers are still being ended. */
+int
+orphans_count(const struct orphan *head, const char *service)
+{
+	int	 n = 0;
+
+	for (const struct orphan *o = head; o != NULL; o = o->next)
+		if (strcmp(o->service, service) == 0)
+			n++;
+	return n;
+}
+
 /* When to look again (the loop's clock), or -1 for never. */
 int64_t
 orphans_next(const struct orphan *head, int64_t now)

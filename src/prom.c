@@ -11,6 +11,7 @@
 
 #include "buf.h"
 #include "conf.h"
+#include "orphan.h"
 #include "proc.h"
 #include "status.h"
 #include "supervise.h"
@@ -19,7 +20,7 @@
 /* The figures per service and per slot, as the tables below name them. */
 enum fig {
 	F_WORKERS, F_READY, F_OPEN, F_ACCEPTED, F_BYTES_IN, F_BYTES_OUT,
-	F_MAX, F_MAX_USED,
+	F_MAX, F_MAX_USED, F_ORPHANED,
 	F_UP, F_RESTARTS, F_BEAT, F_SLOT_OPEN, F_QUEUE, F_QUEUE_MAX,
 };
 
@@ -50,6 +51,9 @@ static const struct metric service_metrics[] = {
 	    F_MAX },
 	{ "max_connections_used", "gauge",
 	    "Connections counted against max_connections now.", F_MAX_USED },
+	{ "orphaned_programs", "gauge",
+	    "Programs of dead workers whose process groups are being ended.",
+	    F_ORPHANED },
 };
 
 static const struct metric slot_metrics[] = {
@@ -86,6 +90,7 @@ service_value(const struct status_in *in, const struct conf_service *sv,
 	case F_BYTES_OUT:	return sum->bytes_out;
 	case F_MAX:		return sv->max_connections;
 	case F_MAX_USED:	return status_maxconn_used(in, sv);
+	case F_ORPHANED:	return orphans_count(in->sup->orphans, sv->name);
 	default:		return 0;
 	}
 }

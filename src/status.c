@@ -20,6 +20,7 @@
 #include "conf.h"
 #include "limit.h"
 #include "listener.h"
+#include "orphan.h"
 #include "proc.h"
 #include "services/service.h"
 #include "status.h"
@@ -239,6 +240,14 @@ text_slots(struct buf *b, const struct status_in *in)
 		buf_printf(b, "%-20s %-8s %8ld %5u %8s %8s %6s %6u\n",
 		    p->name, "retiring", (long)p->pid, p->gen, "-", "-", "-",
 		    atomic_load(&p->beat->conns));
+	for (int i = 0; i < in->conf->nservices; i++) {
+		const char	*name = in->conf->services[i].name;
+		int		 n = orphans_count(s->orphans, name);
+
+		if (n > 0)
+			buf_printf(b, "%s: %d program%s of dead workers being "
+			    "ended\n", name, n, n == 1 ? "" : "s");
+	}
 }
 
 /* Connections counted against sv's max_connections now. */
@@ -306,7 +315,9 @@ json_service(struct buf *b, const struct status_in *in,
 		buf_printf(b, "%s\"%s\":%llu", i ? "," : "", refusal_names[i],
 		    sum.refused[i]);
 	buf_printf(b, "},\"max_connections\":%d,\"max_connections_used\":%d,"
-	    "\"slots\":[", sv->max_connections, status_maxconn_used(in, sv));
+	    "\"orphaned_programs\":%d,\"slots\":[", sv->max_connections,
+	    status_maxconn_used(in, sv), orphans_count(in->sup->orphans,
+	    sv->name));
 	for (int i = 0; i < in->sup->nslots; i++) {
 		const struct slot *sl = in->sup->slots[i];
 		if (strcmp(sl->service, sv->name) != 0)

@@ -100,6 +100,14 @@ conns_established() {
 	wait_for 5 accept_queue_is "$PORT" 1
 	worker=$(workers)
 	kill -KILL "$worker"
+	# While the master ends them (they ignore its SIGTERM for 2 s),
+	# status shows them and their units stay counted.
+	wait_for 5 log_has_n 1 "prog: worker $worker left 3 programs running"
+	run -0 "$TCPD" -c "$CONF" -s status
+	assert_line "prog: 3 programs of dead workers being ended"
+	assert_line --regexp "^prog +exec +[01]/1 +[0-9]+ +[0-9]+ +[0-9]+ +3/3 "
+	run -0 "$TCPD" -c "$CONF" -s status --json
+	assert_output --partial '"max_connections":3,"max_connections_used":3,"orphaned_programs":3,'
 	# The fourth is served only once every process of the three is gone.
 	read -r -t 10 a b <&8
 	for p in "${pids[@]}"; do
@@ -109,6 +117,8 @@ conns_established() {
 		eof_on "$fd"
 	done
 	[ "$(conns_established)" -eq 1 ]
+	run -0 "$TCPD" -c "$CONF" -s status --json
+	assert_output --partial '"max_connections":3,"max_connections_used":1,"orphaned_programs":0,'
 	grep -qE "prog: worker $worker left 3 programs running: SIGTERM to their process groups, SIGKILL in 2 s; 3 max_connections units held until they end$" "$LOG"
 	[ "$(log_count 'prog: process group [0-9]+ of a dead worker still running 2 s after SIGTERM: SIGKILL$')" -eq 3 ]
 	[ "$(log_count 'prog: process group [0-9]+ of a dead worker ended after [0-9.]+ s$')" -eq 3 ]
