@@ -51,7 +51,7 @@
 
 #define NS_PER_S	1000000000LL
 
-enum mode { MODE_RR, MODE_CRR, MODE_IDLE, MODE_STREAM };
+enum mode { MODE_RR, MODE_CRR, MODE_IDLE, MODE_STREAM, MODE_SPAWN };
 
 enum state { ST_CONNECTING, ST_ACTIVE, ST_DRAINING, ST_DONE };
 
@@ -71,6 +71,7 @@ struct conn {
 	int64_t		 op_start;
 	int64_t		 progress;	/* last time a byte moved */
 	int		 stalled;
+	int		 shut;		/* spawn: our FIN is sent */
 };
 
 struct hist {
@@ -466,6 +467,100 @@ rr_event(struct worker *w, struct conn *c, uint32_t ev, int64_t now)
 	}
 }
 
+/* spawn: once the message is out, half-close (shutdown SHUT_WR). */
+static void
+spawn_shut(struct worker *w, struct conn *c)
+{
+	if (c->shut || c->state != ST_ACTIVE || c->tx < c->msg_end ||
+	    opt.size == 0)
+		return;
+	if (shutdown(c->fd, SHUT_WR) == -1) {
+		conn_fail(w, c, errno == ENOTCONN ? ERR_RESET : ERR_OTHER,
+		    errno, "shutdown");
+		return;
+	}
+	c->shut = 1;
+	conn_watch(w, c, EPOLLIN);
+}
+
+/*
+ * spawn: read what the program sent until EOF.  A whole echo (none when
+ * nothing was sent) then EOF completes the connection, which is closed
+ * and replaced by a new one; EOF before the whole echo is an error.
+ */
+static void
+spawn_receive(struct worker *w, struct conn *c, int64_t now)
+{
+	uint64_t	 owed;
+	ssize_t		 n;
+
+	for (;;) {
+		owed = c->tx - c->rx;
+		do {
+			n = recv(c->fd, w->buf, READ_MAX, 0);
+		} while (n == -1 && errno == EINTR);
+		if (n == -1) {
+			if (errno == EAGAIN)
+				return;
+			conn_fail(w, c, errno == ECONNRESET ? ERR_RESET :
+			    ERR_OTHER, errno, "recv");
+			return;
+		}
+		if (n == 0)
+			break;
+		if ((uint64_t)n > owed) {
+			w->mismatches += (uint64_t)n - owed;
+			n = (ssize_t)owed;
+		}
+		verify(w, c, w->buf, (size_t)n);
+		c->rx += (uint64_t)n;
+		c->progress = now;
+	}
+	if (c->tx < c->msg_end || c->rx < c->tx) {
+		conn_fail(w, c, ERR_EOF, 0,
+		    "server closed with the echo incomplete");
+		return;
+	}
+	if (in_window(now)) {
+		hist_record(&w->hist, now - c->op_start);
+		w->ops++;
+		w->bytes += opt.size;
+	}
+	conn_end(w, c);
+	if (now < t_end)
+		conn_open(w, c, now);
+}
+
+/* One epoll event on a spawn connection. */
+static void
+spawn_event(struct worker *w, struct conn *c, uint32_t ev, int64_t now)
+{
+	int64_t	 started = c->op_start;
+
+	if (c->state == ST_CONNECTING) {
+		if (conn_connected(w, c, now) == -1)
+			return;
+		if (opt.size > 0) {
+			start_message(w, c, now);
+			c->op_start = started;	/* the connect counts */
+			if (c->state == ST_DONE)
+				return;
+			spawn_shut(w, c);
+		}
+		return;
+	}
+	if ((ev & EPOLLOUT) && c->tx < c->msg_end) {
+		send_message(w, c, now);
+		if (c->state == ST_DONE)
+			return;
+		spawn_shut(w, c);
+		if (c->state == ST_DONE)
+			return;
+	}
+	if (ev & (EPOLLIN | EPOLLERR | EPOLLHUP))
+		spawn_receive(w, c, now);
+}
+
 /* Write one chunk of the endless stream. */
 static void
 stream_send(struct worker *w, struct conn *c, int64_t now)
@@ -555,6 +650,8 @@ poll_once(struct worker *w, int64_t deadline)
 			continue;
 		if (opt.mode == MODE_STREAM)
 			stream_event(w, c, evs[i].events, now);
+		else if (opt.mode == MODE_SPAWN)
+			spawn_event(w, c, evs[i].events, now);
 		else
 			rr_event(w, c, evs[i].events, now);
 	}
@@ -595,7 +692,7 @@ worker_main(void *arg)
 	for (int i = 0; i < w->nconns; i++) {
 		struct conn *c = &w->conns[i];
 
-		if (opt.mode == MODE_CRR)
+		if (opt.mode == MODE_CRR || opt.mode == MODE_SPAWN)
 			conn_open(w, c, now);
 		else if (c->state == ST_ACTIVE) {
 			c->progress = now;
@@ -832,7 +929,7 @@ usage(void)
 	    "usage: loadgen [-h host] [-p port] [-c conns] [-s size] "
 	    "[-d seconds] [-t threads]\n"
 	    "               [-k idle_conns] [-w warmup_seconds] [-g gate_file] "
-	    "rr|crr|idle|stream\n");
+	    "rr|crr|idle|stream|spawn\n");
 	exit(2);
 }
 
@@ -879,7 +976,7 @@ parse_args(int argc, char **argv)
 		case 'p': port = parse_long(optarg, 1, 65535); break;
 		case 'c': opt.conns = (int)parse_long(optarg, 1, 1000000); break;
 		case 's':
-			opt.size = (size_t)parse_long(optarg, 1, SIZE_MAX_ARG);
+			opt.size = (size_t)parse_long(optarg, 0, SIZE_MAX_ARG);
 			size_set = 1;
 			break;
 		case 'd': opt.seconds = parse_seconds(optarg); break;
@@ -901,7 +998,14 @@ parse_args(int argc, char **argv)
 		opt.mode = MODE_IDLE;
 	else if (strcmp(opt.mode_name, "stream") == 0)
 		opt.mode = MODE_STREAM;
+	else if (strcmp(opt.mode_name, "spawn") == 0)
+		opt.mode = MODE_SPAWN;
 	else
+		usage();
+	/* Only spawn sends nothing (-s 0), and that is its default. */
+	if (opt.mode == MODE_SPAWN && !size_set)
+		opt.size = 0;
+	if (opt.size == 0 && opt.mode != MODE_SPAWN)
 		usage();
 	if (opt.conns == -1)
 		opt.conns = opt.mode == MODE_IDLE ? 16 : 1;
@@ -1053,7 +1157,7 @@ main(int argc, char **argv)
 	}
 	if (opt.mode == MODE_IDLE)
 		idle_open = open_conns(opener, fds, opt.idle);
-	if (opt.mode != MODE_CRR && opt.seconds > 0)
+	if (opt.mode != MODE_CRR && opt.mode != MODE_SPAWN && opt.seconds > 0)
 		conns_open = open_conns(opener, fds + idle_open, opt.conns);
 	if (opt.gate != NULL)
 		hold_gate(idle_open);
@@ -1071,7 +1175,7 @@ main(int argc, char **argv)
 			return 2;
 		}
 		for (int j = 0; j < w->nconns; j++, k++)
-			if (opt.mode != MODE_CRR)
+			if (opt.mode != MODE_CRR && opt.mode != MODE_SPAWN)
 				adopt(w, &w->conns[j],
 				    k < conns_open ? fds[idle_open + k] : -1);
 	}
