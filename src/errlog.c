@@ -1,9 +1,9 @@
 /*
  * A program's stderr, read by its worker and logged line by line at
  * notice, tagged "service[pid]"; never sent to the client.  At most
- * ERRLOG_RATE lines a second per worker: a program that floods its
- * stderr must not flood the log; what is dropped is counted and said in
- * one line.
+ * ERRLOG_RATE lines a second per service, shared evenly by its workers:
+ * a program that floods its stderr must not flood the log; what is
+ * dropped is counted and said in one line.
  */
 #include "config.h"
 
@@ -21,7 +21,7 @@
 
 /* Longest stderr line logged as one; longer ones are split. */
 #define LINE_MAX_LOG	1024
-/* Lines logged a second, per worker; the rest are counted. */
+/* Lines logged a second, per service; the rest are counted. */
 #define ERRLOG_RATE	100
 
 /* The read end of a program's stderr. */
@@ -39,6 +39,8 @@ static struct errlog	*errlogs;
 
 /* This second's count, and what went unlogged since the last say. */
 static struct {
+	int		 max;		/* this worker's share of ERRLOG_RATE */
+	int		 workers;	/* it is shared by */
 	int64_t		 second;
 	unsigned	 lines;
 	unsigned long	 dropped;
@@ -52,8 +54,9 @@ errlog_say_dropped(void)
 	if (rate.dropped == 0)
 		return;
 	log_notice("%s: %lu line%s of programs' stderr not logged (over %d "
-	    "a second)", rate.tag, rate.dropped, rate.dropped == 1 ? "" : "s",
-	    ERRLOG_RATE);
+	    "a second: the service's %d, shared by its %d worker%s)", rate.tag,
+	    rate.dropped, rate.dropped == 1 ? "" : "s", rate.max, ERRLOG_RATE,
+	    rate.workers, rate.workers == 1 ? "" : "s");
 	rate.dropped = 0;
 }
 
@@ -70,7 +73,7 @@ errlog_flush(struct errlog *e)
 		rate.lines = 0;
 		errlog_say_dropped();
 	}
-	if (rate.lines < ERRLOG_RATE) {
+	if (rate.lines < (unsigned)rate.max) {
 		rate.lines++;
 		log_notice("%s: %.*s", e->tag, (int)e->len, e->buf);
 	} else {
@@ -133,6 +136,16 @@ errlog_cb(struct io *io, uint32_t ev)
  * Made before the program starts, so that once it runs, nothing is
  * left to fail for want of memory.
  */
+/* This worker's share of its service's lines a second. */
+void
+errlog_init(int workers)
+{
+	rate.workers = workers > 0 ? workers : 1;
+	rate.max = ERRLOG_RATE / rate.workers;
+	if (rate.max < 1)
+		rate.max = 1;
+}
+
 struct errlog *
 errlog_new(void)
 {

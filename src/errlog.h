@@ -7,6 +7,7 @@
 struct errlog;
 struct loop;
 
+void		 errlog_init(int workers);
 struct errlog	*errlog_new(void);
 void		 errlog_start(struct errlog *, struct loop *, int fd,
 		    const char *service, pid_t pid);

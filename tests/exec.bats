@@ -71,6 +71,15 @@ stderr_accounted() {
 	assert_equal "$(grep -m1 'prog\[[0-9]*\]: 1$' "$LOG" | grep -c .)" 1
 }
 
+@test "the stderr bound is the service's: its workers share the 100 lines a second" {
+	WORKERS=2
+	exec_service '"/bin/sh", "-c", "seq 1 100000 >&2; echo done"'
+	run -0 timeout 20 nc -d 127.0.0.1 "$PORT"
+	assert_output "done"
+	wait_for 20 stderr_accounted 100000
+	grep -qE 'prog\[[0-9]+\]: [0-9]+ lines of programs. stderr not logged \(over 50 a second: the service.s 100, shared by its 2 workers\)$' "$LOG"
+}
+
 @test "a missing or unusable program is rejected by -t and by reload" {
 	PORT=$(free_port)
 	for prog in /nonexistent/prog "$T" "$T/plain" relative/prog; do
