@@ -74,8 +74,18 @@ wait_for() {
 # ephemeral range (so that no client socket takes it before the server
 # binds it), and not one free_port gave out before.  PORT=$(free_port)
 # runs it in a subshell: set PORTS_FILE for that memory to last.
+#
+# Test files run in parallel (make -j), each its own shell: two could
+# pick the same free port before either binds it, and tcpd's
+# SO_REUSEPORT sockets would then share it, each getting some of the
+# other's connections.  So a port is also claimed machine-wide, with a
+# directory made atomically; claims an hour old are given back.
+PORT_CLAIMS=${TMPDIR:-/tmp}/tcpd-test-ports.$(id -u)
 free_port() {
 	local lo=20000 hi eph p i
+	mkdir -p "$PORT_CLAIMS" &&
+	    find "$PORT_CLAIMS" -mindepth 1 -maxdepth 1 -mmin +60 \
+	    -exec rmdir {} + 2>/dev/null
 	read -r eph _ 2>/dev/null </proc/sys/net/ipv4/ip_local_port_range ||
 	    eph=32768
 	hi=$(( eph - 1 ))
@@ -94,6 +104,7 @@ free_port() {
 			# Without ss, at least nothing listens on loopback.
 			(exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && continue
 		fi
+		mkdir "$PORT_CLAIMS/$p" 2>/dev/null || continue
 		PORTS_TAKEN="${PORTS_TAKEN:-} $p"
 		[ -z "${PORTS_FILE:-}" ] || echo "$p" >>"$PORTS_FILE"
 		echo "$p"
