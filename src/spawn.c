@@ -546,9 +546,9 @@ spawn_stop_all(struct loop *loop)
 	while ((p = spawn_any()) != NULL) {
 		log_warnx("%s: process group %ld did not end even after "
 		    "SIGKILL", p->c->set->name, (long)p->pid);
-		if (!p->exited) {
-			p->exited = 1;
-			lingering++;
+		if (p->exited) {
+			p->exited = 0;	/* nothing to say it ended */
+			lingering--;
 		}
 		spawn_release(p);
 	}
