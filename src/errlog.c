@@ -132,10 +132,6 @@ errlog_cb(struct io *io, uint32_t ev)
 	errlog_take(e, chunk, n);
 }
 
-/*
- * Made before the program starts, so that once it runs, nothing is
- * left to fail for want of memory.
- */
 /* This worker's share of its service's lines a second. */
 void
 errlog_init(int workers)
@@ -146,6 +142,10 @@ errlog_init(int workers)
 		rate.max = 1;
 }
 
+/*
+ * Made before the program starts, so that once it runs, nothing is
+ * left to fail for want of memory.
+ */
 struct errlog *
 errlog_new(void)
 {

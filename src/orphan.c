@@ -57,8 +57,8 @@ group_alive(pid_t pgid)
 int
 orphans_adopt(struct orphan **head, struct proc *p, int64_t now)
 {
-	struct orphan	*o, *mine = NULL;
-	int		 n = 0, held;
+	struct orphan	*o;
+	int		 n = 0, held = 0;
 
 	for (int i = 0; i < BEAT_GROUPS; i++) {
 		pid_t	 g = atomic_load(&p->beat->groups[i]);
@@ -73,13 +73,12 @@ orphans_adopt(struct orphan **head, struct proc *p, int64_t now)
 		snprintf(o->service, sizeof(o->service), "%s", p->service);
 		o->since = now;
 		o->kill_at = now + ORPHAN_GRACE_MS;
-		o->next = mine;
-		mine = o;
+		o->next = *head;
+		*head = o;
 		n++;
 	}
 	if (n == 0)
 		return 0;
-	held = 0;
 	if (p->cell != -1) {
 		held = limit_cell_hold(p->limit, p->cell, n);
 		if (held == 0)
@@ -90,17 +89,13 @@ orphans_adopt(struct orphan **head, struct proc *p, int64_t now)
 	    "unit%s held until they end", p->service, (long)p->pid, n,
 	    n == 1 ? "" : "s", ORPHAN_GRACE_MS / 1000, held,
 	    held == 1 ? "" : "s");
-	for (o = mine; o != NULL; o = o->next)
-		if (held-- > 0) {
-			o->limit = p->limit;
-			o->cell = p->cell;
-		}
+	/* The new ones lead the list; held <= n of them take the units. */
+	for (o = *head; held > 0; o = o->next, held--) {
+		o->limit = p->limit;
+		o->cell = p->cell;
+	}
 	/* The cell is theirs now; proc_free() must not give it back. */
 	p->cell = -1;
-	for (o = mine; o->next != NULL; o = o->next)
-		;
-	o->next = *head;
-	*head = mine;
 	return n;
 }
 

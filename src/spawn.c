@@ -98,15 +98,19 @@ pq_del(struct program *p)
 	p->q = NULL;
 }
 
+/*
+ * The program whose pid, or process group (group: 1, whether or not the
+ * program itself is still there), is pid; or NULL.
+ */
 static struct program *
-spawn_find(pid_t pid)
+spawn_find(pid_t pid, int group)
 {
 	struct pqueue	*qs[] = { &running, &ending, &killed };
 	struct program	*p;
 
 	for (size_t i = 0; i < nitems(qs); i++)
 		for (p = qs[i]->head; p != NULL; p = p->next)
-			if (p->pid == pid && !p->exited)
+			if (p->pid == pid && (group || !p->exited))
 				return p;
 	return NULL;
 }
@@ -407,7 +411,7 @@ spawn_gone(pid_t pid, int st)
 	struct program	*p;
 	int		 alone;
 
-	if ((p = spawn_find(pid)) == NULL)
+	if ((p = spawn_find(pid, 0)) == NULL)
 		return;
 	alone = group_gone(p);
 	spawn_exited(p, st, alone);
@@ -482,14 +486,7 @@ spawn_signal_all(int sig)
 static int
 in_a_group(pid_t pid)
 {
-	struct pqueue	*qs[] = { &running, &ending, &killed };
-	pid_t		 pg = getpgid(pid);
-
-	for (size_t i = 0; i < nitems(qs); i++)
-		for (struct program *p = qs[i]->head; p != NULL; p = p->next)
-			if (p->pid == pg)
-				return 1;
-	return 0;
+	return spawn_find(getpgid(pid), 1) != NULL;
 }
 
 /*
@@ -500,13 +497,13 @@ in_a_group(pid_t pid)
 static int
 spawn_signal_strays(int sig)
 {
-	int	 n = children_signal(0, in_a_group);
+	int	 n = children_signal(sig, in_a_group);
 
 	if (n > 0 && sig == SIGTERM)
 		log_notice("%s: %d process%s started by programs but out of "
 		    "their process groups still running: SIGTERM",
 		    service_name, n, n == 1 ? "" : "es");
-	return sig == 0 ? n : children_signal(sig, in_a_group);
+	return n;
 }
 
 /*
