@@ -1,16 +1,17 @@
 /* max_connections: one count per service, shared by all its workers. */
 #include "config.h"
 
-#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <linux/futex.h>
 
 #include <errno.h>
 #include <limits.h>
 #include <poll.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include "limit.h"
+#include "shm.h"
 
 /* Workers of one service that can count at once (all generations). */
 #define LIMIT_CELLS	1023
@@ -18,31 +19,60 @@
 /*
  * In memory shared by the master and the service's workers.  Each worker
  * also counts its own share in a cell of its own, so that when it dies
- * the master can take back what it held.  Only the master touches used.
+ * the master can take back what it held.
  */
-struct limit {
+struct limit_count {
 	atomic_int	 active;
 	atomic_int	 cell[LIMIT_CELLS];
-	unsigned char	 used[LIMIT_CELLS];
-	int		 nused;
 };
 
-/* A new count at zero, in shared memory. */
+/*
+ * The master's own: which cells are given out is never read from memory
+ * a worker can write.
+ */
+struct limit {
+	struct shm		 shm;
+	struct limit_count	*count;
+	unsigned char		 used[LIMIT_CELLS];
+	int			 nused;
+};
+
+/* A new count at zero, in shared memory; NULL with errno set. */
 struct limit *
 limit_new(void)
 {
 	struct limit	*l;
 
-	l = mmap(NULL, sizeof(*l), PROT_READ | PROT_WRITE,
-	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	return l == MAP_FAILED ? NULL : l;
+	if ((l = calloc(1, sizeof(*l))) == NULL)
+		return NULL;
+	if (shm_new(&l->shm, sizeof(*l->count)) == -1) {
+		free(l);
+		return NULL;
+	}
+	l->count = l->shm.base;
+	return l;
 }
 
 void
 limit_free(struct limit *l)
 {
-	if (l != NULL)
-		munmap(l, sizeof(*l));
+	if (l == NULL)
+		return;
+	shm_free(&l->shm);
+	free(l);
+}
+
+/* The memory a worker of the service maps, and what it counts in. */
+const struct shm *
+limit_shm(const struct limit *l)
+{
+	return &l->shm;
+}
+
+struct limit_count *
+limit_count(const struct limit *l)
+{
+	return l->count;
 }
 
 /* A free cell for a new worker, or -1 with errno set. */
@@ -53,7 +83,7 @@ limit_cell_get(struct limit *l)
 		if (!l->used[i]) {
 			l->used[i] = 1;
 			l->nused++;
-			atomic_store(&l->cell[i], 0);
+			atomic_store(&l->count->cell[i], 0);
 			return i;
 		}
 	errno = ENOSPC;
@@ -73,16 +103,38 @@ futex_wake(atomic_int *addr)
 	syscall(SYS_futex, addr, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
 }
 
+/* Connections counted now (never below zero, whatever a worker wrote). */
+int
+limit_active(const struct limit *l)
+{
+	int	 n = atomic_load(&l->count->active);
+
+	return n > 0 ? n : 0;
+}
+
+/*
+ * Take n (at most what is counted, at least none) off the count: a dead
+ * worker's cell says what it held, but a worker could have written any
+ * number there, and the count must stay true for the others.
+ */
+static void
+limit_give_back(struct limit_count *k, int n)
+{
+	int	 v = atomic_load(&k->active);
+
+	if (n <= 0)
+		return;
+	while (!atomic_compare_exchange_weak(&k->active, &v,
+	    v > n ? v - n : 0))
+		;
+	futex_wake(&k->active);
+}
+
 /* A worker is gone: take back what its connections held, free its cell. */
 void
 limit_cell_put(struct limit *l, int cell)
 {
-	int	 v = atomic_exchange(&l->cell[cell], 0);
-
-	if (v != 0) {
-		atomic_fetch_sub(&l->active, v);
-		futex_wake(&l->active);
-	}
+	limit_give_back(l->count, atomic_exchange(&l->count->cell[cell], 0));
 	l->used[cell] = 0;
 	l->nused--;
 }
@@ -95,15 +147,19 @@ limit_cell_put(struct limit *l, int cell)
 int
 limit_cell_hold(struct limit *l, int cell, int n)
 {
-	int	 v = atomic_load(&l->cell[cell]), keep = n < v ? n : v;
+	int	 v = atomic_load(&l->count->cell[cell]), keep;
+
+	/* No worker holds more than is counted, whatever its cell says. */
+	if (v > limit_active(l))
+		v = limit_active(l);
+	keep = n < v ? n : v;
 
 	if (keep <= 0) {
 		limit_cell_put(l, cell);
 		return 0;
 	}
-	atomic_store(&l->cell[cell], keep);
-	atomic_fetch_sub(&l->active, v - keep);
-	futex_wake(&l->active);
+	atomic_store(&l->count->cell[cell], keep);
+	limit_give_back(l->count, v - keep);
 	return keep;
 }
 
@@ -111,19 +167,11 @@ limit_cell_hold(struct limit *l, int cell, int n)
 void
 limit_cell_release(struct limit *l, int cell)
 {
-	if (atomic_load(&l->cell[cell]) > 1) {
-		atomic_fetch_sub(&l->cell[cell], 1);
-		atomic_fetch_sub(&l->active, 1);
-		futex_wake(&l->active);
+	if (atomic_load(&l->count->cell[cell]) > 1) {
+		atomic_fetch_sub(&l->count->cell[cell], 1);
+		limit_give_back(l->count, 1);
 	} else
 		limit_cell_put(l, cell);
-}
-
-/* Connections counted now. */
-int
-limit_active(struct limit *l)
-{
-	return atomic_load(&l->active);
 }
 
 int
@@ -141,7 +189,7 @@ limit_cells_used(const struct limit *l)
 int
 limit_take(const struct limit_ref *r, int fd, const atomic_int *stop)
 {
-	struct limit	*l = r->shm;
+	struct limit_count *l = r->shm;
 	struct pollfd	 pfd = { .fd = fd, .events = POLLIN };
 	int		 n;
 
@@ -177,3 +225,12 @@ limit_put(const struct limit_ref *r)
 	if (atomic_fetch_sub(&r->shm->active, 1) >= r->max)
 		futex_wake(&r->shm->active);
 }
+
+#ifdef TCPD_TEST_HOOKS
+/* Tests only: a compromised worker's cell, as large as it can be. */
+void
+limit_hostile(const struct limit_ref *r)
+{
+	atomic_store(&r->shm->cell[r->cell], INT_MAX);
+}
+#endif

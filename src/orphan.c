@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "children.h"
 #include "limit.h"
@@ -48,28 +49,141 @@ group_alive(pid_t pgid)
 }
 
 /*
+ * The master's children, each with its group and session, read once
+ * when first needed for a decision and then reused for it.
+ */
+struct kids {
+	struct kin	*kin;
+	int		 n;		/* -1: not read yet */
+};
+
+static void
+kids_load(struct kids *k)
+{
+	pid_t	*pids;
+	int	 n;
+
+	k->n = 0;
+	if ((n = children_list(&pids)) <= 0)
+		return;
+	if ((k->kin = calloc(n, sizeof(*k->kin))) != NULL)
+		for (int i = 0; i < n; i++)
+			if (kin_read(pids[i], &k->kin[k->n]) == 0)
+				k->n++;
+	free(pids);
+}
+
+static void
+kids_free(struct kids *k)
+{
+	free(k->kin);
+	k->kin = NULL;
+	k->n = -1;
+}
+
+/*
+ * Is g the process group of a program of tcpd's, as the master itself
+ * sees it?  A heartbeat is written by the worker, and a worker can be
+ * made to write anything: the master signals a group only when one of
+ * its members is the master's own child (a dead worker's descendants
+ * come to the master, their subreaper) leading or in a session of its
+ * own with that id, as every program's does (it calls setsid()).  Never
+ * 0, 1, the master's own group or session, or a worker's (a worker leads
+ * none): so never a process outside tcpd.
+ */
+static int
+group_ours(pid_t g, struct kids *k)
+{
+	struct kin	 leader;
+	pid_t		 self = getpid();
+
+	if (g <= 1 || g == self || g == getpgrp() || g == getsid(0))
+		return 0;
+	if (kin_read(g, &leader) == 0 && leader.ppid == self &&
+	    leader.pgrp == g && leader.sid == g)
+		return 1;
+	if (!group_alive(g))
+		return 0;
+	/* Its leader is gone; its other members are the master's too. */
+	if (k->n == -1)
+		kids_load(k);
+	for (int i = 0; i < k->n; i++)
+		if (k->kin[i].pgrp == g && k->kin[i].sid == g)
+			return 1;
+	return 0;
+}
+
+/* Is g among the groups being ended already? */
+static int
+orphan_known(const struct orphan *head, pid_t g)
+{
+	for (const struct orphan *o = head; o != NULL; o = o->next)
+		if (o->pgid == g)
+			return 1;
+	return 0;
+}
+
+static int
+cmp_pid(const void *a, const void *b)
+{
+	pid_t	 x = *(const pid_t *)a, y = *(const pid_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * The groups a dead worker's heartbeat names, each once, sorted, in g[]
+ * (BEAT_GROUPS long); returns how many.
+ */
+static int
+beat_groups(const struct proc *p, pid_t *g)
+{
+	int	 n = 0, m = 0;
+
+	for (int i = 0; i < BEAT_GROUPS; i++)
+		if ((g[n] = atomic_load(&p->beat->groups[i])) != 0)
+			n++;
+	qsort(g, n, sizeof(*g), cmp_pid);
+	for (int i = 0; i < n; i++)
+		if (m == 0 || g[i] != g[m - 1])
+			g[m++] = g[i];
+	return m;
+}
+
+/*
  * The worker p is gone: SIGTERM to each process group its heartbeat
- * still names.  A group named there is one whose last process the worker
- * had not yet seen end, so its id cannot have been taken by another
- * group since, but for the moment between that end and the worker's
- * clearing it.  Returns how many groups were still there.
+ * still names and the master finds to be one of its programs' (above).
+ * A group named there is one whose last process the worker had not yet
+ * seen end, so its id cannot have been taken by another group since,
+ * but for the moment between that end and the worker's clearing it.
+ * Returns how many groups were still there.
  */
 int
 orphans_adopt(struct orphan **head, struct proc *p, int64_t now)
 {
 	struct orphan	*o;
-	int		 n = 0, held = 0;
+	struct kids	 kids = { NULL, -1 };
+	pid_t		 g[BEAT_GROUPS], foreign = 0;
+	int		 ng, n = 0, held = 0, nforeign = 0;
 
-	for (int i = 0; i < BEAT_GROUPS; i++) {
-		pid_t	 g = atomic_load(&p->beat->groups[i]);
-
-		if (g <= 0 || kill(-g, SIGTERM) == -1)
+	ng = beat_groups(p, g);
+	for (int i = 0; i < ng; i++) {
+		if (orphan_known(*head, g[i]))
 			continue;
-		if ((o = calloc(1, sizeof(*o))) == NULL) {
-			kill(-g, SIGKILL);
+		if (!group_ours(g[i], &kids)) {
+			if (g[i] <= 1 || group_alive(g[i])) {
+				foreign = g[i];
+				nforeign++;
+			}
 			continue;
 		}
-		o->pgid = g;
+		if (kill(-g[i], SIGTERM) == -1)
+			continue;
+		if ((o = calloc(1, sizeof(*o))) == NULL) {
+			kill(-g[i], SIGKILL);
+			continue;
+		}
+		o->pgid = g[i];
 		snprintf(o->service, sizeof(o->service), "%s", p->service);
 		o->since = now;
 		o->kill_at = now + ORPHAN_GRACE_MS;
@@ -77,6 +191,12 @@ orphans_adopt(struct orphan **head, struct proc *p, int64_t now)
 		*head = o;
 		n++;
 	}
+	kids_free(&kids);
+	if (nforeign > 0)
+		log_warnx("%s: worker %ld named %d process group%s that no "
+		    "program of it leads (%ld%s): not signalled", p->service,
+		    (long)p->pid, nforeign, nforeign == 1 ? "" : "s",
+		    (long)foreign, nforeign > 1 ? ", ..." : "");
 	if (n == 0)
 		return 0;
 	if (p->cell != -1) {
@@ -108,6 +228,43 @@ orphan_free(struct orphan *o)
 }
 
 /*
+ * Is o done with: its group ended, or no longer tcpd's (a group whose
+ * last process ended may have left its id to an unrelated process
+ * since), or unkillable?  If not, SIGKILL to it when its grace is past.
+ */
+static int
+orphan_done(struct orphan *o, int64_t now, struct kids *k)
+{
+	int64_t	 ms = now - o->since;
+
+	if (!group_alive(o->pgid)) {
+		log_info("%s: process group %ld of a dead worker ended after "
+		    "%lld.%03lld s", o->service, (long)o->pgid,
+		    (long long)(ms / 1000), (long long)(ms % 1000));
+		return 1;
+	}
+	if (o->kill_at == 0 && ms >= ORPHAN_GRACE_MS + ORPHAN_GIVEUP_MS) {
+		log_warnx("%s: process group %ld of a dead worker did not end "
+		    "even after SIGKILL; letting it go", o->service,
+		    (long)o->pgid);
+		return 1;
+	}
+	if (o->kill_at == 0 || now < o->kill_at)
+		return 0;
+	if (!group_ours(o->pgid, k)) {
+		log_info("%s: process group %ld of a dead worker is no longer "
+		    "tcpd's: letting it go", o->service, (long)o->pgid);
+		return 1;
+	}
+	log_notice("%s: process group %ld of a dead worker still running %d s "
+	    "after SIGTERM: SIGKILL", o->service, (long)o->pgid,
+	    ORPHAN_GRACE_MS / 1000);
+	kill(-o->pgid, SIGKILL);
+	o->kill_at = 0;
+	return 0;
+}
+
+/*
  * Let go of the groups that ended, SIGKILL those past their grace.
  * Returns how many ended.
  */
@@ -115,29 +272,11 @@ int
 orphans_check(struct orphan **head, int64_t now)
 {
 	struct orphan	*o, **op = head;
+	struct kids	 kids = { NULL, -1 };
 	int		 ended = 0;
 
 	while ((o = *op) != NULL) {
-		int64_t	 ms = now - o->since;
-
-		if (!group_alive(o->pgid))
-			log_info("%s: process group %ld of a dead worker ended "
-			    "after %lld.%03lld s", o->service, (long)o->pgid,
-			    (long long)(ms / 1000), (long long)(ms % 1000));
-		else if (o->kill_at == 0 && ms >= ORPHAN_GRACE_MS +
-		    ORPHAN_GIVEUP_MS)
-			log_warnx("%s: process group %ld of a dead worker did "
-			    "not end even after SIGKILL; letting it go",
-			    o->service, (long)o->pgid);
-		else {
-			if (o->kill_at != 0 && now >= o->kill_at) {
-				log_notice("%s: process group %ld of a dead "
-				    "worker still running %d s after SIGTERM: "
-				    "SIGKILL", o->service, (long)o->pgid,
-				    ORPHAN_GRACE_MS / 1000);
-				kill(-o->pgid, SIGKILL);
-				o->kill_at = 0;
-			}
+		if (!orphan_done(o, now, &kids)) {
 			op = &o->next;
 			continue;
 		}
@@ -145,6 +284,7 @@ orphans_check(struct orphan **head, int64_t now)
 		orphan_free(o);
 		ended++;
 	}
+	kids_free(&kids);
 	return ended;
 }
 
@@ -183,11 +323,15 @@ orphans_free(struct orphan **head)
 {
 	struct orphan	*o;
 
+	struct kids	 kids = { NULL, -1 };
+
 	while ((o = *head) != NULL) {
 		*head = o->next;
-		kill(-o->pgid, SIGKILL);
+		if (group_ours(o->pgid, &kids))
+			kill(-o->pgid, SIGKILL);
 		orphan_free(o);
 	}
+	kids_free(&kids);
 }
 
 /* Reap what ended, and wait up to ms for the master's last children. */

@@ -2,7 +2,7 @@
 #include "config.h"
 
 #include <sys/epoll.h>
-#include <sys/mman.h>
+#include <sys/wait.h>
 #include <sys/socket.h>
 
 #include <errno.h>
@@ -61,10 +61,43 @@ proc_child(const struct proc_args *a, struct proc *p, int ctl)
 	spec = (struct worker_spec){
 		.conf = a->conf, .svc = a->svc, .slot = a->slot, .fds = a->fds,
 		.ctl = ctl, .master = getppid(), .beat = p->beat,
-		.limit = { a->limit, p->cell, a->svc->max_connections },
-		.src = { p->src, p->ledger, &a->svc->net.per_source },
+		.limit = { a->limit != NULL ? limit_count(a->limit) : NULL,
+		    p->cell, a->svc->max_connections },
+		.src = { p->src, p->ledger.base, &a->svc->net.per_source },
 	};
 	worker_run(&spec);
+}
+
+/*
+ * fork(), with the new worker's own shared memory, and no other, copied
+ * into it: every other worker's heartbeat and ledger and every other
+ * service's counts stay out of its reach.  -1 with errno set; a child
+ * that would see more than its own is not let run.
+ */
+static pid_t
+proc_fork(const struct proc_args *a, const struct proc *p)
+{
+	const struct shm	*own[] = { &p->beat_shm, &p->ledger,
+	    a->limit != NULL ? limit_shm(a->limit) : NULL,
+	    p->src != NULL ? source_shm(p->src) : NULL };
+	pid_t			 pid;
+	int			 saved;
+
+	if (shm_inherit(own, nitems(own), 1) == -1)
+		return -1;
+	if ((pid = fork()) == 0)
+		return 0;
+	saved = errno;
+	if (shm_inherit(own, nitems(own), 0) == -1) {
+		saved = errno;
+		if (pid > 0) {
+			kill(pid, SIGKILL);
+			waitpid(pid, NULL, 0);
+		}
+		pid = -1;
+	}
+	errno = saved;
+	return pid;
 }
 
 /*
@@ -90,27 +123,24 @@ proc_spawn(const struct proc_args *a, const char **failed)
 		goto fail;
 	memcpy(p->listen, a->svc->listen, a->svc->nlisten * sizeof(*p->listen));
 	p->nlisten = a->svc->nlisten;
-	p->beat = mmap(NULL, sizeof(*p->beat), PROT_READ | PROT_WRITE,
-	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (p->beat == MAP_FAILED) {
-		p->beat = NULL;
-		*failed = "shared memory";
+	*failed = "shared memory";
+	if (shm_new(&p->beat_shm, sizeof(*p->beat)) == -1)
 		goto fail;
-	}
+	p->beat = p->beat_shm.base;
 	p->beat->ms = a->loop->now;
 	*failed = "max_connections count";
 	if (a->limit != NULL && (p->cell = limit_cell_get(a->limit)) == -1)
 		goto fail;
 	p->limit = a->limit;
 	*failed = "per_source table";
-	if (a->src != NULL && (p->ledger = source_ledger_new(a->src)) == NULL)
+	if (a->src != NULL && source_ledger_new(a->src, &p->ledger) == -1)
 		goto fail;
-	p->src = p->ledger != NULL ? a->src : NULL;
+	p->src = p->ledger.base != NULL ? a->src : NULL;
 	*failed = "socketpair";
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) == -1)
 		goto fail;
 	*failed = "fork";
-	if ((p->pid = fork()) == -1)
+	if ((p->pid = proc_fork(a, p)) == -1)
 		goto fail;
 	if (p->pid == 0)
 		proc_child(a, p, sp[1]);
@@ -173,21 +203,42 @@ proc_free(struct loop *loop, struct proc *p)
 	}
 	if (p->cell != -1)
 		limit_cell_put(p->limit, p->cell);
-	if (p->ledger != NULL)
-		source_ledger_free(p->src, p->ledger);
-	if (p->beat != NULL)
-		munmap(p->beat, sizeof(*p->beat));
+	if (p->ledger.base != NULL)
+		source_ledger_free(p->src, &p->ledger);
+	shm_free(&p->beat_shm);
 	free(p->listen);
 	free(p);
 }
 
 /*
+ * A count from p's heartbeat, if a worker could have reached it in the
+ * time p has lived at per_ms a millisecond at most; else 0.  The figures
+ * are the worker's own word: a lie about its own work is possible, but
+ * not one that no machine could have done.
+ */
+unsigned long long
+proc_count(const struct proc *p, const _Atomic unsigned long long *v,
+    unsigned long long per_ms, int64_t now)
+{
+	unsigned long long	 n = atomic_load(v);
+	unsigned long long	 life = now > p->started ? now - p->started : 0;
+
+	life++;
+	if (life > ~0ULL / per_ms || n <= life * per_ms)
+		return n;
+	return 0;
+}
+
+/*
  * Connections a dead worker had accepted and not finished, as far as its
- * last heartbeat tells (at most that many: some may have ended since).
+ * last heartbeat tells (at most that many: some may have ended since);
+ * none when it says it finished more than it took.
  */
 unsigned long long
 proc_held(const struct proc *p)
 {
-	return atomic_load(&p->beat->accepted) -
-	    atomic_load(&p->beat->finished);
+	unsigned long long	 a = atomic_load(&p->beat->accepted);
+	unsigned long long	 f = atomic_load(&p->beat->finished);
+
+	return a > f ? a - f : 0;
 }

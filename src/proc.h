@@ -9,6 +9,7 @@
 
 #include "conf.h"
 #include "loop.h"
+#include "shm.h"
 #include "worker.h"
 
 struct conf;
@@ -30,11 +31,12 @@ struct proc {
 	int64_t			 stop_sent;	/* when it was asked to stop */
 	int64_t			 kill_at;	/* SIGKILL then; 0: never */
 	int			 aborted;	/* the watchdog sent SIGABRT */
-	struct heartbeat	*beat;		/* shared with it */
+	struct shm		 beat_shm;	/* shared with it alone */
+	struct heartbeat	*beat;		/* in it */
 	struct limit		*limit;		/* its service's, or NULL */
 	int			 cell;		/* its cell in it */
 	struct source_table	*src;		/* its per_source table, or NULL */
-	atomic_uint		*ledger;	/* its counts in it */
+	struct shm		 ledger;	/* its counts in it */
 	struct conf_listen	*listen;	/* its sockets' addresses */
 	int			 nlisten;
 	int			 slot_index;
@@ -62,5 +64,12 @@ void		 proc_stop(struct proc *, enum stop_how, int timeout, int64_t now);
 void		 proc_free(struct loop *, struct proc *);
 unsigned long long
 		 proc_held(const struct proc *);
+unsigned long long
+		 proc_count(const struct proc *, const _Atomic unsigned long long *,
+		    unsigned long long per_ms, int64_t now);
+
+/* At most so many connections a millisecond, and bytes, for proc_count(). */
+#define PROC_CONNS_PER_MS	10000ULL
+#define PROC_BYTES_PER_MS	1000000000ULL
 
 #endif

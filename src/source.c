@@ -23,18 +23,20 @@
  */
 #include "config.h"
 
-#include <sys/mman.h>
 #include <sys/random.h>
 #include <netinet/in.h>
 
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "conf_net.h"
+#include "shm.h"
 #include "source.h"
 
 /* Entries tried from a source's hash on: a source lives in one of them. */
@@ -50,13 +52,22 @@ struct source_entry {
 	int64_t		 stamp;		/* ms of the last refill */
 };
 
-struct source_table {
+/* In memory shared by the master and the service's workers. */
+struct source_shared {
 	pthread_mutex_t		 lock;
 	uint64_t		 seed;
-	size_t			 size;		/* of the mapping */
-	int			 nsources;
-	int			 refs;		/* the master's own count */
 	struct source_entry	 entry[];
+};
+
+/*
+ * The master's own (a worker has its copy from the fork): the size and
+ * the references are never read from memory a worker can write.
+ */
+struct source_table {
+	struct shm		 shm;
+	struct source_shared	*sh;
+	int			 nsources;
+	int			 refs;
 };
 
 static int64_t
@@ -74,22 +85,24 @@ source_new(int nsources)
 {
 	struct source_table	*t;
 	pthread_mutexattr_t	 ma;
-	size_t			 size;
 
-	size = sizeof(*t) + (size_t)nsources * sizeof(t->entry[0]);
-	t = mmap(NULL, size, PROT_READ | PROT_WRITE,
-	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (t == MAP_FAILED)
+	if ((t = calloc(1, sizeof(*t))) == NULL)
 		return NULL;
-	t->size = size;
+	if (shm_new(&t->shm, sizeof(*t->sh) +
+	    (size_t)nsources * sizeof(t->sh->entry[0])) == -1) {
+		free(t);
+		return NULL;
+	}
+	t->sh = t->shm.base;
 	t->nsources = nsources;
 	t->refs = 1;
-	if (getrandom(&t->seed, sizeof(t->seed), 0) != sizeof(t->seed))
-		t->seed = (uint64_t)now_ms() * 0x9e3779b97f4a7c15ULL;
+	if (getrandom(&t->sh->seed, sizeof(t->sh->seed), 0) !=
+	    sizeof(t->sh->seed))
+		t->sh->seed = (uint64_t)now_ms() * 0x9e3779b97f4a7c15ULL;
 	pthread_mutexattr_init(&ma);
 	pthread_mutexattr_setpshared(&ma, PTHREAD_PROCESS_SHARED);
 	pthread_mutexattr_setrobust(&ma, PTHREAD_MUTEX_ROBUST);
-	pthread_mutex_init(&t->lock, &ma);
+	pthread_mutex_init(&t->sh->lock, &ma);
 	pthread_mutexattr_destroy(&ma);
 	return t;
 }
@@ -104,8 +117,10 @@ source_hold(struct source_table *t)
 void
 source_release(struct source_table *t)
 {
-	if (t != NULL && --t->refs == 0)
-		munmap(t, t->size);
+	if (t != NULL && --t->refs == 0) {
+		shm_free(&t->shm);
+		free(t);
+	}
 }
 
 int
@@ -114,39 +129,48 @@ source_size(const struct source_table *t)
 	return t->nsources;
 }
 
-/* A new worker's ledger, all zero; it holds a reference to t. */
-atomic_uint *
-source_ledger_new(struct source_table *t)
+/* The memory a worker of the service maps. */
+const struct shm *
+source_shm(const struct source_table *t)
 {
-	atomic_uint	*l;
-
-	l = mmap(NULL, (size_t)t->nsources * sizeof(*l),
-	    PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (l == MAP_FAILED)
-		return NULL;
-	source_hold(t);
-	return l;
+	return &t->shm;
 }
 
 /*
- * A worker is gone: give back what its connections held, never taking a
- * count below zero, and let go of its reference.
+ * A new worker's ledger, all zero, in *ledger; it holds a reference to
+ * t.  -1 with errno set.
+ */
+int
+source_ledger_new(struct source_table *t, struct shm *ledger)
+{
+	if (shm_new(ledger, (size_t)t->nsources * sizeof(atomic_uint)) == -1)
+		return -1;
+	source_hold(t);
+	return 0;
+}
+
+/*
+ * A worker is gone: give back what its ledger says its connections
+ * held, never taking a count below zero (a worker could have written
+ * any number there), and let go of its reference.
  */
 void
-source_ledger_free(struct source_table *t, atomic_uint *ledger)
+source_ledger_free(struct source_table *t, struct shm *ledger)
 {
+	atomic_uint	*l = ledger->base;
+
 	for (int i = 0; i < t->nsources; i++) {
-		atomic_int	*a = &t->entry[i].active;
+		atomic_int	*a = &t->sh->entry[i].active;
+		unsigned	 held = atomic_load(&l[i]);
 		int		 v = atomic_load(a);
-		int		 held = (int)atomic_load(&ledger[i]);
 
 		if (held == 0)
 			continue;
 		while (!atomic_compare_exchange_weak(a, &v,
-		    v > held ? v - held : 0))
+		    v > 0 && (unsigned)v > held ? v - (int)held : 0))
 			;
 	}
-	munmap(ledger, (size_t)t->nsources * sizeof(*ledger));
+	shm_free(ledger);
 	source_release(t);
 }
 
@@ -187,7 +211,7 @@ source_key(const struct per_source *ps, const struct sockaddr_storage *peer,
 static uint64_t
 source_hash(const struct source_table *t, const uint8_t *key, int family)
 {
-	uint64_t	 h = t->seed ^ (uint64_t)family, w;
+	uint64_t	 h = t->sh->seed ^ (uint64_t)family, w;
 
 	for (int i = 0; i < 16; i += 8) {
 		memcpy(&w, key + i, 8);
@@ -234,7 +258,7 @@ source_find(struct source_table *t, const struct per_source *ps,
 	uint64_t		 h = source_hash(t, key, family);
 
 	for (int i = 0; i < PROBE; i++) {
-		e = &t->entry[(h + i) % t->nsources];
+		e = &t->sh->entry[(h + i) % t->nsources];
 		if (e->family == family && memcmp(e->key, key, 16) == 0)
 			return e;
 		if (spare == NULL && reusable(e, ps, now))
@@ -254,8 +278,8 @@ static void
 table_lock(struct source_table *t)
 {
 	/* Its last holder died: what it did under the lock is whole. */
-	if (pthread_mutex_lock(&t->lock) == EOWNERDEAD)
-		pthread_mutex_consistent(&t->lock);
+	if (pthread_mutex_lock(&t->sh->lock) == EOWNERDEAD)
+		pthread_mutex_consistent(&t->sh->lock);
 }
 
 /*
@@ -293,12 +317,12 @@ source_take(const struct source_ref *r, const struct sockaddr_storage *peer,
 		v = SOURCE_OK;
 		if (ps->rate > 0)
 			e->tokens -= TOKEN;
-		*entry = (int)(e - t->entry);
+		*entry = (int)(e - t->sh->entry);
 		/* The ledger first: a death between undercounts, never over. */
 		atomic_fetch_add(&r->ledger[*entry], 1);
 		atomic_fetch_add(&e->active, 1);
 	}
-	pthread_mutex_unlock(&t->lock);
+	pthread_mutex_unlock(&t->sh->lock);
 	return v;
 }
 
@@ -310,6 +334,16 @@ source_take(const struct source_ref *r, const struct sockaddr_storage *peer,
 void
 source_put(const struct source_ref *r, int entry)
 {
-	atomic_fetch_sub(&r->table->entry[entry].active, 1);
+	atomic_fetch_sub(&r->table->sh->entry[entry].active, 1);
 	atomic_fetch_sub(&r->ledger[entry], 1);
 }
+
+#ifdef TCPD_TEST_HOOKS
+/* Tests only: a compromised worker's ledger, every count at its largest. */
+void
+source_hostile(const struct source_ref *r)
+{
+	for (int i = 0; i < r->table->nsources; i++)
+		atomic_store(&r->ledger[i], UINT_MAX);
+}
+#endif

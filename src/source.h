@@ -11,6 +11,7 @@
 #include <stddef.h>
 
 struct per_source;
+struct shm;
 struct source_table;
 
 /*
@@ -30,8 +31,10 @@ struct source_table *
 void		source_hold(struct source_table *);
 void		source_release(struct source_table *);
 int		source_size(const struct source_table *);
-atomic_uint	*source_ledger_new(struct source_table *);
-void		 source_ledger_free(struct source_table *, atomic_uint *);
+const struct shm *
+		 source_shm(const struct source_table *);
+int		 source_ledger_new(struct source_table *, struct shm *);
+void		 source_ledger_free(struct source_table *, struct shm *);
 
 /* In a worker's acceptor threads and its loop. */
 /* What source_take() says. */
@@ -47,5 +50,6 @@ enum source_verdict
 		    const struct sockaddr_storage *, int *entry, char *why,
 		    size_t whylen);
 void		 source_put(const struct source_ref *, int entry);
+void		 source_hostile(const struct source_ref *);	/* tests */
 
 #endif

@@ -24,6 +24,7 @@
 #include "proc.h"
 #include "services/service.h"
 #include "status.h"
+#include "util.h"
 #include "supervise.h"
 
 /* One slot socket's accept queue, now and at most (its backlog). */
@@ -41,15 +42,22 @@ queue_of(int fd, unsigned *now, unsigned *max)
 	}
 }
 
+/* A worker's figures, as far as they could be true (proc_count()). */
 static void
-add_proc(struct svc_sum *sum, const struct proc *p)
+add_proc(struct svc_sum *sum, const struct proc *p, int64_t now)
 {
-	sum->open += atomic_load(&p->beat->conns);
-	sum->accepted += atomic_load(&p->beat->accepted);
-	sum->bytes_in += atomic_load(&p->beat->bytes_in);
-	sum->bytes_out += atomic_load(&p->beat->bytes_out);
+	unsigned long long	 acc, open = atomic_load(&p->beat->conns);
+
+	acc = proc_count(p, &p->beat->accepted, PROC_CONNS_PER_MS, now);
+	add_counted(&sum->open, open < acc ? open : acc);
+	add_counted(&sum->accepted, acc);
+	add_counted(&sum->bytes_in, proc_count(p, &p->beat->bytes_in,
+	    PROC_BYTES_PER_MS, now));
+	add_counted(&sum->bytes_out, proc_count(p, &p->beat->bytes_out,
+	    PROC_BYTES_PER_MS, now));
 	for (int i = 0; i < REFUSED_KINDS; i++)
-		sum->refused[i] += atomic_load(&p->beat->refused[i]);
+		add_counted(&sum->refused[i], proc_count(p,
+		    &p->beat->refused[i], PROC_CONNS_PER_MS, now));
 }
 
 /* A service's figures, summed over its slots and retiring workers. */
@@ -69,20 +77,20 @@ status_sum(const struct status_in *in, const struct conf_service *sv,
 		if (sl->cur != NULL && sl->cur->ready)
 			sum->running++;
 		if (sl->cur != NULL)
-			add_proc(sum, sl->cur);
+			add_proc(sum, sl->cur, in->now);
 		if (sl->next != NULL)
-			add_proc(sum, sl->next);
+			add_proc(sum, sl->next, in->now);
 	}
 	for (const struct proc *p = s->retiring; p != NULL; p = p->next)
 		if (strcmp(p->service, sv->name) == 0)
-			add_proc(sum, p);
+			add_proc(sum, p, in->now);
 	for (st = s->stats; st != NULL; st = st->next)
 		if (strcmp(st->service, sv->name) == 0) {
-			sum->accepted += st->accepted;
-			sum->bytes_in += st->bytes_in;
-			sum->bytes_out += st->bytes_out;
+			add_counted(&sum->accepted, st->accepted);
+			add_counted(&sum->bytes_in, st->bytes_in);
+			add_counted(&sum->bytes_out, st->bytes_out);
 			for (int i = 0; i < REFUSED_KINDS; i++)
-				sum->refused[i] += st->refused[i];
+				add_counted(&sum->refused[i], st->refused[i]);
 		}
 }
 
@@ -135,7 +143,7 @@ refused_total(const struct svc_sum *sum)
 	unsigned long long	 n = 0;
 
 	for (int i = 0; i < REFUSED_KINDS; i++)
-		n += sum->refused[i];
+		add_counted(&n, sum->refused[i]);
 	return n;
 }
 

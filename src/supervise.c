@@ -5,6 +5,7 @@
 #include <sys/uio.h>
 
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -332,14 +333,19 @@ static void
 sup_account(struct sup *s, const struct proc *p)
 {
 	struct svc_stats	*st = sup_stats(s, p->service);
+	int64_t			 now = s->loop->now;
 
 	if (st == NULL)
 		return;
-	st->accepted += atomic_load(&p->beat->accepted);
-	st->bytes_in += atomic_load(&p->beat->bytes_in);
-	st->bytes_out += atomic_load(&p->beat->bytes_out);
+	add_counted(&st->accepted, proc_count(p, &p->beat->accepted,
+	    PROC_CONNS_PER_MS, now));
+	add_counted(&st->bytes_in, proc_count(p, &p->beat->bytes_in,
+	    PROC_BYTES_PER_MS, now));
+	add_counted(&st->bytes_out, proc_count(p, &p->beat->bytes_out,
+	    PROC_BYTES_PER_MS, now));
 	for (int i = 0; i < REFUSED_KINDS; i++)
-		st->refused[i] += atomic_load(&p->beat->refused[i]);
+		add_counted(&st->refused[i], proc_count(p, &p->beat->refused[i],
+		    PROC_CONNS_PER_MS, now));
 	if (p->stopping == STOP_NONE)
 		st->restarts++;
 }

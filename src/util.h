@@ -20,6 +20,16 @@ sleep_ms(long ms)
 	nanosleep(&ts, NULL);
 }
 
+/*
+ * Add a count a worker kept to a total, stopping at the largest: a
+ * worker's word must not wrap a total round to a small one.
+ */
+static inline void
+add_counted(unsigned long long *total, unsigned long long n)
+{
+	*total = n > ~0ULL - *total ? ~0ULL : *total + n;
+}
+
 #ifndef HAVE_CLOSE_RANGE
 int	close_range(unsigned, unsigned, int);	/* compat.c */
 #endif

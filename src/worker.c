@@ -22,6 +22,7 @@
 #include "conn_timer.h"
 #include "connlog.h"
 #include "handoff.h"
+#include "hostile.h"
 #include "log.h"
 #include "loop.h"
 #include "proctitle.h"
@@ -118,12 +119,12 @@ worker_want(void *arg, struct conn *c)
 /* What each signal means to a worker; all are read from a signalfd. */
 static const struct {
 	int	 sig;
-	enum { WS_REAP, WS_DRAIN, WS_FAST, WS_HANG, WS_NONE } act;
+	enum { WS_REAP, WS_DRAIN, WS_FAST, WS_HANG, WS_HOSTILE, WS_NONE } act;
 } worker_signals[] = {
 	{ SIGCHLD, WS_REAP }, { SIGQUIT, WS_DRAIN },
 	{ SIGTERM, WS_FAST }, { SIGINT, WS_FAST },
 #ifdef TCPD_TEST_HOOKS
-	{ SIGUSR1, WS_HANG },
+	{ SIGUSR1, WS_HANG }, { SIGWINCH, WS_HOSTILE },
 #else
 	{ SIGUSR1, WS_NONE },
 #endif
@@ -164,6 +165,12 @@ worker_sig_cb(struct io *io, uint32_t ev)
 			case WS_HANG:	/* tests only: a handler's bug */
 				for (;;)
 					pause();
+			case WS_HOSTILE: /* tests only: a compromised worker */
+#ifdef TCPD_TEST_HOOKS
+				hostile_act(w->beat, &w->limit, &w->src,
+				    w->ctl_io.fd, getppid());
+#endif
+				break;
 			case WS_NONE:
 				log_notice("%s slot %d: signal %d (%s) ignored: "
 				    "signals are for the master", w->svc->name,

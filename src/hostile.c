@@ -1,0 +1,112 @@
+/*
+ * Tests only (--enable-test-hooks): a worker that writes what a
+ * compromised one would, into everything the master reads of it, and
+ * dies.  The master must signal no process group it does not itself know
+ * to be a program's, stay up, and keep its figures and limits true.
+ */
+#include "config.h"
+
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include <limits.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "hostile.h"
+#include "limit.h"
+#include "log.h"
+#include "source.h"
+#include "worker.h"
+
+#ifdef TCPD_TEST_HOOKS
+
+/* Name g in the next free place of the heartbeat's groups, if any. */
+static void
+hostile_name(struct heartbeat *beat, int *at, int g)
+{
+	while (*at < BEAT_GROUPS && atomic_load(&beat->groups[*at]) != 0)
+		(*at)++;
+	if (*at < BEAT_GROUPS)
+		atomic_store(&beat->groups[(*at)++], g);
+}
+
+/*
+ * The groups to name, beside the real ones: those in the file $TCPD_TEST_HOSTILE (numbers,
+ * separated by anything), then 1, -1, 0x7fffffff, the master's pid and
+ * group, and this worker's own group.
+ */
+static void
+hostile_groups(struct heartbeat *beat, pid_t master)
+{
+	const char	*path = getenv("TCPD_TEST_HOSTILE");
+	char		 buf[4096], *s, *end;
+	FILE		*f;
+	size_t		 len = 0;
+	int		 at = 0;
+	long		 v;
+
+	if (path != NULL && (f = fopen(path, "r")) != NULL) {
+		len = fread(buf, 1, sizeof(buf) - 1, f);
+		fclose(f);
+	}
+	buf[len] = '\0';
+	for (s = buf; *s != '\0'; s = end) {
+		v = strtol(s, &end, 10);
+		if (end == s)
+			end = s + 1;
+		else
+			hostile_name(beat, &at, (int)v);
+	}
+	hostile_name(beat, &at, 1);
+	hostile_name(beat, &at, -1);
+	hostile_name(beat, &at, INT_MAX);
+	hostile_name(beat, &at, master);
+	hostile_name(beat, &at, getpgid(master));
+	hostile_name(beat, &at, getpgrp());
+}
+
+/* Messages of every wrong size and kind on the control socket. */
+static void
+hostile_messages(int ctl)
+{
+	char	 big[4096];
+	struct worker_msg m = { .type = WORKER_METRICS, .how = 0xff,
+	    .pad = 0xffff, .timeout = UINT32_MAX };
+
+	memset(big, 0xff, sizeof(big));
+	send(ctl, big, 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+	send(ctl, big, sizeof(big), MSG_NOSIGNAL | MSG_DONTWAIT);
+	send(ctl, big, sizeof(m), MSG_NOSIGNAL | MSG_DONTWAIT);
+	send(ctl, &m, sizeof(m), MSG_NOSIGNAL | MSG_DONTWAIT);
+	m.type = WORKER_READY;
+	send(ctl, &m, sizeof(m), MSG_NOSIGNAL | MSG_DONTWAIT);
+}
+
+void
+hostile_act(struct heartbeat *beat, const struct limit_ref *limit,
+    const struct source_ref *src, int ctl, pid_t master)
+{
+	hostile_groups(beat, master);
+	atomic_store(&beat->accepted, ULLONG_MAX - 1000);
+	atomic_store(&beat->finished, ULLONG_MAX);
+	atomic_store(&beat->conns, UINT_MAX);
+	atomic_store(&beat->bytes_in, ULLONG_MAX);
+	atomic_store(&beat->bytes_out, ULLONG_MAX);
+	for (int i = 0; i < REFUSED_KINDS; i++)
+		atomic_store(&beat->refused[i], ULLONG_MAX);
+	if (limit->shm != NULL)
+		limit_hostile(limit);
+	if (src->table != NULL)
+		source_hostile(src);
+	hostile_messages(ctl);
+	log_warnx("test hook: wrote a compromised worker's heartbeat, "
+	    "counts and messages; dying");
+	raise(SIGKILL);
+	abort();
+}
+#endif

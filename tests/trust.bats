@@ -1,0 +1,146 @@
+#!/usr/bin/env bats
+# The master trusts nothing a worker can write: a worker that writes what
+# a compromised one would (foreign process groups, the master's own,
+# huge counts, a full ledger, messages of every wrong size) and dies
+# makes the master signal no process outside tcpd, and leaves it running
+# with its limits and figures true.  And no worker maps another's shared
+# memory, nor that of a service it does not serve.
+
+load helpers
+
+# A program that says its pid (its process group: programs lead their
+# own) and stays.
+PROG='exec = [ "/bin/sh", "-c", "echo $$; exec sleep 60" ];'
+
+# greet FD SRC: connect from address SRC to $PORT on fd FD, through nc.
+greet() {
+	eval "exec $1< <(exec nc -s $2 127.0.0.1 $PORT </dev/null)"
+	BG_PIDS="${BG_PIDS:-} $!"
+}
+
+# pgid_is PID G: the process group of PID is G.
+pgid_is() {
+	[ "$(ps -o pgid= -p "$1" | tr -d ' ')" = "$2" ]
+}
+
+# json EXPR: a Python expression on the JSON status as j.
+json() {
+	"$TCPD" -c "$CONF" -s status --json >"$T/status.json" || return 1
+	python3 -c 'import json, sys; j = json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' \
+	    "$T/status.json" "$1"
+}
+
+@test "a worker writing what a compromised one would: no process outside tcpd is signalled, limits stay true" {
+	[ "$(id -u)" -eq 0 ] || skip "the foreign process group must be root's, as the master"
+	grep -q 'test hooks' < <("$TCPD" -V) || skip "built without --enable-test-hooks"
+	# A root process group of nobody's in tcpd: a victim to aim at.
+	setsid sleep 300 &
+	foreign=$!
+	BG_PIDS="$foreign"
+	wait_for 5 pgid_is "$foreign" "$foreign"
+
+	PORT=$(free_port)
+	OPORT=$(free_port)
+	write_conf '' "$(conf_service hostile exec "\"127.0.0.1:$PORT\"" \
+	    "workers = 1; max_connections = 3; per_source = { max_connections = 2; }; $PROG")
+$(conf_service other exec "\"127.0.0.1:$OPORT\"" "workers = 1; $PROG")"
+	TCPD_TEST_HOSTILE=$T/groups start_tcpd 2
+
+	# A program of the worker to be compromised, and one of another.
+	exec 5<>"/dev/tcp/127.0.0.1/$PORT"
+	read -r -t 5 mine <&5
+	exec 6<>"/dev/tcp/127.0.0.1/$OPORT"
+	read -r -t 5 theirs <&6
+	# Their workers are their parents.
+	hostile=$(ps -o ppid= -p "$mine" | tr -d ' ')
+	other=$(ps -o ppid= -p "$theirs" | tr -d ' ')
+	[ -n "$hostile" ]
+	[ -n "$other" ]
+
+	# It names, besides its real program, the foreign group, the other
+	# worker, the other worker's program, the master and this test's
+	# own group (the hook adds 1, -1, INT_MAX and the master's group);
+	# writes its counts, cell and ledger at their largest; and dies.
+	echo "$foreign $other $theirs $TCPD_PID $(ps -o pgid= -p $$)" >"$T/groups"
+	kill -WINCH "$hostile"
+	wait_for 5 log_has_n 1 "test hook: wrote a compromised worker's heartbeat"
+	wait_for 5 log_has_n 1 "hostile: worker $hostile named [0-9]+ process groups? that no program of it leads \\([-0-9]+(, \\.\\.\\.)?\\): not signalled$"
+	wait_for 5 log_has_n 1 "hostile: worker $hostile left 1 program running"
+	wait_for 5 log_has_n 1 "hostile: process group $mine of a dead worker ended after"
+	# Past the 2 s from SIGTERM to SIGKILL: nothing foreign was touched.
+	wait_for 5 log_has_n 2 "worker [0-9]+ started: service hostile"
+	alive "$foreign"
+	alive "$other"
+	alive "$theirs"
+	alive "$TCPD_PID"
+	dead "$mine"
+
+	# Limits are true: two clients from 127.0.0.1 (per_source 2), a
+	# third from it refused, one from 127.0.0.2 takes the third unit of
+	# max_connections, and one from 127.0.0.3 waits in the queue.
+	wait_for 5 test_json 'j["services"][0]["max_connections_used"] == 0'
+	exec 5>&-
+	greet 4 127.0.0.1
+	read -r -t 5 a <&4
+	greet 5 127.0.0.1
+	read -r -t 5 b <&5
+	[ -n "$a" ]
+	[ -n "$b" ]
+	greet 7 127.0.0.1
+	run -1 read -r -t 5 c <&7
+	wait_for 5 log_has_n 1 'refused service=hostile .* reason="per_source max_connections 2"'
+	greet 8 127.0.0.2
+	read -r -t 5 d <&8
+	[ -n "$d" ]
+	greet 9 127.0.0.3
+	wait_for 5 accept_queue_is "$PORT" 1
+	run -0 json 'j["services"][0]["max_connections_used"]'
+	assert_output 3
+
+	# Its figures stay sane: what no worker could have done in its life
+	# is not counted; the rest is what the clients did.
+	run -0 json '[(s["accepted"], s["open"], sum(s["refused"].values())) for s in j["services"]]'
+	assert_output '[(4, 3, 1), (1, 1, 0)]'
+	run -0 "$TCPD" -c "$CONF" -s status
+	assert_line --regexp '^hostile +exec +1/1 '
+	exec 4>&- 5>&- 6>&- 7>&- 8>&- 9>&-
+}
+
+# test_json EXPR: EXPR on the JSON status is true.
+test_json() {
+	[ "$(json "$1")" = True ]
+}
+
+# shared_maps PID: the inodes of the shared memory PID maps, one a line.
+shared_maps() {
+	awk '$6 == "/dev/zero" || $6 ~ /^\/SYSV/ { print $5 }' "/proc/$1/maps" | sort -u
+}
+
+@test "a worker maps its own shared memory and its service's, no other worker's" {
+	local ports=() i svcs=''
+	for i in 1 2 3 4; do
+		ports+=("$(free_port)")
+		svcs+=$(conf_service "s$i" echo "\"127.0.0.1:${ports[-1]}\"" \
+		    "workers = 2; max_connections = 10; per_source = { max_connections = 5; };")
+		svcs+=$'\n'
+	done
+	write_conf '' "$svcs"
+	start_tcpd 8
+	# The master maps them all: 8 heartbeats, 8 ledgers, 4 counts, 4 tables.
+	[ "$(shared_maps "$TCPD_PID" | grep -c .)" -ge 24 ]
+	local w n seen=()
+	for w in $(workers); do
+		# Its heartbeat and ledger, its service's count and table.
+		n=$(shared_maps "$w" | grep -c .)
+		[ "$n" -eq 4 ] || fail "worker $w maps $n shared regions, not 4: $(cat /proc/$w/maps)"
+		seen+=("$(shared_maps "$w")")
+	done
+	# Any two workers share at most their service's two.
+	local j common
+	for ((i = 0; i < ${#seen[@]}; i++)); do
+		for ((j = i + 1; j < ${#seen[@]}; j++)); do
+			common=$(comm -12 <(echo "${seen[i]}") <(echo "${seen[j]}") | grep -c . || true)
+			[ "$common" -le 2 ] || fail "two workers share $common regions"
+		done
+	done
+}
