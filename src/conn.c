@@ -235,7 +235,8 @@ conn_release(struct conn *c)
 	}
 	free(c->hbuf);
 	s->live--;
-	s->released++;
+	if (!(c->flags & CONN_REFUSED))
+		s->released++;	/* a refused one was, as it came */
 	free(c->out);
 	free(c);
 }

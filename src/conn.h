@@ -47,7 +47,8 @@ struct conn_set {
 	struct conn_list	 untimed;
 	unsigned		 live;		/* not yet released */
 	unsigned		 refusing;	/* of them, refused ones */
-	unsigned long long	 released;	/* since the worker started */
+	unsigned long long	 released;	/* since the worker started;
+						   refused ones as they come */
 	char			*scratch;	/* shared read buffer */
 	size_t			 scratchlen;
 	const struct limit_ref	*limit;		/* max_connections, or NULL */

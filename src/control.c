@@ -65,6 +65,21 @@ client_free(struct client *c)
 	free(c);
 }
 
+/*
+ * Throw away what the client sent beyond its request: a unix socket
+ * closed with unread input makes the peer's next read fail with
+ * ECONNRESET, before it has read the answer.
+ */
+static void
+client_drain(int fd)
+{
+	char	 buf[4096];
+
+	for (int i = 0; i < 16 && recv(fd, buf, sizeof(buf), MSG_DONTWAIT) >
+	    0; i++)
+		;
+}
+
 /* Send what is left of the answer; done, the connection closes. */
 static void
 client_write(struct client *c)
@@ -84,23 +99,19 @@ client_write(struct client *c)
 		}
 		c->outoff += n;
 	}
+	client_drain(c->io.fd);
 	client_free(c);
 }
 
-/* A whole line is in: answer it. */
+/* Answer with out (NULL: none could be made), then close. */
 static void
-client_request(struct client *c, char *line)
+client_answer(struct client *c, char *out, size_t len)
 {
-	const char	 unknown[] = "error: unknown request (status, "
-			    "status json)\n";
-
-	c->out = c->ctl->answer(c->ctl->arg, line, &c->outlen);
-	if (c->out == NULL && (c->out = strdup(unknown)) != NULL)
-		c->outlen = strlen(unknown);
-	if (c->out == NULL) {
+	if ((c->out = out) == NULL) {
 		client_free(c);
 		return;
 	}
+	c->outlen = len;
 	shutdown(c->io.fd, SHUT_RD);
 	if (loop_set(c->ctl->loop, &c->io, EPOLLOUT) == -1) {
 		client_free(c);
@@ -109,11 +120,41 @@ client_request(struct client *c, char *line)
 	client_write(c);
 }
 
+/* An error line, in the one style the answers share. */
+static void
+client_error(struct client *c, const char *what)
+{
+	char	*out;
+	int	 n;
+
+	n = asprintf(&out, "error: %s (status, status json)\n", what);
+	client_answer(c, n == -1 ? NULL : out, n == -1 ? 0 : (size_t)n);
+}
+
+/* A whole line is in: answer it. */
+static void
+client_request(struct client *c, char *line)
+{
+	char	*out;
+	size_t	 len;
+
+	if ((out = c->ctl->answer(c->ctl->arg, line, &len)) == NULL)
+		client_error(c, "unknown request");
+	else
+		client_answer(c, out, len);
+}
+
+/*
+ * Read the request.  A line is a request; a NUL byte in it, even before
+ * its newline, or a line longer than any request, is a bad one, answered
+ * at once rather than left to the deadline.
+ */
 static void
 client_cb(struct io *io, uint32_t ev)
 {
 	struct client	*c = container_of(io, struct client, io);
 	char		*nl;
+	size_t		 len;
 	ssize_t		 n;
 
 	if (c->out != NULL) {
@@ -131,11 +172,15 @@ client_cb(struct io *io, uint32_t ev)
 	}
 	c->inlen += n;
 	c->in[c->inlen] = '\0';
-	if ((nl = strchr(c->in, '\n')) != NULL) {
+	nl = memchr(c->in, '\n', c->inlen);
+	len = nl != NULL ? (size_t)(nl - c->in) : c->inlen;
+	if (memchr(c->in, '\0', len) != NULL)
+		client_error(c, "bad request");
+	else if (nl != NULL) {
 		*nl = '\0';
 		client_request(c, c->in);
 	} else if (c->inlen == sizeof(c->in) - 1)
-		client_free(c);		/* no request is that long */
+		client_error(c, "bad request");	/* no request is that long */
 }
 
 static void

@@ -92,10 +92,14 @@ worker_serve(void *arg, const struct accepted *a)
 
 	if (a->refused) {
 		/* Said in the log already; ended at once if it cannot linger. */
-		if (conn_refuse(&w->conns, a->fd, &a->peer, a->len) == NULL) {
+		if (conn_refuse(&w->conns, a->fd, &a->peer, a->len) == NULL)
 			acceptor_drop(a->fd, NULL, &a->peer, NULL);
-			w->conns.released++;
-		}
+		/*
+		 * Finished, as the heartbeat counts: while it lingers to end
+		 * politely it serves no one, and a worker that dies then was
+		 * not holding it for a client.
+		 */
+		w->conns.released++;
 		return;
 	}
 	if (conn_new(&w->conns, a->fd, &a->peer, a->len, a->source) == NULL) {

@@ -24,9 +24,11 @@ enum refusal {
 /*
  * A worker's heartbeat, in memory shared with the master: the loop's
  * last wakeup (CLOCK_MONOTONIC ms), its open connections, and counts of
- * the connections accepted and finished (from which the master tells
- * how many a worker that died still held) and refused; and the process
- * groups of its programs, which the master ends if the worker dies.
+ * the connections accepted (refused ones too) and finished (a refused
+ * one as soon as the loop takes it, though it lingers a while to end
+ * politely), from which the master tells how many a worker that died
+ * still held for its clients, and refused; and the process groups of
+ * its programs, which the master ends if the worker dies.
  */
 #define BEAT_GROUPS	1024
 

@@ -86,6 +86,41 @@ metric_is() {	# metric_is LINE_START VALUE: a condition for wait_for
 	assert_line --partial "HTTP/1.0 200 OK"
 }
 
+# ask FORMAT: FORMAT (printf's) as the whole request, from a client that
+# keeps its end open: only the server's answer and close end it.
+ask() {
+	run -0 timeout 5 bash -c 'printf "$2" | nc 127.0.0.1 "$1"' _ "$MPORT" "$1"
+}
+
+@test "a NUL byte, a bare CR or mixed line ends: 400 at once, not a wait" {
+	two_services
+	# The idle timeout (300 s) is far beyond the client's 5 s.
+	ask 'GET /metrics HTTP/1.1\r\nHost: x\0y\r\n\r\n'
+	assert_line --partial "400 Bad Request"
+	ask 'GET /metrics\0 HTTP/1.1\r\n\r\n'
+	assert_line --partial "400 Bad Request"
+	# A bare LF line, then CRLF: no empty line of either kind.
+	ask 'GET /metrics HTTP/1.1\n\r\n'
+	assert_line --partial "400 Bad Request"
+	ask 'GET /metrics HTTP/1.1\r\nHost: x\n\n'
+	assert_line --partial "400 Bad Request"
+	ask 'GET /metrics HTTP/1.1\r\nHost: x\r\n\n'
+	assert_line --partial "400 Bad Request"
+	ask 'GET /metrics HTTP/1.1\rHost: x\r\n\r\n'
+	assert_line --partial "400 Bad Request"
+	ask '\r\n\r\n'
+	assert_line --partial "400 Bad Request"
+	# Bare LFs throughout, or CRLFs throughout: answered.
+	ask 'GET /metrics HTTP/1.1\nHost: x\n\n'
+	assert_line --partial "HTTP/1.1 200 OK"
+	assert_line --partial "tcpd_info"
+	ask 'GET /metrics HTTP/1.0\r\nHost: x\r\n\r\n'
+	assert_line --partial "HTTP/1.0 200 OK"
+	# What follows the head is not the head's business.
+	ask 'GET /metrics HTTP/1.1\r\n\r\n\0\r'
+	assert_line --partial "HTTP/1.1 200 OK"
+}
+
 @test "the metrics service's own access rules apply" {
 	two_services 'access = [ "allow 127.0.0.1", "deny all" ];'
 	run -0 timeout 5 bash -c 'printf "GET /metrics HTTP/1.0\r\n\r\n" | nc -N -s 127.0.0.2 127.0.0.1 "$1"' _ "$MPORT"

@@ -159,7 +159,8 @@ monotonic_us() {
 	# From the process that was started (the one systemd listens to),
 	# not from the master, which is not the main process until then.
 	sender=$(sed -n 's/^sd_notify: pid=\([0-9]*\) .*MAINPID=.*/\1/p' "$LOG")
-	[ -n "$sender" ] && [ "$sender" != "$TCPD_PID" ]
+	[ -n "$sender" ]
+	[ "$sender" != "$TCPD_PID" ]
 	# Then the master speaks for itself.
 	master=$TCPD_PID
 	run -0 "$TCPD" -s quit -c "$CONF"

@@ -141,7 +141,8 @@ burst_from() {
 	wait "$flood"
 	n=$(cat "$T/burst.127.0.0.2")
 	echo "# flood: $n of 150 answered" >&3
-	[ "$n" -ge 5 ] && [ "$n" -lt 150 ]
+	[ "$n" -ge 5 ]
+	[ "$n" -lt 150 ]
 	[ "$(cat "$T/burst.127.0.0.3")" -eq 10 ]
 	wait_for 5 log_has_n 1 "refused.*127\\.0\\.0\\.2.*per_source rate 5/s burst 5"
 	[ "$(log_count 'refused.*127\.0\.0\.3')" -eq 0 ]

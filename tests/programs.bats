@@ -184,7 +184,8 @@ killed_after_at_least() {
 	killed_after_at_least "$pid" 3
 	# Its unit is free: the second client's program runs.
 	read -r -t 10 pid2 child2 <&6
-	[ -n "$pid2" ] && [ "$pid2" != "$pid" ]
+	[ -n "$pid2" ]
+	[ "$pid2" != "$pid" ]
 	exec 5>&- 6>&-
 }
 

@@ -94,6 +94,44 @@ time.sleep(30)' "$T/tcpd.sock" >"$T/silent" 2>&1 &
 	assert_echo "$PORT" still
 }
 
+# ctl BYTES: send BYTES (Python bytes syntax) on the control socket and
+# print the answer, keeping the sending end open: only the master's
+# close ends it; a socket time-out under the master's 2 s shows as one.
+ctl() {
+	python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.settimeout(1.5)
+s.connect(sys.argv[1])
+s.sendall(eval(sys.argv[2]))
+out = b""
+while True:
+    b = s.recv(4096)
+    if not b:
+        break
+    out += b
+sys.stdout.write(out.decode())' "$T/tcpd.sock" "$1"
+}
+
+@test "the control socket: a NUL byte or too long a line is a bad request, at once" {
+	one_service e echo
+	run -0 ctl 'b"sta\0tus\n"'
+	assert_output "error: bad request (status, status json)"
+	# Without its newline yet: the NUL says enough.
+	run -0 ctl 'b"status\0"'
+	assert_output "error: bad request (status, status json)"
+	run -0 ctl 'b"s" * 63'
+	assert_output "error: bad request (status, status json)"
+	# More than it reads: the rest is thrown away, so that the client
+	# reads the answer, not a reset.
+	run -0 ctl 'b"s" * 300'
+	assert_output "error: bad request (status, status json)"
+	run -0 ctl 'b"stat\n"'
+	assert_output "error: unknown request (status, status json)"
+	run -0 ctl 'b"status\n\0"'
+	assert_line --regexp "^e/0 +ready"
+}
+
 @test "a worker killed shows as a restart, and its counts stay with the service" {
 	one_service e echo
 	assert_echo "$PORT" one

@@ -70,7 +70,8 @@ closed_field() {
 	wait_for 10 log_has_n 1 "closed service=e client=10\\.77\\.0\\.2:"
 	rtt=$(closed_field rtt_ms)
 	echo "# rtt_ms=$rtt retrans=$(closed_field retrans)" >&3
-	[ "${rtt%.*}" -ge 90 ] && [ "${rtt%.*}" -le 400 ]
+	[ "${rtt%.*}" -ge 90 ]
+	[ "${rtt%.*}" -le 400 ]
 	[ "$(closed_field retrans)" -gt 0 ]
 }
 

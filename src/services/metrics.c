@@ -2,7 +2,9 @@
  * metrics: GET /metrics over HTTP/1.0 or 1.1, answered with the
  * master's figures in the Prometheus text format (the same figures as
  * tcpd -s status).  One request per connection; anything else gets a
- * 400, 404 or 405, and every answer ends the connection.
+ * 400, 404, 405 or 431, and every answer ends the connection.  A request
+ * that cannot become whole (a NUL byte, a bare CR, mixed line ends) gets
+ * its 400 as soon as that is seen, not at the idle timeout.
  */
 #include "config.h"
 
@@ -129,6 +131,43 @@ metrics_request(struct conn *c)
 	c->set->want(c->set->want_arg, c);
 }
 
+/*
+ * Where the request in buf stands: 1 its head is whole (it ends with an
+ * empty line), 0 not yet, -1 malformed: a NUL byte, a CR with something
+ * other than LF after it, or lines ending with CRLF and bare LF both (the
+ * first line's end sets which).  What follows the head is not looked at.
+ * Rescanned from the start on each read: it is at most REQUEST_MAX.
+ */
+static int
+metrics_head(const char *buf, size_t len)
+{
+	size_t	 i, start = 0;
+	int	 crlf = -1, cr;
+
+	for (i = 0; i < len; i++) {
+		if (buf[i] == '\0')
+			return -1;
+		if (buf[i] == '\r') {
+			if (i + 1 == len)
+				return 0;	/* its LF may come next */
+			if (buf[i + 1] != '\n')
+				return -1;
+			continue;
+		}
+		if (buf[i] != '\n')
+			continue;
+		cr = i > start && buf[i - 1] == '\r';
+		if (crlf == -1)
+			crlf = cr;
+		else if (cr != crlf)
+			return -1;
+		if (i - start == (size_t)cr)
+			return 1;		/* an empty line */
+		start = i + 1;
+	}
+	return 0;
+}
+
 static void
 metrics_input(struct conn *c)
 {
@@ -156,9 +195,14 @@ metrics_input(struct conn *c)
 	memcpy(c->hbuf + c->hlen, buf, n);
 	c->hlen += n;
 	c->hbuf[c->hlen] = '\0';
-	if (strstr(c->hbuf, "\r\n\r\n") != NULL ||
-	    strstr(c->hbuf, "\n\n") != NULL)
+	switch (metrics_head(c->hbuf, c->hlen)) {
+	case 1:
 		metrics_request(c);
+		break;
+	case -1:
+		metrics_error(c, 400, "Bad Request");
+		break;
+	}
 }
 
 static void
