@@ -17,6 +17,7 @@
 #include "conf.h"
 #include "conf_get.h"
 #include "conf_net.h"
+#include "conf_peek.h"
 #include "conf_src.h"
 #include "log.h"
 #include "services/service.h"
@@ -245,20 +246,14 @@ load_control_socket(struct conf_ctx *x, struct conf *c,
 {
 	const config_setting_t	*s;
 	const char		*cs = NULL;
-	size_t			 len;
 
 	if (conf_get_string(x, root, "control_socket", &cs) == -1)
 		return -1;
 	if (cs != NULL)
 		c->control_socket = conf_path(c, cs);
-	else if (c->pid_file != NULL) {
-		len = strlen(c->pid_file);
-		if (len > 4 && strcmp(c->pid_file + len - 4, ".pid") == 0)
-			len -= 4;
-		if ((c->control_socket = malloc(len + 6)) != NULL)
-			snprintf(c->control_socket, len + 6, "%.*s.sock",
-			    (int)len, c->pid_file);
-	} else
+	else if (c->pid_file != NULL)
+		c->control_socket = conf_socket_beside(c->pid_file);
+	else
 		return 0;
 	if (c->control_socket == NULL)
 		return conf_err(x, root, "out of memory");

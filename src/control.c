@@ -27,15 +27,18 @@
 #include "util.h"
 
 #define CONTROL_CLIENTS		8
+/* Clients waiting for an outcome (a reload, the end): no deadline. */
+#define CONTROL_HELD		8
 /* Room for those, and for as many expired, freed between two waits. */
-#define CONTROL_ROOM		(2 * CONTROL_CLIENTS)
+#define CONTROL_ROOM		(2 * CONTROL_CLIENTS + CONTROL_HELD)
 #define CONTROL_DEADLINE_MS	2000
 #define CONTROL_REQUEST_MAX	64
 
 struct client {
 	struct io	 io;
 	struct control	*ctl;
-	int64_t		 deadline;
+	int64_t		 deadline;	/* INT64_MAX: held */
+	uint64_t	 tag;		/* held for control_release(); 0: the end */
 	char		 in[CONTROL_REQUEST_MAX];
 	size_t		 inlen;
 	char		*out;
@@ -80,7 +83,18 @@ client_drain(int fd)
 		;
 }
 
-/* Send what is left of the answer; done, the connection closes. */
+/* Does the client wait for an outcome, with no deadline? */
+static int
+client_held(const struct client *c)
+{
+	return c->deadline == INT64_MAX;
+}
+
+/*
+ * Send what is left of the answer; done, the connection closes, unless
+ * the client is held to the master's end: then it stays open until the
+ * master closes it (its exit), or the client does.
+ */
 static void
 client_write(struct client *c)
 {
@@ -99,6 +113,14 @@ client_write(struct client *c)
 		}
 		c->outoff += n;
 	}
+	if (client_held(c)) {
+		free(c->out);
+		c->out = NULL;
+		c->outlen = c->outoff = 0;
+		if (loop_set(c->ctl->loop, &c->io, EPOLLIN) == -1)
+			client_free(c);
+		return;
+	}
 	client_drain(c->io.fd);
 	client_free(c);
 }
@@ -112,7 +134,8 @@ client_answer(struct client *c, char *out, size_t len)
 		return;
 	}
 	c->outlen = len;
-	shutdown(c->io.fd, SHUT_RD);
+	if (!client_held(c))
+		shutdown(c->io.fd, SHUT_RD);
 	if (loop_set(c->ctl->loop, &c->io, EPOLLOUT) == -1) {
 		client_free(c);
 		return;
@@ -127,21 +150,46 @@ client_error(struct client *c, const char *what)
 	char	*out;
 	int	 n;
 
-	n = asprintf(&out, "error: %s (status, status json)\n", what);
+	n = asprintf(&out, "error: %s (status, status json, reload, quit, stop)\n", what);
 	client_answer(c, n == -1 ? NULL : out, n == -1 ? 0 : (size_t)n);
 }
 
-/* A whole line is in: answer it. */
+/* How many clients are held now. */
+static int
+control_nheld(const struct control *ctl)
+{
+	int	 n = 0;
+
+	for (int i = 0; i < CONTROL_ROOM; i++)
+		if (ctl->clients[i] != NULL && client_held(ctl->clients[i]))
+			n++;
+	return n;
+}
+
+/*
+ * A whole line is in: answer it now, or hold the client for the outcome
+ * the answer names (then an answer given now is its first line).
+ */
 static void
 client_request(struct client *c, char *line)
 {
-	char	*out;
-	size_t	 len;
+	struct control	*ctl = c->ctl;
+	char		*out;
+	size_t		 len = 0;
+	int		 hold = 0;
 
-	if ((out = c->ctl->answer(c->ctl->arg, line, &len)) == NULL)
-		client_error(c, "unknown request");
-	else
+	out = ctl->answer(ctl->arg, line, &len, &hold, &c->tag);
+	if (hold && control_nheld(ctl) >= CONTROL_HELD) {
+		free(out);
+		client_error(c, "too many clients waiting");
+		return;
+	}
+	if (hold)
+		c->deadline = INT64_MAX;
+	if (out != NULL)
 		client_answer(c, out, len);
+	else if (!hold)
+		client_error(c, "unknown request");
 }
 
 /*
@@ -162,6 +210,11 @@ client_cb(struct io *io, uint32_t ev)
 		return;
 	}
 	(void)ev;
+	if (client_held(c)) {
+		/* Nothing more is asked of a held client: it left, or errs. */
+		client_free(c);
+		return;
+	}
 	n = recv(io->fd, c->in + c->inlen, sizeof(c->in) - 1 - c->inlen,
 	    MSG_DONTWAIT);
 	if (n == -1 && (errno == EAGAIN || errno == EINTR))
@@ -199,8 +252,8 @@ control_accept_cb(struct io *io, uint32_t ev)
 			slot = i;
 			continue;
 		}
-		if (c->deadline <= ctl->loop->now)
-			continue;	/* expired, freed after this batch */
+		if (c->deadline <= ctl->loop->now || client_held(c))
+			continue;	/* expired (freed after this batch), held */
 		live++;
 		if (oldest == NULL || c->deadline < oldest->deadline)
 			oldest = c;
@@ -320,6 +373,27 @@ control_close(struct control *ctl)
 	free(ctl);
 }
 
+/*
+ * The outcome held clients wait for is known: answer text to each held
+ * with a tag from from to upto, and close.
+ */
+void
+control_release(struct control *ctl, uint64_t from, uint64_t upto,
+    const char *text)
+{
+	for (int i = 0; ctl != NULL && i < CONTROL_ROOM; i++) {
+		struct client *c = ctl->clients[i];
+		char *out;
+
+		if (c == NULL || !client_held(c) || c->tag < from ||
+		    c->tag > upto || c->tag == 0 || c->out != NULL)
+			continue;
+		c->deadline = ctl->loop->now + CONTROL_DEADLINE_MS;
+		out = strdup(text);
+		client_answer(c, out, out != NULL ? strlen(out) : 0);
+	}
+}
+
 /* Milliseconds until the next client's deadline; -1: none. */
 int
 control_timeout(const struct control *ctl)
@@ -328,7 +402,8 @@ control_timeout(const struct control *ctl)
 
 	for (int i = 0; ctl != NULL && i < CONTROL_ROOM; i++) {
 		struct client *c = ctl->clients[i];
-		if (c != NULL && (next == -1 || c->deadline < next))
+		if (c != NULL && !client_held(c) &&
+		    (next == -1 || c->deadline < next))
 			next = c->deadline;
 	}
 	if (next == -1)

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "conf_peek.h"
 #include "control.h"
 #include "log.h"
 #include "master.h"
@@ -36,16 +37,24 @@ static void __attribute__((noreturn))
 usage(FILE *fp, int status)
 {
 	fprintf(fp,
-	    "usage: tcpd [-fhtV] [-c file] [-s reload|quit|stop]\n"
-	    "       tcpd [-c file] -s status [--json]\n"
-	    "  -c file  configuration file (default %s)\n"
-	    "  -f       stay in the foreground, log to stderr too\n"
-	    "  -t       check the configuration file and exit\n"
-	    "  -s cmd   signal the running master: reload, quit (graceful\n"
-	    "           stop) or stop (fast stop); or ask it for its status\n"
-	    "  --json   with -s status: one JSON object\n"
-	    "  -V       print the version and exit\n"
-	    "  -h       print this help and exit\n", TCPD_CONF_PATH);
+	    "usage: tcpd [-ft] [-c file]\n"
+	    "       tcpd [-c file] [-p pidfile] [-S socket] -s reload|quit|stop "
+	    "[-w]\n"
+	    "       tcpd [-c file] [-p pidfile] [-S socket] -s status [--json]\n"
+	    "  -c, --config=file      configuration file (default %s)\n"
+	    "  -f, --foreground       stay in the foreground, log to stderr\n"
+	    "  -t, --test             check the configuration file and exit\n"
+	    "  -s, --signal=cmd       tell the running master: reload (and wait\n"
+	    "                         for its outcome), quit (graceful stop),\n"
+	    "                         stop (fast stop); or ask for its status\n"
+	    "  -w, --wait             with quit or stop: wait until it is gone\n"
+	    "  -p, --pid-file=file    with -s: the master's pid file\n"
+	    "  -S, --control-socket=path\n"
+	    "                         with -s: the master's control socket\n"
+	    "      --json             with -s status: one JSON object\n"
+	    "  -V, --version          print the version and exit\n"
+	    "  -h, --help             print this help and exit\n",
+	    TCPD_CONF_PATH);
 	exit(status);
 }
 
@@ -76,41 +85,46 @@ pidfile_read(int fd)
 	return (pid_t)pid;
 }
 
-/* -s: send a signal to the master named in the pid file. */
+/*
+ * -s without a control socket: send sig to the master named in the pid
+ * file; with wait, until it is gone (it holds the file's lock to its end).
+ */
 static int
-signal_master(const struct conf *conf, int sig, const char *cmd)
+signal_master(const char *pid_file, int sig, const char *cmd, int wait)
 {
 	pid_t	 pid;
 	int	 fd;
 
-	if (conf->pid_file == NULL) {
-		fprintf(stderr, "tcpd: %s sets no pid_file: cannot find the "
-		    "master\n", conf->path);
-		return 1;
-	}
-	if ((fd = open(conf->pid_file, O_RDONLY | O_CLOEXEC)) == -1) {
-		fprintf(stderr, "tcpd: not running (%s: %s)\n", conf->pid_file,
+	if ((fd = open(pid_file, O_RDONLY | O_CLOEXEC)) == -1) {
+		fprintf(stderr, "tcpd: not running (%s: %s)\n", pid_file,
 		    strerror(errno));
 		return 1;
 	}
 	/* A running master holds the lock; a stale file names a dead pid. */
 	if (flock(fd, LOCK_SH | LOCK_NB) == 0) {
 		fprintf(stderr, "tcpd: not running (stale pid file %s)\n",
-		    conf->pid_file);
+		    pid_file);
 		close(fd);
 		return 1;
 	}
-	pid = pidfile_read(fd);
-	close(fd);
-	if (pid == -1) {
-		fprintf(stderr, "tcpd: %s: no pid in it\n", conf->pid_file);
+	if ((pid = pidfile_read(fd)) == -1) {
+		fprintf(stderr, "tcpd: %s: no pid in it\n", pid_file);
+		close(fd);
 		return 1;
 	}
 	if (kill(pid, sig) == -1) {
 		fprintf(stderr, "tcpd: cannot send %s to pid %ld: %s\n", cmd,
 		    (long)pid, strerror(errno));
+		close(fd);
 		return 1;
 	}
+	if (sig == SIGHUP)
+		fprintf(stderr, "tcpd: reload signalled to pid %ld; with no "
+		    "control socket, its outcome is in the log only\n",
+		    (long)pid);
+	while (wait && flock(fd, LOCK_SH | LOCK_NB) == -1)
+		sleep_ms(50);
+	close(fd);
 	return 0;
 }
 
@@ -350,26 +364,135 @@ struct args {
 	int		 foreground;
 	int		 test;
 	int		 json;
+	int		 wait;
+	const char	*pid_file;	/* -p */
+	const char	*control_socket; /* -S */
 };
+
+/* Where the running master is: its pid file and control socket. */
+struct where {
+	char	*pid_file;
+	char	*control_socket;
+};
+
+/*
+ * Find the master for -s: from -p and -S; else from the file, loaded in
+ * full; else, when it does not load, from its pid_file and
+ * control_socket lines, with a warning: a broken file must not keep an
+ * administrator from stopping or asking the master.
+ */
+static int
+find_master(const struct args *a, struct where *w)
+{
+	struct conf	*conf;
+	char		 err[1024];
+
+	w->pid_file = a->pid_file != NULL ? strdup(a->pid_file) : NULL;
+	w->control_socket = a->control_socket != NULL ?
+	    strdup(a->control_socket) : NULL;
+	if (a->pid_file != NULL && a->control_socket == NULL)
+		w->control_socket = conf_socket_beside(a->pid_file);
+	if (w->pid_file != NULL || w->control_socket != NULL)
+		return 0;
+	if ((conf = conf_load(a->path, err, sizeof(err))) != NULL) {
+		if (conf->pid_file != NULL)
+			w->pid_file = strdup(conf->pid_file);
+		if (conf->control_socket != NULL)
+			w->control_socket = strdup(conf->control_socket);
+		conf_free(conf);
+	} else {
+		fprintf(stderr, "tcpd: warning: %s\n", err);
+		if (conf_peek(a->path, &w->pid_file, &w->control_socket) == -1) {
+			fprintf(stderr, "tcpd: %s: %s; name the master with "
+			    "-p PIDFILE or -S SOCKET\n", a->path,
+			    strerror(errno));
+			return -1;
+		}
+		if (w->pid_file != NULL || w->control_socket != NULL)
+			fprintf(stderr, "tcpd: warning: finding the master by "
+			    "the file's %s line anyway\n", w->pid_file != NULL ?
+			    "pid_file" : "control_socket");
+	}
+	if (w->pid_file == NULL && w->control_socket == NULL) {
+		fprintf(stderr, "tcpd: %s sets neither pid_file nor "
+		    "control_socket: cannot find the master; name it with -p "
+		    "PIDFILE or -S SOCKET\n", a->path);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Ask the master request on its control socket; its answer into *ans
+ * (malloc'd).  -1 with err set when it cannot be reached, *unreached set
+ * when there is nobody there to ask (no socket file, nobody listening).
+ */
+static int
+ask_master(const char *sock, const char *request, char **ans, int *unreached,
+    char *err, size_t errlen)
+{
+	FILE	*mem;
+	size_t	 len;
+	int	 rc;
+
+	*ans = NULL;
+	if ((mem = open_memstream(ans, &len)) == NULL) {
+		snprintf(err, errlen, "%s", strerror(errno));
+		return -1;
+	}
+	rc = control_ask(sock, request, mem, err, errlen);
+	*unreached = rc == -1 && strstr(err, "cannot reach") != NULL;
+	fclose(mem);
+	return rc;
+}
 
 /* -s status: ask the master on its control socket, print the answer. */
 static int
-status_master(const struct conf *conf, int json)
+status_master(const struct where *w, int json)
 {
 	char	 err[512];
 
-	if (conf->control_socket == NULL) {
-		fprintf(stderr, "tcpd: %s sets neither control_socket nor "
-		    "pid_file: there is no control socket to ask\n",
-		    conf->path);
+	if (w->control_socket == NULL) {
+		fprintf(stderr, "tcpd: no control socket to ask (set "
+		    "control_socket or pid_file, or give -S)\n");
 		return 1;
 	}
-	if (control_ask(conf->control_socket, json ? "status json" :
-	    "status", stdout, err, sizeof(err)) == -1) {
+	if (control_ask(w->control_socket, json ? "status json" : "status",
+	    stdout, err, sizeof(err)) == -1) {
 		fprintf(stderr, "tcpd: %s\n", err);
 		return 1;
 	}
 	return 0;
+}
+
+/*
+ * -s reload, quit, stop: on the control socket, which says how a reload
+ * ended (exit 1 with the master's reason when refused) and, with wait,
+ * is held open to the master's end; by signal where there is none.
+ */
+static int
+command_master(const struct where *w, const struct args *a)
+{
+	char	 req[32], err[512], *ans = NULL;
+	int	 unreached = 1, rc;
+
+	snprintf(req, sizeof(req), "%s%s", a->cmd, a->wait && a->sig !=
+	    SIGHUP ? " wait" : "");
+	if (w->control_socket != NULL && ask_master(w->control_socket, req,
+	    &ans, &unreached, err, sizeof(err)) == 0) {
+		rc = strncmp(ans, "ok:", 3) == 0 ? 0 : 1;
+		if (rc != 0 || a->sig == SIGHUP)
+			fputs(ans, rc == 0 ? stdout : stderr);
+		free(ans);
+		return rc;
+	}
+	free(ans);
+	if (!unreached || w->pid_file == NULL) {
+		fprintf(stderr, "tcpd: %s\n", w->control_socket != NULL ? err :
+		    "no pid file to find the master by");
+		return 1;
+	}
+	return signal_master(w->pid_file, a->sig, a->cmd, a->wait);
 }
 
 /* Parse the options into a; exits on -h, -V and usage errors. */
@@ -377,16 +500,34 @@ static void
 parse_args(int argc, char *argv[], struct args *a)
 {
 	static const struct option	 longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "control-socket", required_argument, NULL, 'S' },
+		{ "foreground", no_argument, NULL, 'f' },
+		{ "help", no_argument, NULL, 'h' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "pid-file", required_argument, NULL, 'p' },
+		{ "signal", required_argument, NULL, 's' },
+		{ "test", no_argument, NULL, 't' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "wait", no_argument, NULL, 'w' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int				 ch;
 
-	while ((ch = getopt_long(argc, argv, "c:fhs:tV", longopts, NULL)) !=
-	    -1) {
+	while ((ch = getopt_long(argc, argv, "c:fhp:S:s:tVw", longopts,
+	    NULL)) != -1) {
 		switch (ch) {
 		case 'c':
 			a->path = optarg;
+			break;
+		case 'p':
+			a->pid_file = optarg;
+			break;
+		case 'S':
+			a->control_socket = optarg;
+			break;
+		case 'w':
+			a->wait = 1;
 			break;
 		case 'f':
 			a->foreground = 1;
@@ -422,6 +563,16 @@ parse_args(int argc, char *argv[], struct args *a)
 	}
 	if (a->json && (a->cmd == NULL || a->sig != 0)) {
 		fprintf(stderr, "tcpd: --json goes with -s status\n");
+		usage(stderr, 2);
+	}
+	if (a->wait && (a->cmd == NULL || (a->sig != SIGQUIT &&
+	    a->sig != SIGTERM))) {
+		fprintf(stderr, "tcpd: --wait goes with -s quit or -s stop\n");
+		usage(stderr, 2);
+	}
+	if ((a->pid_file != NULL || a->control_socket != NULL) &&
+	    a->cmd == NULL) {
+		fprintf(stderr, "tcpd: -p and -S go with -s\n");
 		usage(stderr, 2);
 	}
 	if (optind != argc) {
@@ -462,6 +613,7 @@ int
 main(int argc, char *argv[])
 {
 	struct args	 a = { .path = TCPD_CONF_PATH };
+	struct where	 w;
 	struct conf	*conf;
 	char		 err[1024];
 	int		 rc;
@@ -474,17 +626,20 @@ main(int argc, char *argv[])
 	close_range(STDERR_FILENO + 1, ~0U, 0);
 	log_init(1);
 	parse_args(argc, argv, &a);
+	if (a.cmd != NULL) {
+		if (find_master(&a, &w) == -1)
+			return 1;
+		rc = a.sig == 0 ? status_master(&w, a.json) :
+		    command_master(&w, &a);
+		free(w.pid_file);
+		free(w.control_socket);
+		return rc;
+	}
 	if ((conf = conf_load(a.path, err, sizeof(err))) == NULL) {
 		fprintf(stderr, "%s\n", err);
 		return 1;
 	}
 	if (a.test)
 		return check_only(conf, a.path);
-	if (a.cmd != NULL) {
-		rc = a.sig == 0 ? status_master(conf, a.json) :
-		    signal_master(conf, a.sig, a.cmd);
-		conf_free(conf);
-		return rc;
-	}
 	return run(conf, a.foreground, argc, argv);
 }

@@ -39,7 +39,8 @@
 #define FDS_FIXED	16
 
 
-static char	*master_answer(void *, const char *, size_t *);
+static char	*master_answer(void *, const char *, size_t *, int *,
+		    uint64_t *);
 
 /* What each signal means to the master; all are read from a signalfd. */
 static const struct {
@@ -204,6 +205,7 @@ master_turn(struct master *m)
 		m->scale = 0;
 	}
 	sup_tend(&m->sup);
+	master_reload_settled(m);
 	master_title(m);
 	notify_tick(m->loop.now, &m->sup, m->reloading != NULL);
 }
@@ -258,9 +260,50 @@ master_listen(struct master *m)
 	return 0;
 }
 
+static const char *const master_commands[] = {
+	"reload", "quit", "quit wait", "stop", "stop wait",
+};
+
+/*
+ * "reload": as SIGHUP, the client held until that reload's outcome;
+ * "quit", "stop": as SIGQUIT, SIGTERM, and with " wait", the client held
+ * until the master's end.
+ */
+static char *
+master_command(struct master *m, const char *request, size_t *len,
+    int *hold, uint64_t *tag)
+{
+	char	*out;
+	int	 n, wait = 0;
+
+	if (m->stopping != STOP_NONE || m->request != STOP_NONE) {
+		n = asprintf(&out, "error: stopping already\n");
+		*hold = strstr(request, " wait") != NULL;
+	} else if (strcmp(request, "reload") == 0) {
+		m->reload = 1;
+		*hold = 1;
+		*tag = m->reloads_started + 1;
+		return NULL;
+	} else if (strcmp(request, "quit") == 0 ||
+	    (wait = strcmp(request, "quit wait") == 0)) {
+		m->request = STOP_DRAIN;
+		n = asprintf(&out, "ok: stopping (graceful)\n");
+		*hold = wait;
+	} else {
+		m->request = STOP_FAST;
+		n = asprintf(&out, "ok: stopping (fast)\n");
+		*hold = strcmp(request, "stop wait") == 0;
+	}
+	if (n == -1)
+		return NULL;
+	*len = (size_t)n;
+	return out;
+}
+
 /* The control socket's answers. */
 static char *
-master_answer(void *arg, const char *request, size_t *len)
+master_answer(void *arg, const char *request, size_t *len, int *hold,
+    uint64_t *tag)
 {
 	struct master		*m = arg;
 	struct status_in	 in = {
@@ -278,6 +321,10 @@ master_answer(void *arg, const char *request, size_t *len)
 		return status_build(&in, STATUS_JSON, len);
 	if (strcmp(request, "metrics") == 0)
 		return status_build(&in, STATUS_METRICS, len);
+	/* Commands come from the control socket only, not from workers. */
+	for (size_t i = 0; hold != NULL && i < nitems(master_commands); i++)
+		if (strcmp(request, master_commands[i]) == 0)
+			return master_command(m, request, len, hold, tag);
 	return NULL;
 }
 

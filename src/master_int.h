@@ -42,6 +42,10 @@ struct master {
 	int			 reload_ok;
 	char			 reload_result[1024];
 	unsigned		 reloads_ok, reloads_refused;
+	/* For tcpd -s reload, waiting on the control socket. */
+	uint64_t		 reloads_started;	/* the last one's number */
+	uint64_t		 reload_settling;	/* applied, its workers
+							   starting; 0: none */
 };
 
 int	*master_counts(const struct conf *);
@@ -50,5 +54,6 @@ int	*master_counts(const struct conf *);
 void	 master_reload_start(struct master *);
 void	 master_reload_cb(struct io *, uint32_t);
 void	 master_scale(struct master *, int by);
+void	 master_reload_settled(struct master *);
 
 #endif

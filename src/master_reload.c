@@ -9,10 +9,12 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "control.h"
 #include "listener.h"
 #include "log.h"
 #include "master_int.h"
 #include "notify.h"
+#include "proc.h"
 #include "reload.h"
 #include "supervise.h"
 #include "util.h"
@@ -41,6 +43,40 @@ master_refused(struct master *m, const char *why)
 	log_warnx("%s", text);
 	notify_refused(text);
 	master_reloaded(m, 0, why);
+	snprintf(text, sizeof(text), "error: reload refused: %s; still "
+	    "running generation %u\n", why, m->gen);
+	control_release(m->control, m->reloads_started, m->reloads_started,
+	    text);
+}
+
+/*
+ * Between two waits: once an applied reload's workers all serve (or
+ * their slots are being retried), tell whoever waits for it.
+ */
+void
+master_reload_settled(struct master *m)
+{
+	char	 text[256];
+	int	 down;
+
+	if (m->reload_settling == 0 || m->reloading != NULL ||
+	    !sup_settled(&m->sup))
+		return;
+	down = 0;
+	for (int i = 0; i < m->sup.nslots; i++) {
+		const struct slot *sl = m->sup.slots[i];
+		if (sl->cur == NULL || sl->cur->gen != m->gen)
+			down++;
+	}
+	if (down == 0)
+		snprintf(text, sizeof(text), "ok: generation %u serving\n",
+		    m->gen);
+	else
+		snprintf(text, sizeof(text), "error: generation %u applied, "
+		    "but %d slot%s not serving it: being retried (tcpd -s "
+		    "status)\n", m->gen, down, down == 1 ? " is" : "s are");
+	control_release(m->control, 1, m->reload_settling, text);
+	m->reload_settling = 0;
 }
 
 /* At a reload: which services came and went. */
@@ -61,6 +97,7 @@ master_log_changes(const struct conf *old, const struct conf *new)
 void
 master_reload_start(struct master *m)
 {
+	m->reloads_started++;
 	log_info("reload: reading %s", m->conf->path);
 	notify_reloading(m->conf->path);
 	if ((m->reloading = reload_start(m->conf->path, m->reload_io.fd)) ==
@@ -128,6 +165,7 @@ master_reload_apply(struct master *m, struct conf *c)
 	log_info("reload: generation %u started", m->gen);
 	snprintf(err, sizeof(err), "generation %u started", m->gen);
 	master_reloaded(m, 1, err);
+	m->reload_settling = m->reloads_started;
 	return;
 refuse:
 	master_refused(m, err);

@@ -206,7 +206,8 @@ sup_send_metrics(struct sup *s, struct proc *p, uint16_t seq)
 	size_t			 len, off = 0;
 
 	if (s->answer == NULL ||
-	    (text = s->answer(s->answer_arg, "metrics", &len)) == NULL)
+	    (text = s->answer(s->answer_arg, "metrics", &len, NULL,
+	    NULL)) == NULL)
 		return;
 	do {
 		h.len = len - off > WORKER_PIECE_MAX ? WORKER_PIECE_MAX :

@@ -81,7 +81,8 @@ struct sup {
 						   after this; 0: just now */
 	char			 start_error[256];
 	/* The master's figures, for workers that ask (metrics). */
-	char			*(*answer)(void *, const char *, size_t *);
+	char			*(*answer)(void *, const char *, size_t *,
+				    int *, uint64_t *);
 	void			*answer_arg;
 };
 

@@ -97,6 +97,90 @@ load helpers
 	TCPD_PID=
 }
 
+@test "GNU long options: --help, --version, --config, --test, --foreground" {
+	run -0 "$TCPD" --help
+	assert_line --index 0 --partial 'usage: tcpd'
+	assert_output --partial -- '--config=file'
+	run -0 "$TCPD" --version
+	assert_output --regexp '^tcpd [0-9]+\.[0-9]+\.[0-9]+'
+	one_service_conf echo echo
+	run -0 "$TCPD" --test --config "$CONF"
+	assert_output "$CONF: configuration OK"
+	run -0 "$TCPD" --test --config="$CONF"
+	"$TCPD" --foreground --config="$CONF" >>"$LOG" 2>&1 &
+	TCPD_PID=$!
+	wait_for 10 log_has_n 1 "^tcpd\\[$TCPD_PID\\]: worker [0-9]+ started"
+	run -0 "$TCPD" --config "$CONF" --signal stop --wait
+	dead "$TCPD_PID"
+	TCPD_PID=
+}
+
+@test "-s reload waits for the outcome: the generation serving, or the reason it was refused" {
+	one_service echo echo 'workers = 2;'
+	run -0 "$TCPD" -c "$CONF" -s reload
+	assert_output "ok: generation 2 serving"
+	# Every worker of generation 2 already accepts when it says so.
+	run -0 "$TCPD" -c "$CONF" -s status --json
+	assert_output --partial '"generation":2'
+	run -0 "$TCPD" -c "$CONF" -s status
+	[ "$(grep -cE '^echo/[01] +ready +[0-9]+ +2 ' <<<"$output")" -eq 2 ]
+	# A typo: refused, exit 1, with the master's own reason.
+	cp "$CONF" "$T/good.conf"
+	sed -i 's/^services = (/services = ( oops/' "$CONF"
+	run -1 "$TCPD" -c "$CONF" -s reload
+	assert_output --partial "tcpd: warning: $CONF:"
+	assert_line --regexp "^error: reload refused: $CONF:[0-9]+: syntax error; still running generation 2$"
+	# A port another process holds: refused at bind, said the same way.
+	cp "$T/good.conf" "$CONF"
+	busy=$(free_port)
+	python3 -c 'import socket,sys,time; s=socket.socket(); s.bind(("127.0.0.1",int(sys.argv[1]))); s.listen(); time.sleep(30)' "$busy" &
+	BG_PIDS=$!
+	wait_for 5 listening "$busy"
+	sed -i "s|\"127.0.0.1:$PORT\"|\"127.0.0.1:$PORT\", \"127.0.0.1:$busy\"|" "$CONF"
+	run -1 "$TCPD" -c "$CONF" -s reload
+	assert_output --regexp "^error: reload refused: .*127\.0\.0\.1:$busy.*; still running generation 2$"
+	cp "$T/good.conf" "$CONF"
+	run -0 "$TCPD" -c "$CONF" -s reload
+	assert_output "ok: generation 3 serving"
+}
+
+@test "-s status, reload and stop work with a broken file, from its pid_file line or -p" {
+	one_service prog exec 'exec = [ "/bin/cat" ];'
+	cp "$CONF" "$T/good.conf"
+	# A typo, and a program gone: the file no longer loads.
+	sed -i 's|"/bin/cat"|"/nonexistent/cat"|; s/^services = (/services = ( oops/' "$CONF"
+	run -1 "$TCPD" -t -c "$CONF"
+	run -0 "$TCPD" -c "$CONF" -s status
+	assert_output --partial "tcpd: warning: $CONF:"
+	assert_output --partial "finding the master by the file's pid_file line anyway"
+	assert_line --regexp '^prog +exec +1/1 '
+	# Neither file nor lines: -p names the master.
+	run -0 "$TCPD" -c "$T/absent.conf" -p "$PIDFILE" -s status --json
+	assert_output --partial "\"pid\":$TCPD_PID"
+	run -1 "$TCPD" -c "$T/absent.conf" -s status
+	assert_output --partial "name the master with -p PIDFILE or -S SOCKET"
+	run -0 "$TCPD" -c "$T/absent.conf" -S "$T/tcpd.sock" -s status
+	assert_line --regexp '^prog +exec +1/1 '
+	run -0 "$TCPD" -c "$CONF" -s quit --wait
+	# --wait returned: the master is gone, its pid file too.
+	dead "$TCPD_PID"
+	[ ! -e "$PIDFILE" ]
+	TCPD_PID=
+}
+
+@test "-s without a control socket: by signal, and --wait waits on the pid file" {
+	one_service echo echo 'workers = 1;' 'shutdown_timeout = 2;'
+	rm "$T/tcpd.sock"
+	run -0 "$TCPD" -c "$CONF" -s reload
+	assert_output --partial "reload signalled to pid $TCPD_PID; with no control socket, its outcome is in the log only"
+	wait_for 5 log_has_n 1 'reload: generation 2 started'
+	run -0 "$TCPD" -c "$CONF" -s stop -w
+	dead "$TCPD_PID"
+	TCPD_PID=
+	run -2 "$TCPD" -c "$CONF" -s status -w
+	assert_output --partial -- "--wait goes with -s quit or -s stop"
+}
+
 @test "-s with an unknown command is a usage error" {
 	one_service_conf echo echo 'workers = 1;' 'shutdown_timeout = 2;'
 	run -2 "$TCPD" -s restart -c "$CONF"

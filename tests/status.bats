@@ -116,18 +116,18 @@ sys.stdout.write(out.decode())' "$T/tcpd.sock" "$1"
 @test "the control socket: a NUL byte or too long a line is a bad request, at once" {
 	one_service e echo
 	run -0 ctl 'b"sta\0tus\n"'
-	assert_output "error: bad request (status, status json)"
+	assert_output "error: bad request (status, status json, reload, quit, stop)"
 	# Without its newline yet: the NUL says enough.
 	run -0 ctl 'b"status\0"'
-	assert_output "error: bad request (status, status json)"
+	assert_output "error: bad request (status, status json, reload, quit, stop)"
 	run -0 ctl 'b"s" * 63'
-	assert_output "error: bad request (status, status json)"
+	assert_output "error: bad request (status, status json, reload, quit, stop)"
 	# More than it reads: the rest is thrown away, so that the client
 	# reads the answer, not a reset.
 	run -0 ctl 'b"s" * 300'
-	assert_output "error: bad request (status, status json)"
+	assert_output "error: bad request (status, status json, reload, quit, stop)"
 	run -0 ctl 'b"stat\n"'
-	assert_output "error: unknown request (status, status json)"
+	assert_output "error: unknown request (status, status json, reload, quit, stop)"
 	run -0 ctl 'b"status\n\0"'
 	assert_line --regexp "^e/0 +ready"
 }
