@@ -24,7 +24,7 @@
 
 static const char *const top_keys[] = {
 	"user", "group", "groups", "pid_file", "control_socket",
-	"log_facility", "log_level",
+	"log_facility", "log_level", "log_target",
 	"shutdown_timeout", "retire_timeout", "respawn_window", "respawn_limit",
 	"watchdog_timeout", "services", NULL
 };
@@ -272,7 +272,7 @@ static int
 load_top(struct conf_ctx *x, struct conf *c, const config_setting_t *root)
 {
 	const config_setting_t	*svs, *s;
-	const char		*fac = "daemon", *lvl = "info";
+	const char		*fac = "daemon", *lvl = "info", *tgt = "auto";
 	int			 n;
 
 	if (conf_get_keys(x, root, top_keys, net_key, "") == -1 ||
@@ -280,8 +280,12 @@ load_top(struct conf_ctx *x, struct conf *c, const config_setting_t *root)
 	    load_pid_file(x, c, root) == -1 ||
 	    load_control_socket(x, c, root) == -1 ||
 	    conf_get_string(x, root, "log_facility", &fac) == -1 ||
-	    conf_get_string(x, root, "log_level", &lvl) == -1)
+	    conf_get_string(x, root, "log_level", &lvl) == -1 ||
+	    conf_get_string(x, root, "log_target", &tgt) == -1)
 		return -1;
+	if ((c->log_target = log_target_parse(tgt)) == -1)
+		return conf_err(x, config_setting_get_member(root, "log_target"),
+		    "unknown log_target '%s' (auto, stderr, syslog, both)", tgt);
 	if ((c->log_facility = log_facility_parse(fac)) == -1)
 		return conf_err(x,
 		    config_setting_get_member(root, "log_facility"),
@@ -436,6 +440,24 @@ conf_free(struct conf *c)
 	free(c->pid_file_at);
 	free(c->control_socket);
 	free(c);
+}
+
+/*
+ * Open the log where c says, as a master in the foreground or not: by
+ * default, stderr alone in the foreground (a service manager keeps it),
+ * syslog alone as a daemon.  A daemon has no stderr to log to.
+ */
+void
+conf_log_open(const struct conf *c, int foreground)
+{
+	int	 t = c->log_target;
+
+	if (t == LOG_TARGET_AUTO)
+		t = foreground ? LOG_TARGET_STDERR : LOG_TARGET_SYSLOG;
+	if (!foreground)
+		t = LOG_TARGET_SYSLOG;
+	log_open(c->log_facility, c->log_level, t != LOG_TARGET_STDERR,
+	    t != LOG_TARGET_SYSLOG);
 }
 
 int

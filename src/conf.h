@@ -50,6 +50,7 @@ struct conf {
 	char			*control_socket;	/* absolute, or NULL */
 	int			 log_facility;
 	int			 log_level;
+	int			 log_target;	/* enum log_target */
 	int			 shutdown_timeout;
 	int			 retire_timeout;	/* seconds, 0 = none */
 	int			 respawn_window;	/* seconds */
@@ -65,6 +66,7 @@ void		 conf_free(struct conf *);
 int		 conf_check_paths(const struct conf *, char *err,
 		    size_t errlen);
 int		 conf_workers_total(const struct conf *);
+void		 conf_log_open(const struct conf *, int foreground);
 const struct conf_service *
 		 conf_service_find(const struct conf *, const char *name);
 

@@ -1,8 +1,16 @@
-/* Logging to syslog(3), mirrored to stderr in the foreground. */
+/* Logging to syslog(3), or to stderr in the foreground. */
 #ifndef TCPD_LOG_H
 #define TCPD_LOG_H
 
 #include <syslog.h>
+
+/* log_target: where lines go ("auto": stderr with -f, else syslog). */
+enum log_target {
+	LOG_TARGET_AUTO,
+	LOG_TARGET_STDERR,
+	LOG_TARGET_SYSLOG,
+	LOG_TARGET_BOTH,
+};
 
 void	log_init(int to_stderr);
 void	log_open(int facility, int level, int to_syslog, int to_stderr);
@@ -12,6 +20,8 @@ void	log_reopen(void);
 int	log_level(void);
 int	log_facility_parse(const char *);
 int	log_level_parse(const char *);
+int	log_target_parse(const char *);
+int	log_syslog_reachable(void);
 
 void	log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	log_warnx(const char *, ...) __attribute__((format(printf, 1, 2)));

@@ -314,7 +314,18 @@ run(struct conf *conf, int foreground, int argc, char *argv[])
 	notify_init();
 	if (!foreground)
 		parent = daemon_start();
-	log_open(conf->log_facility, conf->log_level, 1, 1);
+	/* A daemon's caller sees its warnings until it has started. */
+	log_open(conf->log_facility, conf->log_level, !foreground ||
+	    conf->log_target == LOG_TARGET_SYSLOG ||
+	    conf->log_target == LOG_TARGET_BOTH, foreground ?
+	    conf->log_target != LOG_TARGET_SYSLOG : 1);
+	if (!foreground && conf->log_target == LOG_TARGET_STDERR)
+		log_warnx("log_target \"stderr\" needs -f: a daemon logs to "
+		    "syslog");
+	if (!foreground && !log_syslog_reachable())
+		log_warnx("syslog cannot be reached (%s): every log line is "
+		    "lost until a syslog daemon listens there; or run tcpd "
+		    "-f, which logs to stderr", _PATH_LOG);
 	if (conf->ident.user != NULL && geteuid() != 0)
 		log_notice("not started as root: user %s is ignored",
 		    conf->ident.user);
@@ -346,7 +357,7 @@ run(struct conf *conf, int foreground, int argc, char *argv[])
 	}
 	if (parent != -1) {
 		daemon_ready(parent, notify_status());
-		log_open(conf->log_facility, conf->log_level, 1, 0);
+		conf_log_open(conf, 0);
 	}
 	rc = master_run(m);
 	master_free(m);

@@ -155,7 +155,7 @@ master_reload_apply(struct master *m, struct conf *c)
 		log_notice("reload: a new control_socket takes effect at "
 		    "restart");
 	master_log_changes(m->conf, c);
-	log_open(c->log_facility, c->log_level, 1, m->foreground);
+	conf_log_open(c, m->foreground);
 	conf_free(m->conf);
 	free(m->counts);
 	m->conf = c;

@@ -109,7 +109,7 @@ load helpers
 	run -0 "$TCPD" --test --config="$CONF"
 	"$TCPD" --foreground --config="$CONF" >>"$LOG" 2>&1 &
 	TCPD_PID=$!
-	wait_for 10 log_has_n 1 "^tcpd\\[$TCPD_PID\\]: worker [0-9]+ started"
+	wait_for 10 log_has_n 1 "^$LOG_TS tcpd\\[$TCPD_PID\\]: worker [0-9]+ started"
 	run -0 "$TCPD" --config "$CONF" --signal stop --wait
 	dead "$TCPD_PID"
 	TCPD_PID=

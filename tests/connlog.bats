@@ -54,14 +54,14 @@ TI='rtt_ms=[0-9]+\.[0-9]{3} rttvar_ms=[0-9]+\.[0-9]{3} retrans=[0-9]+ lost=[0-9]
 @test "one closed line per connection: bytes, who closed first, what close() sent" {
 	one_service echo echo
 	assert_echo "$PORT" hello
-	wait_for 5 log_has_n 1 "^tcpd\\[[0-9]+\\]: closed service=echo client=127\\.0\\.0\\.1:[0-9]+ local=127\\.0\\.0\\.1:$PORT $D in=6 out=6 first=client end=FIN reason=\"client EOF\" $TI\$"
+	wait_for 5 log_has_n 1 "^$LOG_TS tcpd\\[[0-9]+\\]: closed service=echo client=127\\.0\\.0\\.1:[0-9]+ local=127\\.0\\.0\\.1:$PORT $D in=6 out=6 first=client end=FIN reason=\"client EOF\" $TI\$"
 	[ "$(log_count 'closed service=')" -eq 1 ]
 	stop_tcpd
 
 	# daytime: the server closes first, its FIN sent by shutdown().
 	one_service daytime daytime
 	run -0 timeout 5 nc -d 127.0.0.1 "$PORT"
-	wait_for 5 log_has_n 1 "^tcpd\\[[0-9]+\\]: closed service=daytime client=127\\.0\\.0\\.1:[0-9]+ local=127\\.0\\.0\\.1:$PORT $D in=0 out=26 first=server end=shutdown-FIN reason=\"answer sent\" $TI\$"
+	wait_for 5 log_has_n 1 "^$LOG_TS tcpd\\[[0-9]+\\]: closed service=daytime client=127\\.0\\.0\\.1:[0-9]+ local=127\\.0\\.0\\.1:$PORT $D in=0 out=26 first=server end=shutdown-FIN reason=\"answer sent\" $TI\$"
 }
 
 @test "IPv6 addresses are bracketed" {
@@ -103,7 +103,7 @@ s.close()' "$PORT"
 	one_service prog exec 'exec = [ "/bin/sh", "-c", "echo $$; cat >/dev/null; exit 3" ];'
 	run -0 timeout 5 bash -c "printf x | nc -N 127.0.0.1 $PORT"
 	pid=$output
-	wait_for 5 log_has_n 1 "^tcpd\\[[0-9]+\\]: closed service=prog client=127\\.0\\.0\\.1:[0-9]+ local=127\\.0\\.0\\.1:$PORT $D in=- out=- first=- end=program program=$pid exit=3 reason=\"program exited with status 3\"\$"
+	wait_for 5 log_has_n 1 "^$LOG_TS tcpd\\[[0-9]+\\]: closed service=prog client=127\\.0\\.0\\.1:[0-9]+ local=127\\.0\\.0\\.1:$PORT $D in=- out=- first=- end=program program=$pid exit=3 reason=\"program exited with status 3\"\$"
 	stop_tcpd
 
 	one_service prog exec 'exec = [ "/bin/sh", "-c", "echo $$; kill -KILL $$" ];'
@@ -116,7 +116,7 @@ s.close()' "$PORT"
 	one_service e echo '' 'access = [ "deny 127.0.0.2", "allow all" ];'
 	connects "$PORT" '127.0.0.2*1'
 	assert_echo "$PORT" ok
-	wait_for 5 log_has_n 1 "^tcpd\\[[0-9]+\\]: refused service=e client=127\\.0\\.0\\.2:[0-9]+ local=127\\.0\\.0\\.1:$PORT reason=\"access rule 1 'deny 127\\.0\\.0\\.2'\"\$"
+	wait_for 5 log_has_n 1 "^$LOG_TS tcpd\\[[0-9]+\\]: refused service=e client=127\\.0\\.0\\.2:[0-9]+ local=127\\.0\\.0\\.1:$PORT reason=\"access rule 1 'deny 127\\.0\\.0\\.2'\"\$"
 	wait_for 5 log_has_n 1 'closed service=e client=127\.0\.0\.1:'
 	stop_tcpd			# every connection has ended
 	[ "$(log_count 'closed service=e client=127\.0\.0\.2:')" -eq 0 ]
@@ -132,7 +132,7 @@ s.close()' "$PORT"
 	[ "$(log_count 'refused service=e client=127\.0\.0\.2:[0-9]+ local=')" -eq 5 ]
 	[ "$(log_count "refused service=e client=127\\.0\\.0\\.3:[0-9]+ local=127\\.0\\.0\\.1:$PORT reason=")" -eq 1 ]
 	# The other 45 in one line, at the end of the source's 10 s.
-	wait_for 15 log_has_n 1 "^tcpd\\[[0-9]+\\]: refused service=e client=127\\.0\\.0\\.2 count=45 seconds=[0-9]+\\.[0-9]{3} reason=\"access rule 1 'deny 127\\.0\\.0\\.2'\" note=\"not logged one by one\"\$"
+	wait_for 15 log_has_n 1 "^$LOG_TS tcpd\\[[0-9]+\\]: refused service=e client=127\\.0\\.0\\.2 count=45 seconds=[0-9]+\\.[0-9]{3} reason=\"access rule 1 'deny 127\\.0\\.0\\.2'\" note=\"not logged one by one\"\$"
 	stop_tcpd
 	[ "$(log_count 'refused service=e client=127\.0\.0\.2 count=')" -eq 1 ]
 	[ "$(log_count 'refused service=e client=127\.0\.0\.3 ')" -eq 0 ]
@@ -185,7 +185,7 @@ $(conf_service forge exec "\"127.0.0.1:$P2\"" "workers = 1; exec = [ \"/bin/sh\"
 	wait_for 5 log_has_n 1 'forge\[[0-9]+\]: refused service=e client=192\.0\.2\.99'
 	wait_for 5 log_has_n 2 'closed service='
 	stop_tcpd			# the summary of 127.0.0.3's last 3
-	refusals=$(log_count '^tcpd\[[0-9]+\]: refused service=')
+	refusals=$(log_count "^$LOG_TS tcpd\\[[0-9]+\\]: refused service=")
 	[ "$refusals" -eq 11 ]		# 3 + 2 + 5 lines, 1 summary
 
 	# The filter as installed, in a copy of fail2ban's configuration.
@@ -193,9 +193,9 @@ $(conf_service forge exec "\"127.0.0.1:$P2\"" "workers = 1; exec = [ \"/bin/sh\"
 	cp -r /etc/fail2ban/filter.d "$T/f2b/"
 	cp "$BATS_TEST_DIRNAME/../conf/fail2ban/filter.d/tcpd.conf" "$T/f2b/filter.d/"
 	# The lines as syslog files hold them: classic, and RFC 3339 stamps.
-	grep '^tcpd\[' "$LOG" |
+	sed -nE "s/^$LOG_TS (tcpd\\[)/\\1/p" "$LOG" |
 	    sed "s/^/$(date '+%b %e %H:%M:%S') testhost /" >"$T/syslog"
-	grep '^tcpd\[' "$LOG" |
+	sed -nE "s/^$LOG_TS (tcpd\\[)/\\1/p" "$LOG" |
 	    sed "s/^/$(date '+%Y-%m-%dT%H:%M:%S.%6N%:z') testhost /" >"$T/syslog.iso"
 	want=$(printf '%s\n' 127.0.0.2 127.0.0.2 127.0.0.2 ::1 ::1 \
 	    127.0.0.3 127.0.0.3 127.0.0.3 127.0.0.3 127.0.0.3 127.0.0.3 | sort)

@@ -166,6 +166,6 @@ conns_established() {
 	kill -TERM "$TCPD_PID"
 	wait_for 10 dead "$TCPD_PID"
 	wait_for 5 cgroup_empty
-	grep -qE '^tcpd\[[0-9]+\]: 1 process that programs of dead workers started, out of their process groups, still running: SIGTERM$' "$LOG"
+	grep -qE "^$LOG_TS tcpd\\[[0-9]+\\]: 1 process that programs of dead workers started, out of their process groups, still running: SIGTERM\$" "$LOG"
 	TCPD_PID=
 }

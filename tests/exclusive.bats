@@ -62,7 +62,7 @@ settled() {
 	local d=$1 i=1 pid
 	shift
 	for pid in "$@"; do
-		dead "$pid" || (( $(grep -cE "^tcpd\\[$pid\\]: worker [0-9]+ started" "$d/$i.log") >= 2 )) || return 1
+		dead "$pid" || (( $(grep -cE "^$LOG_TS tcpd\\[$pid\\]: worker [0-9]+ started" "$d/$i.log") >= 2 )) || return 1
 		i=$((i + 1))
 	done
 }

@@ -224,6 +224,10 @@ one_service() {
 	start_tcpd "$(_lib_workers_in "${3:-}")"
 }
 
+# How each line tcpd writes to stderr begins: the time, to the
+# millisecond, with the zone's offset.
+LOG_TS='[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}[-+][0-9]{4}'
+
 # start_tcpd [N]: start "$TCPD" -f -c "$CONF" in the background, output
 # appended to $LOG, its pid in TCPD_PID; wait until N of its workers
 # (default 1) have logged that they started, which takes a log_level of
@@ -234,7 +238,7 @@ start_tcpd() {
 	TCPD_PID=$!
 	[ "$n" -gt 0 ] || return 0
 	# Lines from this master only: the log may hold an earlier one's.
-	wait_for 10 log_has_n "$n" "^tcpd\\[$TCPD_PID\\]: worker [0-9]+ started" || {
+	wait_for 10 log_has_n "$n" "^$LOG_TS tcpd\\[$TCPD_PID\\]: worker [0-9]+ started" || {
 		cat "$LOG" >&2
 		return 1
 	}

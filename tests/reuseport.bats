@@ -20,7 +20,7 @@ load helpers
 	done
 	wait_for 5 log_has_n 60 'closed service=echo '
 	# The pid in each connection line is the worker that served it.
-	served=$(grep -E 'echo .*: connected' "$LOG" | sed 's/^tcpd\[\([0-9]*\)\].*/\1/' | sort -u)
+	served=$(grep -E 'echo .*: connected' "$LOG" | sed -E "s/^$LOG_TS tcpd\\[([0-9]*)\\].*/\\1/" | sort -u)
 	echo "served by: $(echo $served)" >&3
 	[ "$(wc -l <<<"$served")" -eq 3 ]
 	[ "$(sort <<<"$served")" = "$(workers | sort)" ]
