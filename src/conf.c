@@ -16,6 +16,7 @@
 #include "addr.h"
 #include "conf.h"
 #include "conf_get.h"
+#include "conf_merge.h"
 #include "conf_net.h"
 #include "conf_peek.h"
 #include "conf_src.h"
@@ -26,12 +27,29 @@ static const char *const top_keys[] = {
 	"user", "group", "groups", "pid_file", "control_socket",
 	"log_facility", "log_level", "log_target",
 	"shutdown_timeout", "retire_timeout", "respawn_window", "respawn_limit",
-	"watchdog_timeout", "services", NULL
+	"watchdog_timeout", "services", "include_dir", NULL
 };
 static const char *const service_keys[] = {
 	"name", "handler", "listen", "workers", "backlog", "idle_timeout",
-	"max_connections", "user", "group", "groups", NULL
+	"max_connections", "user", "group", "groups", "disable", NULL
 };
+
+/*
+ * Where another setting is, for a message about s: "line N" in the same
+ * file, else at ("FILE:LINE") as it is.
+ */
+static const char *
+where_else(const struct conf_ctx *x, const config_setting_t *s,
+    const char *at, char *buf, size_t len)
+{
+	const char	*file = conf_ctx_file(x, config_setting_source_file(s));
+	size_t		 n = strlen(file);
+
+	if (strncmp(at, file, n) != 0 || at[n] != ':')
+		return at;
+	snprintf(buf, len, "line %s", at + n + 1);
+	return buf;
+}
 
 /* A service's addresses, each clashing with none seen before. */
 static int
@@ -40,6 +58,7 @@ load_listen(struct conf_ctx *x, struct conf *c, struct conf_service *sv,
 {
 	const config_setting_t	*ls = config_setting_get_member(g, "listen");
 	const config_setting_t	*e;
+	char			 at[32];
 	int			 n;
 
 	if (ls == NULL)
@@ -81,9 +100,9 @@ load_listen(struct conf_ctx *x, struct conf *c, struct conf_service *sv,
 				if (!addr_clash(&l->addr, &o->listen[j].addr))
 					continue;
 				return conf_err(x, ls, "listen address %s "
-				    "clashes with %s of service '%s' (line %d)",
+				    "clashes with %s of service '%s' (%s)",
 				    l->text, o->listen[j].text, o->name,
-				    o->line);
+				    where_else(x, ls, o->at, at, sizeof(at)));
 			}
 		}
 	}
@@ -108,6 +127,36 @@ static int
 net_key(const char *name)
 {
 	return conf_key_in(conf_net_keys, name);
+}
+
+/* What the top level takes besides its own: every service's default. */
+static int
+top_key(const char *name)
+{
+	return net_key(name) || conf_default_key(name);
+}
+
+/*
+ * workers: a number, or "auto", one per online CPU (at most 256).
+ * Without it, 1: one worker serves thousands of connections on its
+ * event loop, and a handful of idle services cost a handful of
+ * processes, as with inetd.
+ */
+static int
+load_workers(struct conf_ctx *x, const config_setting_t *g, int *out)
+{
+	const config_setting_t	*s = config_setting_get_member(g, "workers");
+	long			 ncpu;
+
+	*out = 1;
+	if (s == NULL || config_setting_type(s) != CONFIG_TYPE_STRING)
+		return conf_get_int(x, g, "workers", 1, 256, out);
+	if (strcmp(config_setting_get_string(s), "auto") != 0)
+		return conf_err(x, s, "'workers' must be an integer or "
+		    "\"auto\"");
+	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	*out = ncpu > 0 ? (ncpu > 256 ? 256 : (int)ncpu) : 1;
+	return 0;
 }
 
 /* A setting some handler declares as its own, or a network setting. */
@@ -152,9 +201,10 @@ load_service(struct conf_ctx *x, struct conf *c, const config_setting_t *g)
 	struct conf_service	*sv = &c->services[c->nservices];
 	const char		*name = NULL, *handler = NULL;
 	char			 where[128];
-	long			 ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 
 	sv->line = config_setting_source_line(g);
+	if ((sv->at = conf_where(x, g)) == NULL)
+		return conf_err(x, g, "out of memory");
 	if (config_setting_type(g) != CONFIG_TYPE_GROUP)
 		return conf_err(x, g, "each service must be a group { ... }");
 	if (conf_get_string(x, g, "name", &name) == -1)
@@ -173,7 +223,8 @@ load_service(struct conf_ctx *x, struct conf *c, const config_setting_t *g)
 	for (int i = 0; i < c->nservices; i++)
 		if (strcmp(c->services[i].name, name) == 0)
 			return conf_err(x, g, "duplicate service name '%s' "
-			    "(first at line %d)", name, c->services[i].line);
+			    "(first at %s)", name, where_else(x, g,
+			    c->services[i].at, where, sizeof(where)));
 	if (conf_get_string(x, g, "handler", &handler) == -1)
 		return -1;
 	if (handler == NULL)
@@ -183,10 +234,9 @@ load_service(struct conf_ctx *x, struct conf *c, const config_setting_t *g)
 		    "unknown handler '%s' (known: %s)", handler,
 		    service_names());
 
-	sv->workers = ncpu > 0 ? (ncpu > 256 ? 256 : (int)ncpu) : 1;
 	sv->backlog = 4096;
 	sv->idle_timeout = 300;
-	if (conf_get_int(x, g, "workers", 1, 256, &sv->workers) == -1 ||
+	if (load_workers(x, g, &sv->workers) == -1 ||
 	    conf_get_int(x, g, "backlog", 1, 65535, &sv->backlog) == -1 ||
 	    conf_get_int(x, g, "idle_timeout", 0, 2000000,
 	    &sv->idle_timeout) == -1 ||
@@ -197,6 +247,22 @@ load_service(struct conf_ctx *x, struct conf *c, const config_setting_t *g)
 	    load_handler(x, sv, g) == -1)
 		return -1;
 	return load_listen(x, c, sv, g);
+}
+
+/*
+ * disable = true keeps a service in its file and out of service: 1 when
+ * s is one such, 0 when not, -1 when disable is not a boolean.
+ */
+static int
+service_disabled(struct conf_ctx *x, const config_setting_t *s)
+{
+	int	 off = 0;
+
+	if (config_setting_type(s) != CONFIG_TYPE_GROUP)
+		return 0;	/* load_service() says what is wrong */
+	if (conf_get_bool(x, s, "disable", &off) == -1)
+		return -1;
+	return off;
 }
 
 /* path as written, or from the configuration file's directory. */
@@ -267,15 +333,45 @@ load_control_socket(struct conf_ctx *x, struct conf *c,
 	return 0;
 }
 
+/*
+ * Before the settings are read: include_dir's services appended to the
+ * main file's, then the top level's defaults given to every service.
+ */
+static int
+merge_in(struct conf_ctx *x, struct conf *c, config_setting_t *root,
+    struct conf_merged *m)
+{
+	config_setting_t	*svs = config_setting_get_member(root, "services");
+	const char		*dir = NULL;
+
+	memset(m, 0, sizeof(*m));
+	if (svs != NULL && config_setting_type(svs) != CONFIG_TYPE_LIST)
+		return conf_err(x, svs,
+		    "'services' must be a list ( { ... }, ... )");
+	if (conf_get_string(x, root, "include_dir", &dir) == -1)
+		return -1;
+	if (dir != NULL) {
+		if ((c->include_dir = conf_path(c, dir)) == NULL)
+			return conf_err(x, root, "out of memory");
+		if (svs == NULL && (svs = config_setting_add(root, "services",
+		    CONFIG_TYPE_LIST)) == NULL)
+			return conf_err(x, root, "out of memory");
+		if (conf_merge_dir(x, config_setting_get_member(root,
+		    "include_dir"), c->include_dir, svs, m) == -1)
+			return -1;
+	}
+	return svs != NULL ? conf_merge_defaults(x, root, svs) : 0;
+}
+
 /* The global settings, then each service. */
 static int
 load_top(struct conf_ctx *x, struct conf *c, const config_setting_t *root)
 {
 	const config_setting_t	*svs, *s;
 	const char		*fac = "daemon", *lvl = "info", *tgt = "auto";
-	int			 n;
+	int			 n, rc;
 
-	if (conf_get_keys(x, root, top_keys, net_key, "") == -1 ||
+	if (conf_get_keys(x, root, top_keys, top_key, "") == -1 ||
 	    conf_ident_load(x, root, NULL, &c->ident) == -1 ||
 	    load_pid_file(x, c, root) == -1 ||
 	    load_control_socket(x, c, root) == -1 ||
@@ -311,24 +407,29 @@ load_top(struct conf_ctx *x, struct conf *c, const config_setting_t *root)
 	    conf_net_load(x, root, NULL, &c->net) == -1)
 		return -1;
 
-	if ((svs = config_setting_get_member(root, "services")) == NULL)
-		return conf_err(x, NULL, "no 'services' defined");
-	if (config_setting_type(svs) != CONFIG_TYPE_LIST)
-		return conf_err(x, svs,
-		    "'services' must be a list ( { ... }, ... )");
-	if ((n = config_setting_length(svs)) == 0)
-		return conf_err(x, svs, "'services' is empty");
-	if ((c->services = calloc(n, sizeof(*c->services))) == NULL)
+	svs = config_setting_get_member(root, "services");
+	n = svs != NULL ? config_setting_length(svs) : 0;
+	if (n > 0 && (c->services = calloc(n, sizeof(*c->services))) == NULL)
 		return conf_err(x, svs, "out of memory");
 	for (int i = 0; i < n; i++) {
 		s = config_setting_get_elem(svs, i);
-		if (load_service(x, c, s) == -1) {
+		if ((rc = service_disabled(x, s)) == 1)
+			continue;
+		if (rc == -1 || load_service(x, c, s) == -1) {
 			c->nservices++;	/* so conf_free sees it */
 			return -1;
 		}
 		c->nservices++;
 	}
-	return 0;
+	if (c->nservices > 0)
+		return 0;
+	if (n > 0)
+		return conf_err(x, svs, "every service is disabled");
+	if (c->include_dir != NULL)
+		return conf_err(x, NULL, "no service defined, here or in "
+		    "include_dir %s", c->include_dir);
+	return conf_err(x, svs, svs == NULL ? "no 'services' defined" :
+	    "'services' is empty");
 }
 
 /*
@@ -341,6 +442,7 @@ conf_load(const char *path, char *err, size_t errlen)
 	struct conf_src	 src;
 	struct conf_ctx	 x = { path, &src, err, errlen };
 	struct conf	*c = NULL;
+	struct conf_merged merged = { NULL, NULL, 0 };
 	config_t	 cfg;
 	FILE		*fp;
 	int		 fd, ok;
@@ -368,13 +470,16 @@ conf_load(const char *path, char *err, size_t errlen)
 	}
 	c->path = src.abs;	/* a reload reads it again, from anywhere */
 	src.abs = NULL;
-	if (load_top(&x, c, config_root_setting(&cfg)) == -1)
+	if (merge_in(&x, c, config_root_setting(&cfg), &merged) == -1 ||
+	    load_top(&x, c, config_root_setting(&cfg)) == -1)
 		goto fail;
 	config_destroy(&cfg);
+	conf_merged_free(&merged);
 	conf_src_free(&src);
 	return c;
 fail:
 	config_destroy(&cfg);
+	conf_merged_free(&merged);
 	conf_src_free(&src);
 	conf_free(c);
 	return NULL;
@@ -427,6 +532,7 @@ conf_free(struct conf *c)
 		return;
 	for (int i = 0; i < c->nservices; i++) {
 		free(c->services[i].name);
+		free(c->services[i].at);
 		free(c->services[i].listen);
 		conf_exec_free(&c->services[i].exec);
 		conf_net_free(&c->services[i].net);
@@ -438,6 +544,7 @@ conf_free(struct conf *c)
 	conf_ident_free(&c->ident);
 	free(c->pid_file);
 	free(c->pid_file_at);
+	free(c->include_dir);
 	free(c->control_socket);
 	free(c);
 }

@@ -40,6 +40,7 @@ struct conf_service {
 	struct conf_net		 net;		/* its own, over the global */
 	struct conf_ident	 ident;		/* its own, or the global one */
 	int			 line;
+	char			*at;		/* "FILE:LINE" where it is */
 };
 
 struct conf {
@@ -48,6 +49,7 @@ struct conf {
 	char			*pid_file;	/* absolute, or NULL */
 	char			*pid_file_at;	/* "FILE:LINE" setting it */
 	char			*control_socket;	/* absolute, or NULL */
+	char			*include_dir;	/* absolute, or NULL */
 	int			 log_facility;
 	int			 log_level;
 	int			 log_target;	/* enum log_target */

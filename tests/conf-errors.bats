@@ -17,7 +17,7 @@ svc='{ name = "e"; handler = "echo"; listen = [ "127.0.0.1:7007" ]; }'
 }
 
 @test "wrong type" {
-	check "2: 'workers' must be an integer" 'services = (' \
+	check "2: 'workers' must be an integer or \"auto\"" 'services = (' \
 	    '  { name = "e"; handler = "echo"; listen = [ "127.0.0.1:7007" ]; workers = "2"; }' ');'
 	check "1: 'shutdown_timeout' must be an integer" 'shutdown_timeout = 1.5;' "services = ( $svc );"
 	check "1: 'pid_file' must be a string" 'pid_file = 3;' "services = ( $svc );"
