@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "check.h"
 #include "conf.h"
 #include "conf_peek.h"
 #include "control.h"
@@ -613,6 +614,7 @@ check_only(struct conf *conf, const char *path)
 		if (conf_ident_check(conf, &at, err, sizeof(err)) == -1)
 			fprintf(stderr, "%s: warning: %s: tcpd would not "
 			    "start\n", at, err);
+		check_host(conf, stderr);
 		printf("%s: configuration OK\n", path);
 	}
 	conf_free(conf);
