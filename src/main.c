@@ -16,6 +16,7 @@
 
 #include "check.h"
 #include "conf.h"
+#include "conf_dump.h"
 #include "conf_peek.h"
 #include "control.h"
 #include "log.h"
@@ -38,13 +39,15 @@ static void __attribute__((noreturn))
 usage(FILE *fp, int status)
 {
 	fprintf(fp,
-	    "usage: tcpd [-ft] [-c file]\n"
+	    "usage: tcpd [-ftT] [-c file]\n"
 	    "       tcpd [-c file] [-p pidfile] [-S socket] -s reload|quit|stop "
 	    "[-w]\n"
 	    "       tcpd [-c file] [-p pidfile] [-S socket] -s status [--json]\n"
 	    "  -c, --config=file      configuration file (default %s)\n"
 	    "  -f, --foreground       stay in the foreground, log to stderr\n"
 	    "  -t, --test             check the configuration file and exit\n"
+	    "  -T, --test-dump        print the configuration in effect, every\n"
+	    "                         default filled in, and exit\n"
 	    "  -s, --signal=cmd       tell the running master: reload (and wait\n"
 	    "                         for its outcome), quit (graceful stop),\n"
 	    "                         stop (fast stop); or ask for its status\n"
@@ -374,7 +377,7 @@ struct args {
 	const char	*cmd;		/* -s, or NULL */
 	int		 sig;		/* 0: -s status */
 	int		 foreground;
-	int		 test;
+	int		 test;		/* 1: -t, 2: -T */
 	int		 json;
 	int		 wait;
 	const char	*pid_file;	/* -p */
@@ -520,13 +523,14 @@ parse_args(int argc, char *argv[], struct args *a)
 		{ "pid-file", required_argument, NULL, 'p' },
 		{ "signal", required_argument, NULL, 's' },
 		{ "test", no_argument, NULL, 't' },
+		{ "test-dump", no_argument, NULL, 'T' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "wait", no_argument, NULL, 'w' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int				 ch;
 
-	while ((ch = getopt_long(argc, argv, "c:fhp:S:s:tVw", longopts,
+	while ((ch = getopt_long(argc, argv, "c:fhp:S:s:tTVw", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'c':
@@ -561,6 +565,9 @@ parse_args(int argc, char *argv[], struct args *a)
 			break;
 		case 't':
 			a->test = 1;
+			break;
+		case 'T':
+			a->test = 2;
 			break;
 		case 'V':
 #ifdef TCPD_TEST_HOOKS
@@ -651,6 +658,11 @@ main(int argc, char *argv[])
 	if ((conf = conf_load(a.path, err, sizeof(err))) == NULL) {
 		fprintf(stderr, "%s\n", err);
 		return 1;
+	}
+	if (a.test == 2) {
+		conf_dump(conf, stdout);
+		conf_free(conf);
+		return fflush(stdout) == 0 ? 0 : 1;
 	}
 	if (a.test)
 		return check_only(conf, a.path);

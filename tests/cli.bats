@@ -181,6 +181,35 @@ load helpers
 	assert_output --partial -- "--wait goes with -s quit or -s stop"
 }
 
+@test "-T prints the configuration in effect, each service with its file and line" {
+	mkdir "$T/d"
+	P1=$(free_port)
+	P2=$(free_port)
+	write_conf 'include_dir = "d"; idle_timeout = 60; umask = "027";' \
+	    "$(conf_service main echo "\"127.0.0.1:$P1\"")"
+	printf '# one service\nservices = (\n  { name = "prog"; handler = "exec"; listen = [ "127.0.0.1:%s" ];\n    exec = [ "/bin/cat" ]; rlimits = { nofile = 64; }; }\n);\n' "$P2" >"$T/d/10-prog.conf"
+	run -0 "$TCPD" -T -c "$CONF"
+	assert_line "# and the *.conf files of $T/d"
+	assert_line "  # $CONF:5"
+	assert_line "  # $T/d/10-prog.conf:3"
+	# Defaults filled in, from the top level and built in.
+	[ "$(grep -c '^    idle_timeout = 60;$' <<<"$output")" -eq 2 ]
+	assert_line '    workers = 1;'
+	assert_line '    backlog = 4096;'
+	assert_line '    umask = "027";'
+	assert_line '    rlimits = { nofile = 64L; };'
+	assert_line '    exec = [ "/bin/cat" ];'
+	# It is a file tcpd reads, and reads as the same.
+	printf '%s\n' "$output" >"$T/dump.conf"
+	run -0 "$TCPD" -t -c "$T/dump.conf"
+	run -0 "$TCPD" -T -c "$T/dump.conf"
+	diff <(grep -v '^ *#' "$T/dump.conf") <(grep -v '^ *#' <<<"$output")
+	# A broken file: the error, exit 1.
+	echo 'oops' >>"$CONF"
+	run -1 "$TCPD" -T -c "$CONF"
+	assert_output --regexp "^$CONF:[0-9]+: syntax error"
+}
+
 @test "-s with an unknown command is a usage error" {
 	one_service_conf echo echo 'workers = 1;' 'shutdown_timeout = 2;'
 	run -2 "$TCPD" -s restart -c "$CONF"
