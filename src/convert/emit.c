@@ -258,10 +258,8 @@ put_comment(FILE *o, const char *indent, const char *lead, const char *t)
 static void
 put_service(FILE *o, const struct cv_svc *s, int before, int after)
 {
-	char	*head = cv_printf("%s, %s", s->title, s->origin);
-
-	put_comment(o, "  ", "", head);
-	free(head);
+	/* Never folded: its FILE:LINE stays whole, for grep and editors. */
+	fprintf(o, "  # %s, %s\n", s->title, s->origin);
 	if (s->off != NULL)
 		put_comment(o, "  ", s->disabled ? "" : "NOT CARRIED OVER: ",
 		    s->off);
