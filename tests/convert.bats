@@ -52,9 +52,10 @@ include_converted() {
 	    "$PIDFILE" converted.conf >"$CONF"
 }
 
-# start_converted N: start tcpd on $CONF, with N services' workers.
+# start_converted N: start tcpd on $CONF, with N services' workers (one
+# each: the converter sets no workers, and one is the default).
 start_converted() {
-	start_tcpd "$(( $1 * $(getconf _NPROCESSORS_ONLN) ))"
+	start_tcpd "$1"
 }
 
 # xinetd_service NAME ATTRIBUTES...: an xinetd.d file in $T/xd.
@@ -84,17 +85,18 @@ echo_from() {
 	local s
 	for s in chargen daytime discard echo time; do
 		assert_line --regexp "^  # service $s \\(id $s-stream\\), $T/xinetd/xinetd.d/$s:[0-9]+\$"
-		assert_line "  #{ name = \"$s-stream\"; handler = \"$s\";"
+		assert_line "  { name = \"$s-stream\"; handler = \"$s\";"
 		assert_line "  # service $s (id $s-dgram), $T/xinetd/xinetd.d/$s-udp:4"
 	done
 	[ "$(grep -c 'disabled in xinetd (disable = yes)' "$T/converted.conf")" -eq 5 ]
 	[ "$(grep -c 'NOT CARRIED OVER: socket_type = dgram' "$T/converted.conf")" -eq 10 ]
 	assert_line --partial "NOT CARRIED OVER: xinetd's internal service 'servers' has no tcpd"
 	assert_line --partial "NOT CARRIED OVER: xinetd's internal service 'services' has no tcpd"
-	assert_equal "$stderr" "tcpd-convert: $T/xinetd/xinetd.conf: no service carried over; tcpd needs at least one to start"
-	# Nothing is served, and tcpd -t says so.
+	assert_equal "$stderr" "tcpd-convert: $T/xinetd/xinetd.conf: no service carried over that is not disabled; tcpd needs at least one to start"
+	# The five are there, disabled; nothing is served, and tcpd -t says so.
+	[ "$(grep -c '^    disable = true;$' "$T/converted.conf")" -eq 5 ]
 	run -1 "$TCPD" -t -c "$T/converted.conf"
-	assert_output "$T/converted.conf:6: 'services' is empty"
+	assert_output --regexp "^$T/converted.conf:[0-9]+: every service is disabled\$"
 }
 
 @test "Debian's xinetd files enabled on loopback: tcpd serves all five" {
@@ -137,7 +139,8 @@ echo_from() {
 	assert_line --partial "NOT CARRIED OVER: socket type dgram: tcpd serves TCP streams only"
 	assert_line --partial "NOT CARRIED OVER: wait: the program would accept"
 	assert_line --regexp "NOT CARRIED OVER: (user 'telnetd' does not exist here|/usr/sbin/in.telnetd is not installed)"
-	assert_line '  #, { name = "chargen"; handler = "chargen";'
+	assert_line '  { name = "chargen"; handler = "chargen";'
+	assert_line --partial "disabled in inetd.conf (#<off>#): kept with disable = true"
 	# Every service line of the file is there.
 	[ "$(grep -c '^  # inetd ' "$T/converted.conf")" -eq \
 	    "$(grep -cE '^(#<off>#)? *[a-z]+[[:space:]]+(stream|dgram)' "$DATA/inetd.conf")" ]
@@ -316,19 +319,19 @@ echo_from() {
 	wait_for 5 log_has_n 1 'refused service=echo .*reason="per_source rate 1/s burst 1"'
 }
 
-@test "xinetd: disable = yes comes out commented; uncommented, it serves" {
+@test "xinetd: disable = yes comes out as disable = true; without it, it serves" {
 	local p
 	p=$(free_port)
 	xinetd_service echo "type = INTERNAL" "socket_type = stream" \
 	    "wait = no" "bind = 127.0.0.1" "port = $p" "disable = yes"
 	run -0 --separate-stderr "$TCPD_CONVERT" "$T/xd/echo"
-	assert_line "  # disabled in xinetd (disable = yes): remove the '#' before each line of"
-	assert_line '  #{ name = "echo"; handler = "echo";'
+	assert_line "  # disabled in xinetd (disable = yes): kept with disable = true; remove"
+	assert_line '  { name = "echo"; handler = "echo";'
+	assert_line '    disable = true;'
 	printf '%s\n' "$output" >"$T/converted.conf"
 	run -1 "$TCPD" -t -c "$T/converted.conf"
-	# Remove the '#' before each line of the service, as the note says.
-	sed -i -E '/^  #(, )?\{ name = "echo"/,/^  #\}/ s/^  #/  /' \
-	    "$T/converted.conf"
+	# Remove that line, as the note says.
+	sed -i '/^    disable = true;$/d' "$T/converted.conf"
 	run -0 "$TCPD" -t -c "$T/converted.conf"
 	include_converted
 	start_converted 1

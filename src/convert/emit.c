@@ -267,13 +267,14 @@ put_service(FILE *o, const struct cv_svc *s, int before, int after)
 		put_comment(o, "  ", "", s->notes.v[i]);
 	if (s->off != NULL && !s->disabled)
 		return;
-	fprintf(o, "  %s%s{ name = ", s->off ? "#" : "",
-	    s->off && before ? ", " : "");
+	fprintf(o, "  { name = ");
 	put_str(o, s->name);
 	fprintf(o, "; handler = \"%s\";\n", s->handler);
-	put_settings(o, s->off ? "  #   " : "    ", s);
-	fprintf(o, "  %s}%s\n", s->off ? "#" : "",
-	    (!s->off && after) || (s->off && !before && after) ? "," : "");
+	if (s->disabled)
+		fputs("    disable = true;\n", o);
+	put_settings(o, "    ", s);
+	fprintf(o, "  }%s\n", after ? "," : "");
+	(void)before;
 }
 
 /* The whole output. */
@@ -281,11 +282,13 @@ int
 cv_emit(struct cv_ctx *x, const char *path, const char *format)
 {
 	FILE		*o = stdout;
-	size_t		 total = 0, done = 0;
+	size_t		 total = 0, done = 0, serving = 0;
 	struct cv_svc	*s;
 
-	for (s = x->svcs; s != NULL; s = s->next)
-		total += s->off == NULL;
+	for (s = x->svcs; s != NULL; s = s->next) {
+		total += s->off == NULL || s->disabled;
+		serving += s->off == NULL;
+	}
 	fprintf(o, "# tcpd services converted by tcpd-convert from %s "
 	    "(%s).\n", path, format);
 	fputs("# No pid_file: include it from a tcpd.conf that has one,\n"
@@ -296,7 +299,7 @@ cv_emit(struct cv_ctx *x, const char *path, const char *format)
 		fprintf(o, "%s\n", x->top.v[i]);
 	fputs("services = (\n", o);
 	for (s = x->svcs; s != NULL; s = s->next) {
-		done += s->off == NULL;
+		done += s->off == NULL || s->disabled;
 		if (s != x->svcs)
 			fputc('\n', o);
 		put_service(o, s, done > 0, done < total);
@@ -304,8 +307,9 @@ cv_emit(struct cv_ctx *x, const char *path, const char *format)
 	fputs(");\n", o);
 	if (fflush(o) == EOF || ferror(o))
 		return -1;
-	if (total == 0)
-		fprintf(stderr, "tcpd-convert: %s: no service carried over; "
-		    "tcpd needs at least one to start\n", path);
+	if (serving == 0)
+		fprintf(stderr, "tcpd-convert: %s: no service carried over%s; "
+		    "tcpd needs at least one to start\n", path, total > 0 ?
+		    " that is not disabled" : "");
 	return 0;
 }

@@ -193,8 +193,8 @@ i_service(struct iparse *p, size_t line, char **w, size_t n, int off)
 	    h = strtok_r(NULL, ",", &save))
 		i_host(s, h, svc, v4, v6);
 	if (off && s->off == NULL) {
-		cv_svc_off(s, "disabled in inetd.conf (%s): remove the '#' "
-		    "before each line of it to serve it", OFF_MARK);
+		cv_svc_off(s, "disabled in inetd.conf (%s): kept with "
+		    "disable = true; remove that line to serve it", OFF_MARK);
 		s->disabled = 1;
 	}
 	return 0;

@@ -282,8 +282,8 @@ map_disabled(struct xmap *m, const char *id)
 	    !cv_has(&m->def->a[XA_ENABLED].v, id))
 		m->disabled = "not listed in the defaults' enabled";
 	if (m->disabled != NULL && m->s->off == NULL) {
-		cv_svc_off(m->s, "disabled in xinetd (%s): remove the '#' "
-		    "before each line of it to serve it", m->disabled);
+		cv_svc_off(m->s, "disabled in xinetd (%s): kept with "
+		    "disable = true; remove that line to serve it", m->disabled);
 		m->s->disabled = 1;
 	}
 	return 0;
