@@ -25,14 +25,22 @@
 /* The least pause between those tries, in ms. */
 #define CLAIM_PAUSE_MS	5
 
-/* One listening socket: one address in one slot. */
+/*
+ * One listening socket: one address in one slot.  A socket whose address
+ * or slot left the configuration is leaving: no worker is given it any
+ * more, but the master holds it until no worker does (listeners_release),
+ * so that the master's close is the last, and a reload that brings the
+ * address back takes it again, queue and all.
+ */
 struct lsock {
 	struct conf_listen	 l;
 	int			 slot;
 	int			 fd;
+	ino_t			 ino;
 	int			 backlog;
 	struct tcpopt		 opt;	/* what it was given */
 	int			 used;	/* by the configuration being applied */
+	int			 leaving;
 };
 
 /*
@@ -93,13 +101,33 @@ listener_probe(const struct conf_listen *l)
 	return rc;
 }
 
+/* The socket of an address in a slot, leaving or not, or NULL. */
 static struct lsock *
 lsock_find(const struct listeners *ls, const struct conf_listen *l, int slot)
 {
 	for (int i = 0; i < ls->n; i++)
-		if (ls->socks[i].slot == slot && addr_same(&ls->socks[i].l.addr, ls->socks[i].l.addrlen, &l->addr, l->addrlen))
+		if (ls->socks[i].slot == slot && addr_same(&ls->socks[i].l.addr,
+		    ls->socks[i].l.addrlen, &l->addr, l->addrlen))
 			return &ls->socks[i];
 	return NULL;
+}
+
+/* Close socket i and take it out of the table, keeping the others' order. */
+static void
+lsock_drop(struct listeners *ls, int i)
+{
+	close(ls->socks[i].fd);
+	memmove(&ls->socks[i], &ls->socks[i + 1],
+	    (ls->n - i - 1) * sizeof(ls->socks[i]));
+	ls->n--;
+}
+
+/* A leaving socket is wanted again: new workers get it, queue and all. */
+static void
+lsock_take_back(struct lsock *s)
+{
+	s->leaving = 0;
+	log_info("taking back %s slot %d", s->l.text, s->slot);
 }
 
 static int
@@ -134,6 +162,7 @@ listener_slots(struct listeners *ls, const struct conf_listen *l, int n,
     const struct conf_service *sv, char *err, size_t errlen)
 {
 	struct lsock	*s;
+	struct stat	 st;
 	const char	*what = NULL;
 	int		 backlog = sv->backlog;
 
@@ -150,12 +179,13 @@ listener_slots(struct listeners *ls, const struct conf_listen *l, int n,
 			continue;
 		}
 		s = &ls->socks[ls->n];
-		memset(&s->opt, 0, sizeof(s->opt));
+		memset(s, 0, sizeof(*s));
 		if ((s->fd = listener_open(l, backlog, &sv->net, &s->opt,
 		    &what)) == -1) {
 			listener_error(l, what, err, errlen);
 			return -1;
 		}
+		s->ino = fstat(s->fd, &st) == 0 ? st.st_ino : 0;
 		s->l = *l;
 		s->slot = k;
 		s->backlog = backlog;
@@ -174,14 +204,13 @@ static int
 listener_foreign(const struct listeners *ls, const struct conf_listen *l,
     struct sockdiag_sock *who)
 {
-	struct stat	 st;
 	ino_t		*ours;
 	int		 rc, saved;
 
 	if ((ours = calloc(ls->n ? ls->n : 1, sizeof(*ours))) == NULL)
 		return -1;
 	for (int i = 0; i < ls->n; i++)
-		ours[i] = fstat(ls->socks[i].fd, &st) == 0 ? st.st_ino : 0;
+		ours[i] = ls->socks[i].ino;
 	rc = sockdiag_foreign(&l->addr, ours, ls->n, who);
 	saved = errno;
 	free(ours);
@@ -315,7 +344,7 @@ listener_claim(struct listeners *ls, const struct conf_listen *l, int n,
 			return rc == 0 ? 0 : listener_unchecked(l, err, errlen);
 		claim_test_delay(try, 2, l);
 		while (ls->n > first)
-			close(ls->socks[--ls->n].fd);
+			lsock_drop(ls, ls->n - 1);
 		if (try == CLAIM_TRIES) {
 			listener_in_use(l, &who, err, errlen);
 			return -1;
@@ -370,26 +399,85 @@ listeners_bind(struct listeners *ls, const struct conf *c, const int *counts,
 	return 0;
 fail:
 	while (ls->n > first_new)
-		close(ls->socks[--ls->n].fd);
+		lsock_drop(ls, ls->n - 1);
 	return -1;
 }
 
-/* Close the sockets the last listeners_bind() did not mark used. */
+/*
+ * After listeners_bind(): the sockets it did not mark used leave (no
+ * worker is given them from now on, and each closes once no worker
+ * holds it any more: listeners_release), and leaving ones it marked
+ * used are taken back.
+ */
 void
 listeners_close_unused(struct listeners *ls)
 {
-	int	 j = 0;
+	for (int i = 0; i < ls->n; i++) {
+		struct lsock *s = &ls->socks[i];
+		if (s->used && s->leaving)
+			lsock_take_back(s);
+		else if (!s->used && !s->leaving) {
+			s->leaving = 1;
+			log_info("%s slot %d leaves: closing it once its "
+			    "workers let it go", s->l.text, s->slot);
+		}
+	}
+}
+
+/*
+ * Does process pid hold s?  A worker has its slot's sockets at the
+ * numbers the master has them at.  When /proc does not say, it does.
+ */
+static int
+lsock_held_by(const struct lsock *s, pid_t pid)
+{
+	char	 path[64], link[64], want[64];
+	ssize_t	 n;
+
+	snprintf(path, sizeof(path), "/proc/%ld/fd/%d", (long)pid, s->fd);
+	if ((n = readlink(path, link, sizeof(link) - 1)) == -1)
+		return errno != ENOENT && errno != ESRCH;
+	link[n] = '\0';
+	snprintf(want, sizeof(want), "socket:[%lu]", (unsigned long)s->ino);
+	return strcmp(link, want) == 0;
+}
+
+/*
+ * Close each leaving socket that none of the processes in pids[] (the
+ * workers, of every generation) holds any more: the master's close is
+ * then the last one.  Returns how many still wait.
+ */
+int
+listeners_release(struct listeners *ls, const pid_t *pids, int npids)
+{
+	int	 held, left = 0;
 
 	for (int i = 0; i < ls->n; i++) {
-		if (ls->socks[i].used) {
-			ls->socks[j++] = ls->socks[i];
+		struct lsock *s = &ls->socks[i];
+		if (!s->leaving)
+			continue;
+		held = 0;
+		for (int k = 0; k < npids && !held; k++)
+			held = lsock_held_by(s, pids[k]);
+		if (held) {
+			left++;
 			continue;
 		}
-		log_info("closing %s slot %d", ls->socks[i].l.text,
-		    ls->socks[i].slot);
-		close(ls->socks[i].fd);
+		log_info("closing %s slot %d", s->l.text, s->slot);
+		lsock_drop(ls, i--);
 	}
-	ls->n = j;
+	return left;
+}
+
+/* How many leaving sockets wait for their workers to let them go. */
+int
+listeners_leaving(const struct listeners *ls)
+{
+	int	 n = 0;
+
+	for (int i = 0; i < ls->n; i++)
+		n += ls->socks[i].leaving;
+	return n;
 }
 
 void
@@ -400,14 +488,14 @@ listeners_close_all(struct listeners *ls)
 	ls->n = 0;
 }
 
-/* The socket of an address in a slot, or -1. */
+/* The socket of an address in a slot, or -1 (none, or leaving). */
 int
 listeners_fd(const struct listeners *ls, const struct conf_listen *l,
     int slot)
 {
 	const struct lsock	*s = lsock_find(ls, l, slot);
 
-	return s != NULL ? s->fd : -1;
+	return s != NULL && !s->leaving ? s->fd : -1;
 }
 
 void
