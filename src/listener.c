@@ -17,6 +17,7 @@
 #include "listener.h"
 #include "log.h"
 #include "sockdiag.h"
+#include "steer.h"
 #include "tcpopt.h"
 #include "util.h"
 
@@ -40,7 +41,9 @@ struct lsock {
 	int			 backlog;
 	struct tcpopt		 opt;	/* what it was given */
 	int			 used;	/* by the configuration being applied */
-	int			 leaving;
+	int			 leaving;	/* 2: being made to */
+	int			 pos;	/* in its reuseport group's array */
+	int			 steered; /* its group has a program */
 };
 
 /*
@@ -112,10 +115,39 @@ lsock_find(const struct listeners *ls, const struct conf_listen *l, int slot)
 	return NULL;
 }
 
-/* Close socket i and take it out of the table, keeping the others' order. */
+/* Do two sockets share a reuseport group: the same address? */
+static int
+lsock_peer(const struct lsock *a, const struct lsock *b)
+{
+	return addr_same(&a->l.addr, a->l.addrlen, &b->l.addr, b->l.addrlen);
+}
+
+/* Sockets of the group of s, s included. */
+static int
+lsock_group_size(const struct listeners *ls, const struct lsock *s)
+{
+	int	 n = 0;
+
+	for (int i = 0; i < ls->n; i++)
+		n += lsock_peer(&ls->socks[i], s);
+	return n;
+}
+
+/*
+ * Close socket i and take it out of the table, keeping the others'
+ * order.  The kernel moves the last socket of its reuseport group into
+ * its place in the group's array: so does the master's picture of it.
+ */
 static void
 lsock_drop(struct listeners *ls, int i)
 {
+	struct lsock	*s = &ls->socks[i];
+	int		 last = lsock_group_size(ls, s) - 1;
+
+	for (int k = 0; k < ls->n; k++)
+		if (k != i && lsock_peer(&ls->socks[k], s) &&
+		    ls->socks[k].pos == last)
+			ls->socks[k].pos = s->pos;
 	close(ls->socks[i].fd);
 	memmove(&ls->socks[i], &ls->socks[i + 1],
 	    (ls->n - i - 1) * sizeof(ls->socks[i]));
@@ -127,7 +159,105 @@ static void
 lsock_take_back(struct lsock *s)
 {
 	s->leaving = 0;
+	if (steer_unblock(s->fd) == -1)
+		log_warn("%s slot %d: cannot take new connections again",
+		    s->l.text, s->slot);
 	log_info("taking back %s slot %d", s->l.text, s->slot);
+}
+
+/*
+ * A socket leaves: it takes no new connection from now on (its group,
+ * steered already, sends them to the others; a SYN the kernel's hash
+ * still sends it is dropped, and sent again by the client); what is
+ * queued on it and in its handshake its worker still takes.
+ */
+static void
+lsock_leave(struct lsock *s)
+{
+	if (steer_block(s->fd) == -1)
+		log_warn("%s slot %d: cannot keep new connections off it",
+		    s->l.text, s->slot);
+	log_info("%s slot %d leaves: closing it once its workers let it go",
+	    s->l.text, s->slot);
+}
+
+/*
+ * Does the kernel's group of s hold exactly the sockets the master's
+ * picture has?  If not (a close that was not the last, a socket of
+ * another process), the picture cannot steer.
+ */
+static int
+lsock_group_checked(const struct listeners *ls, const struct lsock *s)
+{
+	ino_t	 kernel[256];
+	int	 n, found;
+
+	n = sockdiag_group(&s->l.addr, kernel, 256);
+	if (n != lsock_group_size(ls, s))
+		return 0;
+	for (int i = 0; i < ls->n; i++) {
+		if (!lsock_peer(&ls->socks[i], s))
+			continue;
+		found = 0;
+		for (int k = 0; k < n && !found; k++)
+			found = kernel[k] == ls->socks[i].ino;
+		if (!found)
+			return 0;
+	}
+	return 1;
+}
+
+/*
+ * Steer the group of s: while some of its sockets leave and some stay,
+ * new connections go to those that stay only; otherwise the kernel's
+ * hash spreads them as usual.
+ */
+static void
+lsock_steer(struct listeners *ls, struct lsock *s)
+{
+	int	 index[256], n = 0, leaving = 0, on, fd = -1;
+
+	for (int i = 0; i < ls->n; i++) {
+		struct lsock *p = &ls->socks[i];
+		if (!lsock_peer(p, s))
+			continue;
+		if (p->leaving)
+			leaving++;
+		else if (n < 256) {
+			index[n++] = p->pos;
+			fd = p->fd;
+		}
+	}
+	on = leaving > 0 && n > 0;
+	if (on && !lsock_group_checked(ls, s)) {
+		log_debug("%s: its reuseport group is not as the master "
+		    "pictures it: not steered", s->l.text);
+		on = 0;
+	}
+	if (on && steer_group(fd, index, n) == -1) {
+		log_warn("%s: cannot steer new connections to the sockets "
+		    "that stay", s->l.text);
+		on = 0;
+	}
+	if (!on && s->steered && steer_group_off(s->fd) == -1)
+		log_warn("%s: cannot let the kernel spread new connections "
+		    "again", s->l.text);
+	for (int i = 0; i < ls->n; i++)
+		if (lsock_peer(&ls->socks[i], s))
+			ls->socks[i].steered = on;
+}
+
+/* Steer every group as its sockets now stand. */
+static void
+listeners_steer(struct listeners *ls)
+{
+	for (int i = 0; i < ls->n; i++) {
+		int first = 1;
+		for (int k = 0; k < i && first; k++)
+			first = !lsock_peer(&ls->socks[k], &ls->socks[i]);
+		if (first)
+			lsock_steer(ls, &ls->socks[i]);
+	}
 }
 
 static int
@@ -187,6 +317,8 @@ listener_slots(struct listeners *ls, const struct conf_listen *l, int n,
 		}
 		s->ino = fstat(s->fd, &st) == 0 ? st.st_ino : 0;
 		s->l = *l;
+		/* listen() put it at the end of its group's array. */
+		s->pos = lsock_group_size(ls, s);
 		s->slot = k;
 		s->backlog = backlog;
 		s->used = 1;
@@ -412,16 +544,23 @@ fail:
 void
 listeners_close_unused(struct listeners *ls)
 {
+	int	 left = 0;
+
 	for (int i = 0; i < ls->n; i++) {
 		struct lsock *s = &ls->socks[i];
 		if (s->used && s->leaving)
 			lsock_take_back(s);
 		else if (!s->used && !s->leaving) {
-			s->leaving = 1;
-			log_info("%s slot %d leaves: closing it once its "
-			    "workers let it go", s->l.text, s->slot);
+			s->leaving = 2;		/* now: steered first */
+			left++;
 		}
 	}
+	listeners_steer(ls);
+	for (int i = 0; left > 0 && i < ls->n; i++)
+		if (ls->socks[i].leaving == 2) {
+			ls->socks[i].leaving = 1;
+			lsock_leave(&ls->socks[i]);
+		}
 }
 
 /*
@@ -450,7 +589,7 @@ lsock_held_by(const struct lsock *s, pid_t pid)
 int
 listeners_release(struct listeners *ls, const pid_t *pids, int npids)
 {
-	int	 held, left = 0;
+	int	 held, left = 0, closed = 0;
 
 	for (int i = 0; i < ls->n; i++) {
 		struct lsock *s = &ls->socks[i];
@@ -465,7 +604,10 @@ listeners_release(struct listeners *ls, const pid_t *pids, int npids)
 		}
 		log_info("closing %s slot %d", s->l.text, s->slot);
 		lsock_drop(ls, i--);
+		closed = 1;
 	}
+	if (closed)
+		listeners_steer(ls);
 	return left;
 }
 
@@ -476,7 +618,7 @@ listeners_leaving(const struct listeners *ls)
 	int	 n = 0;
 
 	for (int i = 0; i < ls->n; i++)
-		n += ls->socks[i].leaving;
+		n += ls->socks[i].leaving != 0;
 	return n;
 }
 
@@ -504,28 +646,4 @@ listeners_free(struct listeners *ls)
 	listeners_close_all(ls);
 	free(ls->socks);
 	ls->socks = NULL;
-}
-
-/*
- * With net.ipv4.tcp_migrate_req at 0, a closing slot socket resets the
- * handshakes still in flight on it instead of moving them to the other
- * sockets of its group.  Said once, at start.
- */
-void
-listeners_check_migrate(void)
-{
-	FILE	*fp = fopen("/proc/sys/net/ipv4/tcp_migrate_req", "re");
-	int	 v = -1;
-
-	if (fp == NULL)
-		return;
-	if (fscanf(fp, "%d", &v) != 1)
-		v = -1;
-	fclose(fp);
-	if (v == 0)
-		log_notice("net.ipv4.tcp_migrate_req is 0: when a slot socket "
-		    "closes (fewer workers, an address removed), connections "
-		    "still in their handshake on it are reset; "
-		    "sysctl -w net.ipv4.tcp_migrate_req=1 moves them to the "
-		    "remaining sockets");
 }

@@ -29,6 +29,5 @@ void	listeners_close_all(struct listeners *);
 int	listeners_fd(const struct listeners *, const struct conf_listen *,
 	    int slot);
 void	listeners_free(struct listeners *);
-void	listeners_check_migrate(void);
 
 #endif

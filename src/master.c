@@ -378,7 +378,6 @@ master_start(struct master *m)
 		    m->conf->nservices == 1 ? "" : "s",
 		    conf_workers_total(m->conf),
 		    conf_workers_total(m->conf) == 1 ? "" : "s");
-		listeners_check_migrate();
 		/* A daemon's parent says READY=1: systemd listens to it. */
 		notify_started(m->foreground, &m->sup);
 		return 0;
