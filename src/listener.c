@@ -460,13 +460,21 @@ listener_claim(struct listeners *ls, const struct conf_listen *l, int n,
 
 	for (int try = 1; ; try++) {
 		if (listener_probe(l) == -1) {
-			if (errno != EADDRINUSE)
+			if (errno != EADDRINUSE) {
 				snprintf(err, errlen, "cannot listen on %s: %s",
 				    l->text, strerror(errno));
-			else
-				listener_in_use(l, listener_foreign(ls, l,
-				    &who) == 1 ? &who : NULL, err, errlen);
-			return -1;
+				return -1;
+			}
+			/*
+			 * In use by none but our own sockets, then: ones the
+			 * configuration no longer has (it cannot have two that
+			 * clash), leaving; new ones may bind beside them.
+			 */
+			if ((rc = listener_foreign(ls, l, &who)) != 0) {
+				listener_in_use(l, rc == 1 ? &who : NULL, err,
+				    errlen);
+				return -1;
+			}
 		}
 		claim_test_delay(try, 0, l);
 		if (listener_slots(ls, l, n, sv, err, errlen) == -1)

@@ -2,7 +2,8 @@
 # A reload that moves a service's port away and back again, while the
 # previous generation still finishes its programs and still listens on
 # the old port, is applied every time, and every client sent after each
-# reload is served.
+# reload is served; so is one from an address to the wildcard of its
+# port, which tcpd's own old sockets are in the way of.
 
 load helpers
 
@@ -31,6 +32,11 @@ all_there() {
 reload_done() {
 	log_has_n 1 "reload: generation $1 started" ||
 	    log_has_n $(($2 + 1)) "reload refused: "
+}
+
+# listening_only_on ADDR:PORT: every listener on PORT is bound to ADDR.
+listening_only_on() {
+	[ "$(ss -Htln "( sport = :${1##*:} )" | awk '{ print $4 }' | sort -u)" = "$1" ]
 }
 
 @test "a port moved away and back at every reload: every reload applied, every client served" {
@@ -77,4 +83,18 @@ reload_done() {
 	[ "$failed" -eq 0 ]
 	# The port the last reload left answers.
 	assert_echo "$port" last
+}
+
+@test "a reload from one address of a port to the wildcard of that port is applied" {
+	one_service echo echo 'workers = 2;'
+	assert_echo "$PORT" before
+	sed -i "s/\"127.0.0.1:$PORT\"/\"0.0.0.0:$PORT\"/" "$CONF"
+	kill -HUP "$TCPD_PID"
+	wait_for 10 log_has_n 1 'reload: generation 2 started'
+	! log_has_n 1 'reload refused'
+	# The old sockets close once their workers have let them go.
+	wait_for 10 log_has_n 2 "closing 127.0.0.1:$PORT slot [01]"
+	wait_for 10 listening_only_on "0.0.0.0:$PORT"
+	assert_echo "$PORT" after
+	assert_echo "$PORT" again 127.0.0.2
 }
