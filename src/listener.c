@@ -17,6 +17,7 @@
 #include "listener.h"
 #include "log.h"
 #include "sockdiag.h"
+#include "steer.h"
 #include "tcpopt.h"
 #include "util.h"
 
@@ -25,14 +26,24 @@
 /* The least pause between those tries, in ms. */
 #define CLAIM_PAUSE_MS	5
 
-/* One listening socket: one address in one slot. */
+/*
+ * One listening socket: one address in one slot.  A socket whose address
+ * or slot left the configuration is leaving: no worker is given it any
+ * more, but the master holds it until no worker does (listeners_release),
+ * so that the master's close is the last, and a reload that brings the
+ * address back takes it again, queue and all.
+ */
 struct lsock {
 	struct conf_listen	 l;
 	int			 slot;
 	int			 fd;
+	ino_t			 ino;
 	int			 backlog;
 	struct tcpopt		 opt;	/* what it was given */
 	int			 used;	/* by the configuration being applied */
+	int			 leaving;	/* 2: being made to */
+	int			 pos;	/* in its reuseport group's array */
+	int			 steered; /* its group has a program */
 };
 
 /*
@@ -93,13 +104,160 @@ listener_probe(const struct conf_listen *l)
 	return rc;
 }
 
+/* The socket of an address in a slot, leaving or not, or NULL. */
 static struct lsock *
 lsock_find(const struct listeners *ls, const struct conf_listen *l, int slot)
 {
 	for (int i = 0; i < ls->n; i++)
-		if (ls->socks[i].slot == slot && addr_same(&ls->socks[i].l.addr, ls->socks[i].l.addrlen, &l->addr, l->addrlen))
+		if (ls->socks[i].slot == slot && addr_same(&ls->socks[i].l.addr,
+		    ls->socks[i].l.addrlen, &l->addr, l->addrlen))
 			return &ls->socks[i];
 	return NULL;
+}
+
+/* Do two sockets share a reuseport group: the same address? */
+static int
+lsock_peer(const struct lsock *a, const struct lsock *b)
+{
+	return addr_same(&a->l.addr, a->l.addrlen, &b->l.addr, b->l.addrlen);
+}
+
+/* Sockets of the group of s, s included. */
+static int
+lsock_group_size(const struct listeners *ls, const struct lsock *s)
+{
+	int	 n = 0;
+
+	for (int i = 0; i < ls->n; i++)
+		n += lsock_peer(&ls->socks[i], s);
+	return n;
+}
+
+/*
+ * Close socket i and take it out of the table, keeping the others'
+ * order.  The kernel moves the last socket of its reuseport group into
+ * its place in the group's array: so does the master's picture of it.
+ */
+static void
+lsock_drop(struct listeners *ls, int i)
+{
+	struct lsock	*s = &ls->socks[i];
+	int		 last = lsock_group_size(ls, s) - 1;
+
+	for (int k = 0; k < ls->n; k++)
+		if (k != i && lsock_peer(&ls->socks[k], s) &&
+		    ls->socks[k].pos == last)
+			ls->socks[k].pos = s->pos;
+	close(ls->socks[i].fd);
+	memmove(&ls->socks[i], &ls->socks[i + 1],
+	    (ls->n - i - 1) * sizeof(ls->socks[i]));
+	ls->n--;
+}
+
+/* A leaving socket is wanted again: new workers get it, queue and all. */
+static void
+lsock_take_back(struct lsock *s)
+{
+	s->leaving = 0;
+	if (steer_unblock(s->fd) == -1)
+		log_warn("%s slot %d: cannot take new connections again",
+		    s->l.text, s->slot);
+	log_info("taking back %s slot %d", s->l.text, s->slot);
+}
+
+/*
+ * A socket leaves: it takes no new connection from now on (its group,
+ * steered already, sends them to the others; a SYN the kernel's hash
+ * still sends it is dropped, and sent again by the client); what is
+ * queued on it and in its handshake its worker still takes.
+ */
+static void
+lsock_leave(struct lsock *s)
+{
+	if (steer_block(s->fd) == -1)
+		log_warn("%s slot %d: cannot keep new connections off it",
+		    s->l.text, s->slot);
+	log_info("%s slot %d leaves: closing it once its workers let it go",
+	    s->l.text, s->slot);
+}
+
+/*
+ * Does the kernel's group of s hold exactly the sockets the master's
+ * picture has?  If not (a close that was not the last, a socket of
+ * another process), the picture cannot steer.
+ */
+static int
+lsock_group_checked(const struct listeners *ls, const struct lsock *s)
+{
+	ino_t	 kernel[256];
+	int	 n, found;
+
+	n = sockdiag_group(&s->l.addr, kernel, 256);
+	if (n != lsock_group_size(ls, s))
+		return 0;
+	for (int i = 0; i < ls->n; i++) {
+		if (!lsock_peer(&ls->socks[i], s))
+			continue;
+		found = 0;
+		for (int k = 0; k < n && !found; k++)
+			found = kernel[k] == ls->socks[i].ino;
+		if (!found)
+			return 0;
+	}
+	return 1;
+}
+
+/*
+ * Steer the group of s: while some of its sockets leave and some stay,
+ * new connections go to those that stay only; otherwise the kernel's
+ * hash spreads them as usual.
+ */
+static void
+lsock_steer(struct listeners *ls, struct lsock *s)
+{
+	int	 index[256], n = 0, leaving = 0, on, fd = -1;
+
+	for (int i = 0; i < ls->n; i++) {
+		struct lsock *p = &ls->socks[i];
+		if (!lsock_peer(p, s))
+			continue;
+		if (p->leaving)
+			leaving++;
+		else if (n < 256) {
+			index[n++] = p->pos;
+			fd = p->fd;
+		}
+	}
+	on = leaving > 0 && n > 0;
+	if (on && !lsock_group_checked(ls, s)) {
+		log_debug("%s: its reuseport group is not as the master "
+		    "pictures it: not steered", s->l.text);
+		on = 0;
+	}
+	if (on && steer_group(fd, index, n) == -1) {
+		log_warn("%s: cannot steer new connections to the sockets "
+		    "that stay", s->l.text);
+		on = 0;
+	}
+	if (!on && s->steered && steer_group_off(s->fd) == -1)
+		log_warn("%s: cannot let the kernel spread new connections "
+		    "again", s->l.text);
+	for (int i = 0; i < ls->n; i++)
+		if (lsock_peer(&ls->socks[i], s))
+			ls->socks[i].steered = on;
+}
+
+/* Steer every group as its sockets now stand. */
+static void
+listeners_steer(struct listeners *ls)
+{
+	for (int i = 0; i < ls->n; i++) {
+		int first = 1;
+		for (int k = 0; k < i && first; k++)
+			first = !lsock_peer(&ls->socks[k], &ls->socks[i]);
+		if (first)
+			lsock_steer(ls, &ls->socks[i]);
+	}
 }
 
 static int
@@ -134,6 +292,7 @@ listener_slots(struct listeners *ls, const struct conf_listen *l, int n,
     const struct conf_service *sv, char *err, size_t errlen)
 {
 	struct lsock	*s;
+	struct stat	 st;
 	const char	*what = NULL;
 	int		 backlog = sv->backlog;
 
@@ -150,13 +309,16 @@ listener_slots(struct listeners *ls, const struct conf_listen *l, int n,
 			continue;
 		}
 		s = &ls->socks[ls->n];
-		memset(&s->opt, 0, sizeof(s->opt));
+		memset(s, 0, sizeof(*s));
 		if ((s->fd = listener_open(l, backlog, &sv->net, &s->opt,
 		    &what)) == -1) {
 			listener_error(l, what, err, errlen);
 			return -1;
 		}
+		s->ino = fstat(s->fd, &st) == 0 ? st.st_ino : 0;
 		s->l = *l;
+		/* listen() put it at the end of its group's array. */
+		s->pos = lsock_group_size(ls, s);
 		s->slot = k;
 		s->backlog = backlog;
 		s->used = 1;
@@ -174,14 +336,13 @@ static int
 listener_foreign(const struct listeners *ls, const struct conf_listen *l,
     struct sockdiag_sock *who)
 {
-	struct stat	 st;
 	ino_t		*ours;
 	int		 rc, saved;
 
 	if ((ours = calloc(ls->n ? ls->n : 1, sizeof(*ours))) == NULL)
 		return -1;
 	for (int i = 0; i < ls->n; i++)
-		ours[i] = fstat(ls->socks[i].fd, &st) == 0 ? st.st_ino : 0;
+		ours[i] = ls->socks[i].ino;
 	rc = sockdiag_foreign(&l->addr, ours, ls->n, who);
 	saved = errno;
 	free(ours);
@@ -299,13 +460,21 @@ listener_claim(struct listeners *ls, const struct conf_listen *l, int n,
 
 	for (int try = 1; ; try++) {
 		if (listener_probe(l) == -1) {
-			if (errno != EADDRINUSE)
+			if (errno != EADDRINUSE) {
 				snprintf(err, errlen, "cannot listen on %s: %s",
 				    l->text, strerror(errno));
-			else
-				listener_in_use(l, listener_foreign(ls, l,
-				    &who) == 1 ? &who : NULL, err, errlen);
-			return -1;
+				return -1;
+			}
+			/*
+			 * In use by none but our own sockets, then: ones the
+			 * configuration no longer has (it cannot have two that
+			 * clash), leaving; new ones may bind beside them.
+			 */
+			if ((rc = listener_foreign(ls, l, &who)) != 0) {
+				listener_in_use(l, rc == 1 ? &who : NULL, err,
+				    errlen);
+				return -1;
+			}
 		}
 		claim_test_delay(try, 0, l);
 		if (listener_slots(ls, l, n, sv, err, errlen) == -1)
@@ -315,7 +484,7 @@ listener_claim(struct listeners *ls, const struct conf_listen *l, int n,
 			return rc == 0 ? 0 : listener_unchecked(l, err, errlen);
 		claim_test_delay(try, 2, l);
 		while (ls->n > first)
-			close(ls->socks[--ls->n].fd);
+			lsock_drop(ls, ls->n - 1);
 		if (try == CLAIM_TRIES) {
 			listener_in_use(l, &who, err, errlen);
 			return -1;
@@ -370,26 +539,95 @@ listeners_bind(struct listeners *ls, const struct conf *c, const int *counts,
 	return 0;
 fail:
 	while (ls->n > first_new)
-		close(ls->socks[--ls->n].fd);
+		lsock_drop(ls, ls->n - 1);
 	return -1;
 }
 
-/* Close the sockets the last listeners_bind() did not mark used. */
+/*
+ * After listeners_bind(): the sockets it did not mark used leave (no
+ * worker is given them from now on, and each closes once no worker
+ * holds it any more: listeners_release), and leaving ones it marked
+ * used are taken back.
+ */
 void
 listeners_close_unused(struct listeners *ls)
 {
-	int	 j = 0;
+	int	 left = 0;
 
 	for (int i = 0; i < ls->n; i++) {
-		if (ls->socks[i].used) {
-			ls->socks[j++] = ls->socks[i];
+		struct lsock *s = &ls->socks[i];
+		if (s->used && s->leaving)
+			lsock_take_back(s);
+		else if (!s->used && !s->leaving) {
+			s->leaving = 2;		/* now: steered first */
+			left++;
+		}
+	}
+	listeners_steer(ls);
+	for (int i = 0; left > 0 && i < ls->n; i++)
+		if (ls->socks[i].leaving == 2) {
+			ls->socks[i].leaving = 1;
+			lsock_leave(&ls->socks[i]);
+		}
+}
+
+/*
+ * Does process pid hold s?  A worker has its slot's sockets at the
+ * numbers the master has them at.  When /proc does not say, it does.
+ */
+static int
+lsock_held_by(const struct lsock *s, pid_t pid)
+{
+	char	 path[64], link[64], want[64];
+	ssize_t	 n;
+
+	snprintf(path, sizeof(path), "/proc/%ld/fd/%d", (long)pid, s->fd);
+	if ((n = readlink(path, link, sizeof(link) - 1)) == -1)
+		return errno != ENOENT && errno != ESRCH;
+	link[n] = '\0';
+	snprintf(want, sizeof(want), "socket:[%lu]", (unsigned long)s->ino);
+	return strcmp(link, want) == 0;
+}
+
+/*
+ * Close each leaving socket that none of the processes in pids[] (the
+ * workers, of every generation) holds any more: the master's close is
+ * then the last one.  Returns how many still wait.
+ */
+int
+listeners_release(struct listeners *ls, const pid_t *pids, int npids)
+{
+	int	 held, left = 0, closed = 0;
+
+	for (int i = 0; i < ls->n; i++) {
+		struct lsock *s = &ls->socks[i];
+		if (!s->leaving)
+			continue;
+		held = 0;
+		for (int k = 0; k < npids && !held; k++)
+			held = lsock_held_by(s, pids[k]);
+		if (held) {
+			left++;
 			continue;
 		}
-		log_info("closing %s slot %d", ls->socks[i].l.text,
-		    ls->socks[i].slot);
-		close(ls->socks[i].fd);
+		log_info("closing %s slot %d", s->l.text, s->slot);
+		lsock_drop(ls, i--);
+		closed = 1;
 	}
-	ls->n = j;
+	if (closed)
+		listeners_steer(ls);
+	return left;
+}
+
+/* How many leaving sockets wait for their workers to let them go. */
+int
+listeners_leaving(const struct listeners *ls)
+{
+	int	 n = 0;
+
+	for (int i = 0; i < ls->n; i++)
+		n += ls->socks[i].leaving != 0;
+	return n;
 }
 
 void
@@ -400,14 +638,14 @@ listeners_close_all(struct listeners *ls)
 	ls->n = 0;
 }
 
-/* The socket of an address in a slot, or -1. */
+/* The socket of an address in a slot, or -1 (none, or leaving). */
 int
 listeners_fd(const struct listeners *ls, const struct conf_listen *l,
     int slot)
 {
 	const struct lsock	*s = lsock_find(ls, l, slot);
 
-	return s != NULL ? s->fd : -1;
+	return s != NULL && !s->leaving ? s->fd : -1;
 }
 
 void
@@ -416,28 +654,4 @@ listeners_free(struct listeners *ls)
 	listeners_close_all(ls);
 	free(ls->socks);
 	ls->socks = NULL;
-}
-
-/*
- * With net.ipv4.tcp_migrate_req at 0, a closing slot socket resets the
- * handshakes still in flight on it instead of moving them to the other
- * sockets of its group.  Said once, at start.
- */
-void
-listeners_check_migrate(void)
-{
-	FILE	*fp = fopen("/proc/sys/net/ipv4/tcp_migrate_req", "re");
-	int	 v = -1;
-
-	if (fp == NULL)
-		return;
-	if (fscanf(fp, "%d", &v) != 1)
-		v = -1;
-	fclose(fp);
-	if (v == 0)
-		log_notice("net.ipv4.tcp_migrate_req is 0: when a slot socket "
-		    "closes (fewer workers, an address removed), connections "
-		    "still in their handshake on it are reset; "
-		    "sysctl -w net.ipv4.tcp_migrate_req=1 moves them to the "
-		    "remaining sockets");
 }

@@ -2,6 +2,7 @@
 #ifndef TCPD_LISTENER_H
 #define TCPD_LISTENER_H
 
+#include <sys/types.h>
 #include <sys/socket.h>
 
 #include <stddef.h>
@@ -22,10 +23,11 @@ struct listeners {
 int	listeners_bind(struct listeners *, const struct conf *,
 	    const int *counts, char *err, size_t errlen);
 void	listeners_close_unused(struct listeners *);
+int	listeners_release(struct listeners *, const pid_t *pids, int npids);
+int	listeners_leaving(const struct listeners *);
 void	listeners_close_all(struct listeners *);
 int	listeners_fd(const struct listeners *, const struct conf_listen *,
 	    int slot);
 void	listeners_free(struct listeners *);
-void	listeners_check_migrate(void);
 
 #endif

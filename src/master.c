@@ -25,6 +25,7 @@
 #include "master_int.h"
 #include "notify.h"
 #include "orphan.h"
+#include "proc.h"
 #include "proctitle.h"
 #include "reload.h"
 #include "sig.h"
@@ -38,6 +39,8 @@
 #define LATE_MS		100
 /* fds the master uses whatever the configuration: stdio, epoll, ... */
 #define FDS_FIXED	16
+/* How often the master looks whether leaving sockets are let go, in ms. */
+#define RELEASE_LOOK_MS	10
 
 
 static char	*master_answer(void *, const char *, size_t *, int *,
@@ -139,6 +142,33 @@ master_reap(struct master *m)
 			log_debug("reaped pid %ld, not a worker", (long)pid);
 }
 
+/*
+ * Close the leaving sockets that no worker holds any more.  Its pids:
+ * every worker the master knows, serving, starting or retiring.
+ */
+static void
+master_release(struct master *m)
+{
+	const struct sup	*s = &m->sup;
+	pid_t			*pids;
+	int			 n = 0, max = 2 * s->nslots;
+
+	for (const struct proc *p = s->retiring; p != NULL; p = p->next)
+		max++;
+	if ((pids = calloc(max ? max : 1, sizeof(*pids))) == NULL)
+		return;		/* next turn */
+	for (int i = 0; i < s->nslots; i++) {
+		if (s->slots[i]->cur != NULL)
+			pids[n++] = s->slots[i]->cur->pid;
+		if (s->slots[i]->next != NULL)
+			pids[n++] = s->slots[i]->next->pid;
+	}
+	for (const struct proc *p = s->retiring; p != NULL; p = p->next)
+		pids[n++] = p->pid;
+	listeners_release(&m->listeners, pids, n);
+	free(pids);
+}
+
 /* Stop every worker (drain or fast) and close the listening sockets. */
 static void
 master_stop(struct master *m, enum stop_how how)
@@ -170,6 +200,9 @@ master_turn(struct master *m)
 	ct = control_timeout(m->control);
 	if (ct >= 0 && (timeout < 0 || ct < timeout))
 		timeout = ct;
+	if (listeners_leaving(&m->listeners) > 0 &&
+	    (timeout < 0 || timeout > RELEASE_LOOK_MS))
+		timeout = RELEASE_LOOK_MS;
 	if (loop_run_once(&m->loop, timeout) == -1)
 		fatal("epoll_wait");
 	control_expire(m->control);
@@ -206,6 +239,8 @@ master_turn(struct master *m)
 		m->scale = 0;
 	}
 	sup_tend(&m->sup);
+	if (listeners_leaving(&m->listeners) > 0)
+		master_release(m);
 	master_reload_settled(m);
 	master_title(m);
 	notify_tick(m->loop.now, &m->sup, m->reloading != NULL);
@@ -392,7 +427,6 @@ master_start(struct master *m)
 		    m->conf->nservices == 1 ? "" : "s",
 		    conf_workers_total(m->conf),
 		    conf_workers_total(m->conf) == 1 ? "" : "s");
-		listeners_check_migrate();
 		/* A daemon's parent says READY=1: systemd listens to it. */
 		notify_started(m->foreground, &m->sup);
 		return 0;

@@ -142,6 +142,8 @@ master_reload_apply(struct master *m, struct conf *c)
 		master_relisten(m);
 		goto refuse;
 	}
+	/* Before any worker is told to go: it drains what leaves. */
+	listeners_close_unused(&m->listeners);
 	if (sup_apply(&m->sup, c, counts, m->gen + 1) == -1) {
 		snprintf(err, sizeof(err), "out of memory");
 		master_relisten(m);
@@ -163,7 +165,6 @@ master_reload_apply(struct master *m, struct conf *c)
 	m->conf = c;
 	m->counts = counts;
 	m->gen++;
-	listeners_close_unused(&m->listeners);
 	log_info("reload: generation %u started", m->gen);
 	snprintf(err, sizeof(err), "generation %u started", m->gen);
 	master_reloaded(m, 1, err);
@@ -231,14 +232,11 @@ master_scale(struct master *m, int by)
 		free(counts);
 		return;
 	}
-	if (listeners_bind(&m->listeners, c, counts, err, sizeof(err)) == -1 ||
-	    sup_apply(&m->sup, c, counts, m->gen) == -1) {
-		log_warnx("%s: cannot change the worker count: %s", sig,
-		    err[0] != '\0' ? err : "out of memory");
-		master_relisten(m);
-		free(counts);
-		return;
-	}
+	if (listeners_bind(&m->listeners, c, counts, err, sizeof(err)) == -1)
+		goto fail;
+	listeners_close_unused(&m->listeners);
+	if (sup_apply(&m->sup, c, counts, m->gen) == -1)
+		goto fail;
 	for (int i = 0; i < c->nservices; i++)
 		if (counts[i] != m->counts[i])
 			log_info("%s: %s now has %d worker%s", sig,
@@ -246,6 +244,11 @@ master_scale(struct master *m, int by)
 			    counts[i] == 1 ? "" : "s");
 	free(m->counts);
 	m->counts = counts;
-	listeners_close_unused(&m->listeners);
+	return;
+fail:
+	log_warnx("%s: cannot change the worker count: %s", sig,
+	    err[0] != '\0' ? err : "out of memory");
+	master_relisten(m);
+	free(counts);
 }
 

@@ -43,12 +43,21 @@ diag_open(void)
 	return fd;
 }
 
+static int	diag_ask(int, int, in_port_t, uint32_t, uint32_t);
+
 /*
  * Ask for the TCP sockets of a family listening on a port (network
  * order).  The kernel itself leaves out listeners on other ports.
  */
 static int
 diag_request(int fd, int family, in_port_t port, uint32_t seq)
+{
+	return diag_ask(fd, family, port, 1 << TCP_LISTEN, seq);
+}
+
+/* Ask for the TCP sockets of a family in states on a port (network order). */
+static int
+diag_ask(int fd, int family, in_port_t port, uint32_t states, uint32_t seq)
 {
 	struct sockaddr_nl	 nl = { .nl_family = AF_NETLINK };
 	struct {
@@ -64,7 +73,7 @@ diag_request(int fd, int family, in_port_t port, uint32_t seq)
 	req.h.nlmsg_seq = seq;
 	req.r.sdiag_family = family;
 	req.r.sdiag_protocol = IPPROTO_TCP;
-	req.r.idiag_states = 1 << TCP_LISTEN;
+	req.r.idiag_states = states;
 	req.r.id.idiag_sport = port;
 	req.r.id.idiag_cookie[0] = INET_DIAG_NOCOOKIE;
 	req.r.id.idiag_cookie[1] = INET_DIAG_NOCOOKIE;
@@ -151,12 +160,13 @@ diag_ours(const ino_t *ours, size_t nours, unsigned long inode)
 }
 
 /*
- * Read the answers to request seq up to its end: 1 at the first socket
- * that clashes with addr and is not ours (into *who), 0 if none does.
+ * Read the answers to request seq up to its end, giving each socket to
+ * cb until it returns non-zero: then that value, 0 at the end, -1 with
+ * errno if the kernel could not be read.
  */
 static int
-diag_scan(int fd, uint32_t seq, const struct sockaddr_storage *addr,
-    const ino_t *ours, size_t nours, struct sockdiag_sock *who)
+diag_walk(int fd, uint32_t seq, int (*cb)(struct nlmsghdr *, void *),
+    void *arg)
 {
 	static union {			/* aligned, and off the stack */
 		struct nlmsghdr	 h;
@@ -164,7 +174,7 @@ diag_scan(int fd, uint32_t seq, const struct sockaddr_storage *addr,
 	}			 u;
 	struct nlmsghdr		*h;
 	ssize_t			 n;
-	int			*code;
+	int			*code, rc;
 
 	for (;;) {
 		/* MSG_TRUNC: the length of the datagram, even if longer. */
@@ -196,11 +206,41 @@ diag_scan(int fd, uint32_t seq, const struct sockaddr_storage *addr,
 				continue;	/* an acknowledgement */
 			}
 			if (h->nlmsg_type == SOCK_DIAG_BY_FAMILY &&
-			    diag_parse(h, who) == 0 && diag_clash(addr, who) &&
-			    !diag_ours(ours, nours, who->inode))
-				return 1;
+			    (rc = cb(h, arg)) != 0)
+				return rc;
 		}
 	}
+}
+
+/* What diag_scan looks for, and where it says what it found. */
+struct diag_find {
+	const struct sockaddr_storage	*addr;
+	const ino_t			*ours;
+	size_t				 nours;
+	struct sockdiag_sock		*who;
+};
+
+/* 1 at a socket that clashes with the address and is not ours. */
+static int
+diag_foreign_cb(struct nlmsghdr *h, void *arg)
+{
+	struct diag_find	*f = arg;
+
+	return diag_parse(h, f->who) == 0 && diag_clash(f->addr, f->who) &&
+	    !diag_ours(f->ours, f->nours, f->who->inode);
+}
+
+/*
+ * Read the answers to request seq up to its end: 1 at the first socket
+ * that clashes with addr and is not ours (into *who), 0 if none does.
+ */
+static int
+diag_scan(int fd, uint32_t seq, const struct sockaddr_storage *addr,
+    const ino_t *ours, size_t nours, struct sockdiag_sock *who)
+{
+	struct diag_find	 f = { addr, ours, nours, who };
+
+	return diag_walk(fd, seq, diag_foreign_cb, &f);
 }
 
 /*
@@ -240,4 +280,122 @@ sockdiag_foreign(const struct sockaddr_storage *addr, const ino_t *ours,
 	close(fd);
 	errno = saved;
 	return rc;
+}
+
+/* The port of an address, in network order; 0 with errno if none. */
+static in_port_t
+diag_port(const struct sockaddr_storage *addr)
+{
+	if (addr->ss_family == AF_INET)
+		return ((const struct sockaddr_in *)(const void *)addr)->sin_port;
+	if (addr->ss_family == AF_INET6)
+		return ((const struct sockaddr_in6 *)(const void *)addr)->sin6_port;
+	errno = EAFNOSUPPORT;
+	return 0;
+}
+
+/* Is the socket of an answer bound to exactly addr (family, address, port)? */
+static int
+diag_at(struct nlmsghdr *h, const struct sockaddr_storage *addr,
+    struct sockdiag_sock *s)
+{
+	const struct sockaddr_in	*a4 = (const void *)addr;
+	const struct sockaddr_in6	*a6 = (const void *)addr;
+	const struct sockaddr_in	*s4 = (const void *)&s->addr;
+	const struct sockaddr_in6	*s6 = (const void *)&s->addr;
+
+	if (diag_parse(h, s) == -1 || s->addr.ss_family != addr->ss_family)
+		return 0;
+	if (addr->ss_family == AF_INET)
+		return s4->sin_port == a4->sin_port &&
+		    s4->sin_addr.s_addr == a4->sin_addr.s_addr;
+	return s6->sin6_port == a6->sin6_port &&
+	    IN6_ARE_ADDR_EQUAL(&s6->sin6_addr, &a6->sin6_addr);
+}
+
+/* A list of inodes or cookies being filled. */
+struct diag_list {
+	const struct sockaddr_storage	*addr;
+	uint64_t			*v;
+	int				 n, max;
+	int				 cookies;	/* else inodes */
+};
+
+static int
+diag_list_cb(struct nlmsghdr *h, void *arg)
+{
+	struct diag_list	*l = arg;
+	struct inet_diag_msg	*m = NLMSG_DATA(h);
+	struct sockdiag_sock	 s;
+	const struct sockaddr_in6 *a6 = (const void *)l->addr;
+	const struct sockaddr_in *a4 = (const void *)l->addr;
+	int			 any;
+
+	if (l->cookies) {
+		/* A handshake to the address, or to any if it is the wildcard. */
+		any = l->addr->ss_family == AF_INET ?
+		    a4->sin_addr.s_addr == htonl(INADDR_ANY) :
+		    IN6_IS_ADDR_UNSPECIFIED(&a6->sin6_addr);
+		if (diag_parse(h, &s) == -1 || (!any && !diag_at(h, l->addr, &s)))
+			return 0;
+	} else if (!diag_at(h, l->addr, &s))
+		return 0;
+	if (l->n < l->max)
+		l->v[l->n] = l->cookies ? ((uint64_t)m->id.idiag_cookie[1] << 32 |
+		    m->id.idiag_cookie[0]) : s.inode;
+	l->n++;
+	return 0;
+}
+
+/* Fill l with the sockets of a family on addr's port in states. */
+static int
+diag_list(struct diag_list *l, uint32_t states)
+{
+	in_port_t	 port;
+	int		 fd, rc, saved;
+
+	if ((port = diag_port(l->addr)) == 0)
+		return -1;
+	if ((fd = diag_open()) == -1)
+		return -1;
+	rc = diag_ask(fd, l->addr->ss_family, port, states, 1);
+	if (rc == 0)
+		rc = diag_walk(fd, 1, diag_list_cb, l);
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return rc == -1 ? -1 : l->n;
+}
+
+/*
+ * The sockets listening on exactly addr: a reuseport group.  Their
+ * inodes into ino[0..max); returns how many there are (maybe more than
+ * max), or -1 with errno.
+ */
+int
+sockdiag_group(const struct sockaddr_storage *addr, ino_t *ino, int max)
+{
+	uint64_t		 v[256];
+	struct diag_list	 l = { addr, v, 0, max < 256 ? max : 256, 0 };
+	int			 n;
+
+	if ((n = diag_list(&l, 1 << TCP_LISTEN)) == -1)
+		return -1;
+	for (int i = 0; i < l.max && i < n; i++)
+		ino[i] = (ino_t)v[i];
+	return n;
+}
+
+/*
+ * The handshakes under way (SYN-RECV) to addr (to any address of its
+ * port, for the wildcard): their cookies into cookie[0..max); returns
+ * how many there are (maybe more than max), or -1 with errno.
+ */
+int
+sockdiag_handshakes(const struct sockaddr_storage *addr, uint64_t *cookie,
+    int max)
+{
+	struct diag_list	 l = { addr, cookie, 0, max, 1 };
+
+	return diag_list(&l, 1 << TCP_SYN_RECV);
 }

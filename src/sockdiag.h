@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* A listening TCP socket, of any process. */
 struct sockdiag_sock {
@@ -26,5 +27,10 @@ struct sockdiag_sock {
  */
 int	sockdiag_foreign(const struct sockaddr_storage *addr,
 	    const ino_t *ours, size_t nours, struct sockdiag_sock *who);
+
+int	sockdiag_group(const struct sockaddr_storage *addr, ino_t *ino,
+	    int max);
+int	sockdiag_handshakes(const struct sockaddr_storage *addr,
+	    uint64_t *cookie, int max);
 
 #endif

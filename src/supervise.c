@@ -68,13 +68,18 @@ sockets_kept(const struct sup *s, const struct proc *p)
 }
 
 /*
- * Take p out of its slot and let it finish: it stops accepting and ends
+ * Take p out of its slot and let it finish: it stops accepting (having
+ * first served what is queued on sockets that leave with it) and ends
  * when its connections do, with no deadline unless retire_timeout says.
  */
 void
 sup_retire(struct sup *s, struct proc *p, enum stop_how how)
 {
 	int	 t = s->conf->retire_timeout;
+
+	/* Sockets that leave with it are first drained, whoever asks. */
+	if (how == STOP_RETIRE && !sockets_kept(s, p))
+		how = STOP_DRAIN;
 
 	if (p->slot != NULL) {
 		if (p->slot->cur == p)
@@ -187,8 +192,7 @@ slot_ready(struct sup *s, struct slot *sl, struct proc *p)
 	sl->down_unsure = 0;
 	sl->spawn_fails = 0;
 	if (old != NULL)
-		sup_retire(s, old, sockets_kept(s, old) ? STOP_RETIRE :
-		    STOP_DRAIN);
+		sup_retire(s, old, STOP_RETIRE);
 }
 
 /*

@@ -7,7 +7,6 @@
 
 #include <errno.h>
 #include <grp.h>
-#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -20,6 +19,7 @@
 #include "conf.h"
 #include "conn.h"
 #include "conn_timer.h"
+#include "drain.h"
 #include "connlog.h"
 #include "handoff.h"
 #include "hostile.h"
@@ -34,18 +34,17 @@
 
 /* Reads land here; connections hold a buffer only for unsent output. */
 #define SCRATCH_SIZE	(64 * 1024)
-/* The longest a draining worker takes what is queued before it stops. */
-#define DRAIN_MAX_MS	2000
 
 /*
- * A worker's life: serving; draining (still accepting, until the queue
- * its sockets hold is empty, since they close with it); finishing (not
+ * A worker's life: serving; draining (still accepting, until the queues
+ * its sockets hold are empty, since they close with it: drain.c);
+ * finishing (not
  * accepting, until its connections and programs end or a deadline).
  */
 enum wstate { W_SERVING, W_DRAINING, W_FINISHING, W_NSTATES };
 enum wevent {
 	EV_RETIRE, EV_DRAIN, EV_FAST,	/* asked to stop, so */
-	EV_DRAINED,			/* the queue is empty, or DRAIN_MAX_MS */
+	EV_DRAINED,			/* drain_done() */
 	EV_IDLE,			/* no connection or program left */
 	EV_DEADLINE,			/* the stop's deadline has come */
 	EV_NEVENTS
@@ -74,7 +73,7 @@ struct worker {
 	enum stop_how			 how;		/* the stop under way */
 	enum stop_how			 asked;		/* not acted on yet */
 	int				 asked_timeout;	/* seconds, 0: none */
-	int64_t				 drain_until;
+	struct drain			*drain;
 	int64_t				 deadline;	/* 0: none */
 	char				 scratch[SCRATCH_SIZE];
 };
@@ -215,18 +214,6 @@ worker_ctl_cb(struct io *io, uint32_t ev)
 	}
 }
 
-/* Is a connection waiting in the accept queue of any slot socket? */
-static int
-worker_queued(const struct worker *w)
-{
-	for (int i = 0; i < w->nacceptors; i++) {
-		struct pollfd pfd = { .fd = w->acceptors[i].fd, .events = POLLIN };
-		if (poll(&pfd, 1, 0) > 0)
-			return 1;
-	}
-	return 0;
-}
-
 /* End now: connections closed, programs stopped. */
 static void __attribute__((noreturn))
 worker_exit(struct worker *w, const char *why)
@@ -263,7 +250,8 @@ w_drain(struct worker *w)
 {
 	worker_tighten(w);
 	w->state = W_DRAINING;
-	w->drain_until = w->loop.now + DRAIN_MAX_MS;
+	w->drain = drain_start(w->fds, w->svc->listen, w->nacceptors,
+	    w->loop.now);
 }
 
 /*
@@ -286,6 +274,8 @@ w_finish(struct worker *w)
 	for (int i = 0; i < w->nacceptors; i++)
 		close(w->acceptors[i].fd);
 	w->nacceptors = 0;
+	drain_free(w->drain);
+	w->drain = NULL;
 	proctitle_set("tcpd: worker %s slot %d (%s)", w->svc->name, w->slot,
 	    what);
 	if (n == 0)
@@ -355,8 +345,7 @@ worker_check(struct worker *w)
 		w->asked = STOP_NONE;
 		w->asked_timeout = 0;
 	}
-	if (w->state == W_DRAINING &&
-	    (w->loop.now >= w->drain_until || !worker_queued(w)))
+	if (w->state == W_DRAINING && drain_done(w->drain, w->loop.now))
 		worker_step(w, EV_DRAINED);
 	if (w->state == W_FINISHING && w->conns.live == 0)
 		worker_step(w, EV_IDLE);
