@@ -19,6 +19,7 @@
 #include "log.h"
 #include "master.h"
 #include "notify.h"
+#include "paths.h"
 #include "proctitle.h"
 #include "util.h"
 
