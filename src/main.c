@@ -22,6 +22,7 @@
 #include "log.h"
 #include "master.h"
 #include "notify.h"
+#include "paths.h"
 #include "proctitle.h"
 #include "util.h"
 

@@ -166,10 +166,13 @@ s.close()' "$PORT"
 	[ "$(log_count 'refused service=e client=127\.0\.0\.2 count=3 ')" -eq 1 ]
 }
 
-@test "the fail2ban filter matches every refusal line tcpd wrote, and no other" {
-	command -v fail2ban-regex >/dev/null ||
-	    skip "fail2ban-regex is missing (apt-get install fail2ban)"
-	have_ipv6 || skip "::1 is not configured"
+# Refusals for fail2ban: tcpd refuses 127.0.0.2 3 times, ::1 twice and
+# 127.0.0.3 8 times (5 lines and a summary), an exec program writes a
+# refusal-like line to its stderr, and the lines tcpd wrote go to
+# $T/syslog and $T/syslog.iso as syslog files hold them.  Sets
+# refusals (the count of refusal lines) and want (the addresses a
+# filter must find, sorted).
+refusal_logs() {
 	PORT=$(free_port)
 	P2=$(free_port)
 	# A program that writes a refusal-like line to its stderr, which
@@ -188,10 +191,6 @@ $(conf_service forge exec "\"127.0.0.1:$P2\"" "workers = 1; exec = [ \"/bin/sh\"
 	refusals=$(log_count "^$LOG_TS tcpd\\[[0-9]+\\]: refused service=")
 	[ "$refusals" -eq 11 ]		# 3 + 2 + 5 lines, 1 summary
 
-	# The filter as installed, in a copy of fail2ban's configuration.
-	mkdir "$T/f2b"
-	cp -r /etc/fail2ban/filter.d "$T/f2b/"
-	cp "$BATS_TEST_DIRNAME/../conf/fail2ban/filter.d/tcpd.conf" "$T/f2b/filter.d/"
 	# The lines as syslog files hold them: classic, and RFC 3339 stamps.
 	sed -nE "s/^$LOG_TS (tcpd\\[)/\\1/p" "$LOG" |
 	    sed "s/^/$(date '+%b %e %H:%M:%S') testhost /" >"$T/syslog"
@@ -199,6 +198,17 @@ $(conf_service forge exec "\"127.0.0.1:$P2\"" "workers = 1; exec = [ \"/bin/sh\"
 	    sed "s/^/$(date '+%Y-%m-%dT%H:%M:%S.%6N%:z') testhost /" >"$T/syslog.iso"
 	want=$(printf '%s\n' 127.0.0.2 127.0.0.2 127.0.0.2 ::1 ::1 \
 	    127.0.0.3 127.0.0.3 127.0.0.3 127.0.0.3 127.0.0.3 127.0.0.3 | sort)
+}
+
+@test "the fail2ban filter matches every refusal line tcpd wrote, and no other" {
+	command -v fail2ban-regex >/dev/null ||
+	    skip "fail2ban-regex is missing (apt-get install fail2ban)"
+	have_ipv6 || skip "::1 is not configured"
+	refusal_logs
+	# The filter as installed, in a copy of fail2ban's configuration.
+	mkdir "$T/f2b"
+	cp -r /etc/fail2ban/filter.d "$T/f2b/"
+	cp "$BATS_TEST_DIRNAME/../conf/fail2ban/filter.d/tcpd.conf" "$T/f2b/filter.d/"
 	# The journal's lines (backend = systemd) have the classic form.
 	for each in "$T/syslog tcpd" "$T/syslog.iso tcpd" \
 	    "$T/syslog tcpd[logtype=journal]"; do
@@ -209,4 +219,36 @@ $(conf_service forge exec "\"127.0.0.1:$P2\"" "workers = 1; exec = [ \"/bin/sh\"
 		[ "$(printf '%s\n' "${lines[@]}" | sort)" = "$want" ] ||
 		    fail "$each: matched $output"
 	done
+}
+
+@test "fail2ban-regex takes the filter by its path, as shipped" {
+	command -v fail2ban-regex >/dev/null ||
+	    skip "fail2ban-regex is missing (apt-get install fail2ban)"
+	have_ipv6 || skip "::1 is not configured"
+	refusal_logs
+	filter=$BATS_TEST_DIRNAME/../conf/fail2ban/filter.d/tcpd.conf
+	for f in "$T/syslog" "$T/syslog.iso"; do
+		run -0 fail2ban-regex -o ip "$f" "$filter"
+		[ "${#lines[@]}" -eq "$refusals" ] ||
+		    fail "$f: ${#lines[@]} matches for $refusals refusals: $output"
+		[ "$(printf '%s\n' "${lines[@]}" | sort)" = "$want" ] ||
+		    fail "$f: matched $output"
+	done
+	# The summary, as an administrator reads it.
+	run -0 fail2ban-regex "$T/syslog" "$filter"
+	assert_line "Lines: $(wc -l <"$T/syslog") lines, 0 ignored, $refusals matched, $(( $(wc -l <"$T/syslog") - refusals )) missed"
+}
+
+@test "the fail2ban jail works unedited: its ban covers every TCP port" {
+	command -v fail2ban-client >/dev/null ||
+	    skip "fail2ban-client is missing (apt-get install fail2ban)"
+	# fail2ban's configuration with the filter and the jail as installed.
+	cp -r /etc/fail2ban "$T/f2b"
+	cp "$BATS_TEST_DIRNAME/../conf/fail2ban/filter.d/tcpd.conf" "$T/f2b/filter.d/"
+	cp "$BATS_TEST_DIRNAME/../conf/fail2ban/jail.d/tcpd.conf" "$T/f2b/jail.d/"
+	run -0 timeout 20 fail2ban-client -c "$T/f2b" -d
+	assert_line "['add', 'tcpd', 'systemd']"
+	assert_line --partial "['set', 'tcpd', 'addfailregex', "
+	run -0 grep -F "['multi-set', 'tcpd', 'action', " <<<"$output"
+	assert_output --partial "['port', '0:65535'], ['protocol', 'tcp']"
 }

@@ -4,14 +4,6 @@
 
 load helpers
 
-setup_file() {
-	# For the unit file's check (systemd-analyze); the rest needs none.
-	if ! command -v systemd-analyze >/dev/null && [ "$(id -u)" -eq 0 ]; then
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-		    --no-install-recommends systemd >/dev/null 2>&1 || true
-	fi
-}
-
 # What systemd's end does, and no more: receive each datagram, and
 # append it to $LOG as one line "sd_notify: pid=SENDER at=MONOTONIC_US
 # MESSAGE", its newlines shown as " | ".  $LOG is where tcpd logs too,
@@ -261,32 +253,4 @@ monotonic_us() {
 	from=$(first_line 'prog slot 0 is failing')
 	wait_for 5 pings_at_least 3 "$from"
 	[ "$(log_count 'not pinging')" -eq 0 ]
-}
-
-# The unit, with the paths of this build.
-unit_here() {
-	sed -e "s|/usr/local/sbin/tcpd|$TCPD|g" \
-	    -e "s|/usr/local/etc/tcpd.conf|$CONF|g" "$TESTS_LIB_DIR/../conf/tcpd.service"
-}
-
-@test "conf/tcpd.service: Type=notify-reload, and systemd-analyze verify finds nothing" {
-	unit=$TESTS_LIB_DIR/../conf/tcpd.service
-	grep -qx 'Type=notify-reload' "$unit"
-	run grep -c '^ExecReload=' "$unit"
-	[ "$output" -eq 0 ]
-	grep -qx 'KillMode=mixed' "$unit"
-	command -v systemd-analyze >/dev/null ||
-	    skip "systemd-analyze is not installed (Debian package systemd)"
-	one_service_conf echo echo 'workers = 1;'
-	mkdir "$T/unit"
-	unit_here >"$T/unit/tcpd.service"
-	version=$(systemd-analyze --version | awk 'NR == 1 { print $2 }')
-	if (( version < 253 )); then
-		# What the unit's comment says to do on an older systemd.
-		sed -i 's|^Type=notify-reload$|Type=notify\nExecReload=/bin/kill -HUP $MAINPID|' \
-		    "$T/unit/tcpd.service"
-	fi
-	run systemd-analyze verify --man=no "$T/unit/tcpd.service"
-	assert_output ""
-	[ "$status" -eq 0 ]
 }
