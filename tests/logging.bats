@@ -6,14 +6,32 @@
 
 load helpers
 
+# dev_log PATH: tcpd started as "${NS[@]}" "$TCPD" ... finds PATH at
+# /dev/log (PATH "": nothing there), in a mount namespace whose /dev is
+# a fresh one with the pseudo devices: nothing changes for the rest of
+# the machine, whatever its own /dev/log.  Needs root.
+dev_log() {
+	[ "$(id -u)" -eq 0 ] || skip "a /dev/log of the test's own needs root"
+	command -v unshare >/dev/null || skip "unshare is missing"
+	mkdir -p "$T/olddev"
+	NS=(unshare --mount --propagation private sh -c '
+		set -e
+		mount --bind /dev "$1"
+		mount -t tmpfs -o mode=755,size=64k none /dev
+		for n in null zero full random urandom tty; do
+			[ -e "$1/$n" ] || continue
+			: >"/dev/$n"
+			mount --bind "$1/$n" "/dev/$n"
+		done
+		[ -z "$0" ] || ln -s "$0" /dev/log
+		shift 2
+		exec "$@"' "$1" "$T/olddev" --)
+}
+
 # syslog_here: a syslog daemon of this test's own, writing what it
-# receives to $T/syslog, that tcpd reaches at /dev/log when started as
-# "${NS[@]}" "$TCPD" ...: where this machine has a /dev/log, in a mount
-# namespace with this one bound over it; where it has none, through a
-# link made there for the test.  Needs root.
+# receives to $T/syslog, at /dev/log for "${NS[@]}".
 syslog_here() {
-	[ "$(id -u)" -eq 0 ] || skip "a syslog socket at /dev/log needs root"
-	[ ! -e /dev/log ] || [ -S /dev/log ] || skip "/dev/log is not a socket"
+	dev_log "$T/log.sock"
 	: >"$T/syslog"
 	python3 -c '
 import socket, sys
@@ -24,28 +42,6 @@ while True:
     out.write(s.recv(65536) + b"\n")' "$T/log.sock" "$T/syslog" &
 	BG_PIDS="${BG_PIDS:-} $!"
 	wait_for 5 test -S "$T/log.sock"
-	bind_dev_log "$T/log.sock"
-}
-
-# bind_dev_log PATH: /dev/log is PATH for tcpd started as "${NS[@]}" ...
-bind_dev_log() {
-	if [ -e /dev/log ]; then
-		NS=(unshare --mount --propagation private sh -c
-		    'mount --bind "$0" /dev/log && exec "$@"' "$1")
-	else
-		ln -s "$1" /dev/log
-		DEV_LOG_LINK=1
-		NS=()
-	fi
-}
-
-eval "helpers_$(declare -f teardown)"
-teardown() {
-	stop_tcpd
-	if [ -n "${DEV_LOG_LINK:-}" ]; then
-		rm -f /dev/log
-	fi
-	helpers_teardown
 }
 
 stop_daemon() {	# stop_daemon: the daemon this test started, by its pid file
@@ -65,11 +61,14 @@ syslog_has() {	# syslog_has PATTERN: a line the test's syslog got
 	wait_for 10 log_has_n 1 "^$LOG_TS tcpd\\[[0-9]+\\]: worker [0-9]+ started: service echo slot 0"
 	assert_echo "$PORT" hello
 	wait_for 5 log_has_n 1 "^$LOG_TS tcpd\\[[0-9]+\\]: closed service=echo "
+	# The namespace does reach the test's syslog: logger's line gets there.
+	"${NS[@]}" logger -t tcpd-test "the test's own line"
+	wait_for 5 syslog_has "tcpd-test.*the test's own line"
 	stop_tcpd
 	# Every line stamped, none twice, none in syslog.
 	[ "$(grep -cvE "^$LOG_TS tcpd\\[[0-9]+\\]: " "$LOG" || true)" -eq 0 ]
 	[ "$(sed -E "s/^$LOG_TS //" "$LOG" | sort | uniq -d | grep -c . || true)" -eq 0 ]
-	[ ! -s "$T/syslog" ]
+	[ "$(grep -c 'tcpd\[' "$T/syslog" || true)" -eq 0 ]
 }
 
 @test "log_target = \"both\": stderr and syslog; a daemon: syslog, and a quiet caller" {
@@ -91,16 +90,18 @@ syslog_has() {	# syslog_has PATTERN: a line the test's syslog got
 }
 
 @test "a daemon whose syslog cannot be reached says so on stderr at start" {
-	NS=()
-	if [ -e /dev/log ]; then
-		[ "$(id -u)" -eq 0 ] || skip "/dev/log exists, and hiding it needs root"
-		# A socket nobody reads: connect() is refused.
-		python3 -c 'import socket,sys; socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM).bind(sys.argv[1])' "$T/dead.sock"
-		bind_dev_log "$T/dead.sock"
-	fi
+	# A socket nobody reads: connect() is refused.
+	python3 -c 'import socket,sys; socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM).bind(sys.argv[1])' "$T/dead.sock"
+	dev_log "$T/dead.sock"
 	one_service_conf echo echo
 	run -0 "${NS[@]}" "$TCPD" -c "$CONF"
 	assert_output --partial "syslog cannot be reached (/dev/log): every log line is lost until a syslog daemon listens there; or run tcpd -f, which logs to stderr"
+	TCPD_PID=$(cat "$PIDFILE")
+	stop_daemon
+	# And none at all.
+	dev_log ""
+	run -0 "${NS[@]}" "$TCPD" -c "$CONF"
+	assert_output --partial "syslog cannot be reached (/dev/log)"
 	TCPD_PID=$(cat "$PIDFILE")
 	stop_daemon
 }
