@@ -60,7 +60,7 @@ systemd_version() {
 @test "reconfigured for another prefix, make install builds tcpd for it" {
 	install_tree
 	run -0 "$P/sbin/tcpd" -h
-	assert_line "  -c file  configuration file (default $P/etc/tcpd.conf)"
+	assert_output --partial "configuration file (default $P/etc/tcpd.conf)"
 }
 
 @test "the installed tcpd.conf passes tcpd -t with no -c" {
