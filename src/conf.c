@@ -13,15 +13,14 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "addr.h"
 #include "conf.h"
 #include "conf_get.h"
 #include "conf_merge.h"
 #include "conf_net.h"
 #include "conf_peek.h"
+#include "conf_service.h"
 #include "conf_src.h"
 #include "log.h"
-#include "services/service.h"
 
 static const char *const top_keys[] = {
 	"user", "group", "groups", "pid_file", "control_socket",
@@ -29,240 +28,11 @@ static const char *const top_keys[] = {
 	"shutdown_timeout", "retire_timeout", "respawn_window", "respawn_limit",
 	"watchdog_timeout", "services", "include_dir", NULL
 };
-static const char *const service_keys[] = {
-	"name", "handler", "listen", "workers", "backlog", "idle_timeout",
-	"max_connections", "user", "group", "groups", "disable", NULL
-};
-
-/*
- * Where another setting is, for a message about s: "line N" in the same
- * file, else at ("FILE:LINE") as it is.
- */
-static const char *
-where_else(const struct conf_ctx *x, const config_setting_t *s,
-    const char *at, char *buf, size_t len)
-{
-	const char	*file = conf_ctx_file(x, config_setting_source_file(s));
-	size_t		 n = strlen(file);
-
-	if (strncmp(at, file, n) != 0 || at[n] != ':')
-		return at;
-	snprintf(buf, len, "line %s", at + n + 1);
-	return buf;
-}
-
-/* A service's addresses, each clashing with none seen before. */
-static int
-load_listen(struct conf_ctx *x, struct conf *c, struct conf_service *sv,
-    const config_setting_t *g)
-{
-	const config_setting_t	*ls = config_setting_get_member(g, "listen");
-	const config_setting_t	*e;
-	char			 at[32];
-	int			 n;
-
-	if (ls == NULL)
-		return conf_err(x, g, "service '%s' has no 'listen'", sv->name);
-	if (config_setting_type(ls) != CONFIG_TYPE_ARRAY &&
-	    config_setting_type(ls) != CONFIG_TYPE_LIST)
-		return conf_err(x, ls, "'listen' must be a list of addresses, "
-		    "like [ \"127.0.0.1:7007\" ]");
-	if ((n = config_setting_length(ls)) == 0)
-		return conf_err(x, ls, "'listen' of service '%s' is empty",
-		    sv->name);
-	if ((sv->listen = calloc(n, sizeof(*sv->listen))) == NULL)
-		return conf_err(x, ls, "out of memory");
-	for (int i = 0; i < n; i++) {
-		struct conf_listen	*l = &sv->listen[i];
-		const char		*text;
-
-		e = config_setting_get_elem(ls, i);
-		if (config_setting_type(e) != CONFIG_TYPE_STRING)
-			return conf_err(x, ls,
-			    "'listen' entries must be strings");
-		text = config_setting_get_string(e);
-		if (conf_has_control(text))
-			return conf_err(x, ls, "'listen' entry %d must not "
-			    "contain control characters", i + 1);
-		if (addr_parse(text, &l->addr, &l->addrlen) == -1)
-			return conf_err(x, ls, errno == ENOENT ?
-			    "bad listen address '%s': no such TCP service "
-			    "in /etc/services" : "bad listen address '%s': "
-			    "expected a.b.c.d:port or [ipv6]:port, "
-			    "port 1-65535 or a name from /etc/services", text);
-		addr_text(&l->addr, l->text, sizeof(l->text));
-		sv->nlisten = i + 1;
-		/* Against every address seen so far, this service included. */
-		for (int s = 0; s < c->nservices + 1; s++) {
-			const struct conf_service *o = &c->services[s];
-			int m = (o == sv) ? i : o->nlisten;
-			for (int j = 0; j < m; j++) {
-				if (!addr_clash(&l->addr, &o->listen[j].addr))
-					continue;
-				return conf_err(x, ls, "listen address %s "
-				    "clashes with %s of service '%s' (%s)",
-				    l->text, o->listen[j].text, o->name,
-				    where_else(x, ls, o->at, at, sizeof(at)));
-			}
-		}
-	}
-	return 0;
-}
-
-/*
- * Service names go into logs, process titles and metrics labels: plain
- * ASCII letters, digits, '_', '-' and '.' only.
- */
-static int
-valid_name(const char *name)
-{
-	size_t	 n = strlen(name);
-
-	return n <= CONF_NAME_MAX && strspn(name, "abcdefghijklmnopqrstuvwxyz"
-	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.") == n;
-}
-
-/* One of the network settings, taken globally and per service. */
-static int
-net_key(const char *name)
-{
-	return conf_key_in(conf_net_keys, name);
-}
-
 /* What the top level takes besides its own: every service's default. */
 static int
 top_key(const char *name)
 {
-	return net_key(name) || conf_default_key(name);
-}
-
-/*
- * workers: a number, or "auto", one per online CPU (at most 256).
- * Without it, 1: one worker serves thousands of connections on its
- * event loop, and a handful of idle services cost a handful of
- * processes, as with inetd.
- */
-static int
-load_workers(struct conf_ctx *x, const config_setting_t *g, int *out)
-{
-	const config_setting_t	*s = config_setting_get_member(g, "workers");
-	long			 ncpu;
-
-	*out = 1;
-	if (s == NULL || config_setting_type(s) != CONFIG_TYPE_STRING)
-		return conf_get_int(x, g, "workers", 1, 256, out);
-	if (strcmp(config_setting_get_string(s), "auto") != 0)
-		return conf_err(x, s, "'workers' must be an integer or "
-		    "\"auto\"");
-	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-	*out = ncpu > 0 ? (ncpu > 256 ? 256 : (int)ncpu) : 1;
-	return 0;
-}
-
-/* A setting some handler declares as its own, or a network setting. */
-static int
-service_key(const char *name)
-{
-	return service_owner(name) != NULL || net_key(name);
-}
-
-/*
- * The settings only some handler takes: each must be its handler's, and
- * the handler checks its service.  conf_service holds exec's settings
- * (conf_exec.c).
- */
-static int
-load_handler(struct conf_ctx *x, struct conf_service *sv,
-    const config_setting_t *g)
-{
-	const struct service	*h = sv->handler, *owner;
-	const config_setting_t	*s;
-	const char		*key;
-	char			 msg[400];
-
-	for (int i = 0; (s = config_setting_get_elem(g, i)) != NULL; i++) {
-		owner = service_owner(config_setting_name(s));
-		if (owner != NULL && owner != h)
-			return conf_err(x, s, "'%s' needs handler = \"%s\"",
-			    config_setting_name(s), owner->name);
-	}
-	if (conf_exec_load(x, g, &sv->exec) == -1)
-		return -1;
-	if (h->check == NULL || h->check(sv, &key, msg, sizeof(msg)) == 0)
-		return 0;
-	s = key != NULL ? config_setting_get_member(g, key) : NULL;
-	return conf_err(x, s != NULL ? s : g, "%s", msg);
-}
-
-/* One element of 'services': its name, handler, numbers, addresses. */
-static int
-load_service(struct conf_ctx *x, struct conf *c, const config_setting_t *g)
-{
-	struct conf_service	*sv = &c->services[c->nservices];
-	const char		*name = NULL, *handler = NULL;
-	char			 where[128];
-
-	sv->line = config_setting_source_line(g);
-	if ((sv->at = conf_where(x, g)) == NULL)
-		return conf_err(x, g, "out of memory");
-	if (config_setting_type(g) != CONFIG_TYPE_GROUP)
-		return conf_err(x, g, "each service must be a group { ... }");
-	if (conf_get_string(x, g, "name", &name) == -1)
-		return -1;
-	if (name == NULL)
-		return conf_err(x, g, "service has no 'name'");
-	if (!valid_name(name))
-		return conf_err(x, config_setting_get_member(g, "name"),
-		    "'name' must be 1 to %d letters, digits, '_', '-' or '.', "
-		    "not '%s'", CONF_NAME_MAX, name);
-	if ((sv->name = strdup(name)) == NULL)
-		return conf_err(x, g, "out of memory");
-	snprintf(where, sizeof(where), " in service '%s'", name);
-	if (conf_get_keys(x, g, service_keys, service_key, where) == -1)
-		return -1;
-	for (int i = 0; i < c->nservices; i++)
-		if (strcmp(c->services[i].name, name) == 0)
-			return conf_err(x, g, "duplicate service name '%s' "
-			    "(first at %s)", name, where_else(x, g,
-			    c->services[i].at, where, sizeof(where)));
-	if (conf_get_string(x, g, "handler", &handler) == -1)
-		return -1;
-	if (handler == NULL)
-		return conf_err(x, g, "service '%s' has no 'handler'", name);
-	if ((sv->handler = service_find(handler)) == NULL)
-		return conf_err(x, config_setting_get_member(g, "handler"),
-		    "unknown handler '%s' (known: %s)", handler,
-		    service_names());
-
-	sv->backlog = 4096;
-	sv->idle_timeout = 300;
-	if (load_workers(x, g, &sv->workers) == -1 ||
-	    conf_get_int(x, g, "backlog", 1, 65535, &sv->backlog) == -1 ||
-	    conf_get_int(x, g, "idle_timeout", 0, 2000000,
-	    &sv->idle_timeout) == -1 ||
-	    conf_get_int(x, g, "max_connections", 0, 1000000,
-	    &sv->max_connections) == -1 ||
-	    conf_net_load(x, g, &c->net, &sv->net) == -1 ||
-	    conf_ident_load(x, g, &c->ident, &sv->ident) == -1 ||
-	    load_handler(x, sv, g) == -1)
-		return -1;
-	return load_listen(x, c, sv, g);
-}
-
-/*
- * disable = true keeps a service in its file and out of service: 1 when
- * s is one such, 0 when not, -1 when disable is not a boolean.
- */
-static int
-service_disabled(struct conf_ctx *x, const config_setting_t *s)
-{
-	int	 off = 0;
-
-	if (config_setting_type(s) != CONFIG_TYPE_GROUP)
-		return 0;	/* load_service() says what is wrong */
-	if (conf_get_bool(x, s, "disable", &off) == -1)
-		return -1;
-	return off;
+	return conf_net_key(name) || conf_default_key(name);
 }
 
 /* path as written, or from the configuration file's directory. */
@@ -413,9 +183,9 @@ load_top(struct conf_ctx *x, struct conf *c, const config_setting_t *root)
 		return conf_err(x, svs, "out of memory");
 	for (int i = 0; i < n; i++) {
 		s = config_setting_get_elem(svs, i);
-		if ((rc = service_disabled(x, s)) == 1)
+		if ((rc = conf_service_disabled(x, s)) == 1)
 			continue;
-		if (rc == -1 || load_service(x, c, s) == -1) {
+		if (rc == -1 || conf_service_load(x, c, s) == -1) {
 			c->nservices++;	/* so conf_free sees it */
 			return -1;
 		}

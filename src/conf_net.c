@@ -232,3 +232,10 @@ conf_net_free(struct conf_net *n)
 	n->access_index = NULL;
 	n->refuse_message = NULL;
 }
+
+/* One of the network settings, taken globally and per service? */
+int
+conf_net_key(const char *name)
+{
+	return conf_key_in(conf_net_keys, name);
+}

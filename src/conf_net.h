@@ -49,6 +49,7 @@ struct conf_net {
 extern const char *const conf_net_keys[];
 
 void	conf_net_defaults(struct conf_net *);
+int	conf_net_key(const char *);
 int	conf_net_load(struct conf_ctx *, const config_setting_t *,
 	    const struct conf_net *inherit, struct conf_net *);
 void	conf_net_free(struct conf_net *);
