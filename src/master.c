@@ -31,8 +31,6 @@
 #include "supervise.h"
 #include "util.h"
 
-/* The longest start may take before every slot's worker accepts. */
-#define START_MAX_MS	10000
 /* A wakeup this much later than asked: the master was not running. */
 #define LATE_MS		100
 /* fds the master uses whatever the configuration: stdio, epoll, ... */
@@ -319,7 +317,6 @@ int
 master_start(struct master *m)
 {
 	char	 err[256];
-	int64_t	 until;
 	int	 state;
 
 	master_init(m);
@@ -332,9 +329,8 @@ master_start(struct master *m)
 	m->sup.starting = 1;
 	if (sup_apply(&m->sup, m->conf, m->counts, m->gen) == -1)
 		fatal("cannot make the slot table");
-	until = m->loop.now + START_MAX_MS;
-	while ((state = sup_started(&m->sup)) == 0 &&
-	    m->request == STOP_NONE && m->loop.now < until)
+	/* Each worker has a deadline of its own: sup_started() says. */
+	while ((state = sup_started(&m->sup)) == 0 && m->request == STOP_NONE)
 		master_turn(m);
 	m->sup.starting = 0;
 	if (state == 1 && m->request == STOP_NONE) {
@@ -350,9 +346,6 @@ master_start(struct master *m)
 	}
 	if (state == -1)
 		log_warnx("cannot start: %s", m->sup.start_error);
-	else if (m->request == STOP_NONE)
-		log_warnx("cannot start: not every worker was accepting "
-		    "after %d s", START_MAX_MS / 1000);
 	master_stop(m, STOP_FAST);
 	while (!sup_empty(&m->sup))
 		master_turn(m);

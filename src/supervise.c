@@ -1,6 +1,7 @@
 /* Supervision: the slot table, and the policy that keeps every slot served. */
 #include "config.h"
 
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 
@@ -30,6 +31,13 @@
 #define WATCHDOG_GRACE_MS	500
 /* Beyond its deadline, before a stopping worker gets SIGKILL. */
 #define KILL_GRACE_MS		5000
+/* At start: the longest a worker may take, from its own fork, to accept. */
+#define START_MAX_MS		10000
+/*
+ * Workers forked per turn of the master's loop: between two batches it
+ * reads what the new ones say, and signals, however many are to come.
+ */
+#define SPAWN_BATCH		64
 
 static void	sup_ctl_cb(struct io *, uint32_t);
 
@@ -132,6 +140,26 @@ slot_spawn_failed(struct sup *s, struct slot *sl, const char *failed, int err)
 	slot_say_down(sl, why, delay);
 }
 
+/*
+ * Tests only, and a no-op without test hooks: pause before each fork for
+ * as many ms as $TCPD_TEST_SPAWN_DELAY_MS says, as a loaded machine
+ * would.
+ */
+static void
+spawn_test_delay(void)
+{
+#ifdef TCPD_TEST_HOOKS
+	static long	 ms = -1;
+	const char	*v;
+
+	if (ms == -1)
+		ms = (v = getenv("TCPD_TEST_SPAWN_DELAY_MS")) != NULL ?
+		    strtol(v, NULL, 10) : 0;
+	if (ms > 0)
+		sleep_ms(ms);
+#endif
+}
+
 /* Start the slot's next worker. */
 static void
 slot_spawn(struct sup *s, struct slot *sl)
@@ -155,6 +183,13 @@ slot_spawn(struct sup *s, struct slot *sl)
 		.src = sl->limit ? sl->limit->src : NULL, .gen = s->gen,
 		.loop = s->loop, .ctl_cb = sup_ctl_cb, .arg = s,
 	};
+	spawn_test_delay();
+	/*
+	 * Forking many workers takes a while: each one's start deadline and
+	 * first heartbeat count from its own fork, not from the wakeup that
+	 * began the batch.
+	 */
+	s->loop->now = loop_now_ms();
 	if ((p = proc_spawn(&a, &failed)) == NULL) {
 		slot_spawn_failed(s, sl, failed, errno);
 		return;
@@ -451,9 +486,13 @@ slot_wants(const struct sup *s, const struct slot *sl)
 void
 sup_tend(struct sup *s)
 {
+	int	 forked = 0;
+
 	for (int i = 0; i < s->nslots; i++) {
 		struct slot *sl = s->slots[i];
-		if (slot_wants(s, sl) && sl->retry_at <= s->loop->now)
+		/* The rest at the next turn: sup_timeout() makes it now. */
+		if (slot_wants(s, sl) && sl->retry_at <= s->loop->now &&
+		    forked++ < SPAWN_BATCH)
 			slot_spawn(s, sl);
 		slot_check_recovered(s, sl);
 		if (sl->cur != NULL)
@@ -469,17 +508,34 @@ sup_tend(struct sup *s)
 
 /*
  * At start: 1 once every slot's worker accepts, -1 when one could not be
- * started (start_error says why), 0 meanwhile.
+ * started (start_error says why), 0 meanwhile.  Each worker has
+ * START_MAX_MS from its own fork, however long forking them all takes.
  */
 int
-sup_started(const struct sup *s)
+sup_started(struct sup *s)
 {
+	int	 all = 1;
+
+	for (int i = 0; s->start_error[0] == '\0' && i < s->nslots; i++) {
+		struct slot *sl = s->slots[i];
+		struct proc *p = sl->next;
+		if (sl->cur != NULL)
+			continue;
+		all = 0;
+		if (p == NULL || s->loop->now - p->started < START_MAX_MS)
+			continue;
+		/* Its READY may wait unread behind other workers' messages. */
+		if (p->io.fd != -1)
+			sup_ctl_cb(&p->io, EPOLLIN);
+		if (sl->cur == p)
+			continue;
+		snprintf(s->start_error, sizeof(s->start_error), "the worker "
+		    "for %s was not accepting %d s after it was forked",
+		    p->name, START_MAX_MS / 1000);
+	}
 	if (s->start_error[0] != '\0')
 		return -1;
-	for (int i = 0; i < s->nslots; i++)
-		if (s->slots[i]->cur == NULL)
-			return 0;
-	return 1;
+	return all;
 }
 
 /* Stop every worker: drain them with a deadline, or close all now. */

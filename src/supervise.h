@@ -102,7 +102,7 @@ struct svc_stats *
 
 /* The policy (supervise.c). */
 void	sup_tend(struct sup *);
-int	sup_started(const struct sup *);
+int	sup_started(struct sup *);
 int	sup_reaped(struct sup *, pid_t, int status);
 void	sup_stop(struct sup *, enum stop_how, int timeout);
 int	sup_timeout(const struct sup *);
