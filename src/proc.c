@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "beat.h"
 #include "conf.h"
 #include "limit.h"
 #include "source.h"
@@ -58,6 +59,7 @@ proc_child(const struct proc_args *a, struct proc *p, int ctl)
 	memcpy(keep, a->fds, n * sizeof(*keep));
 	keep[n] = ctl;
 	close_all_but(keep, n + 1);
+	beat_only(p->beat);
 	spec = (struct worker_spec){
 		.conf = a->conf, .svc = a->svc, .slot = a->slot, .fds = a->fds,
 		.ctl = ctl, .master = getppid(), .beat = p->beat,
@@ -90,13 +92,9 @@ proc_spawn(const struct proc_args *a, const char **failed)
 		goto fail;
 	memcpy(p->listen, a->svc->listen, a->svc->nlisten * sizeof(*p->listen));
 	p->nlisten = a->svc->nlisten;
-	p->beat = mmap(NULL, sizeof(*p->beat), PROT_READ | PROT_WRITE,
-	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (p->beat == MAP_FAILED) {
-		p->beat = NULL;
-		*failed = "shared memory";
+	*failed = "shared memory";
+	if ((p->beat = beat_new()) == NULL)
 		goto fail;
-	}
 	p->beat->ms = a->loop->now;
 	*failed = "max_connections count";
 	if (a->limit != NULL && (p->cell = limit_cell_get(a->limit)) == -1)
@@ -176,7 +174,7 @@ proc_free(struct loop *loop, struct proc *p)
 	if (p->ledger != NULL)
 		source_ledger_free(p->src, p->ledger);
 	if (p->beat != NULL)
-		munmap(p->beat, sizeof(*p->beat));
+		beat_free(p->beat);
 	free(p->listen);
 	free(p);
 }
