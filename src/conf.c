@@ -144,6 +144,25 @@ load_handler(struct conf_ctx *x, struct conf_service *sv,
 	return conf_err(x, s != NULL ? s : g, "%s", msg);
 }
 
+/*
+ * Where name is, or would go, in c->names: looked up per slot, per
+ * status line and per reload, among thousands of services.
+ */
+static int *
+conf_name_cell(const struct conf *c, const char *name)
+{
+	unsigned	 h = 2166136261u, mask = c->names_size - 1;
+	int		*cell;
+
+	for (const char *p = name; *p != '\0'; p++)
+		h = (h ^ (unsigned char)*p) * 16777619u;
+	for (;; h++) {
+		cell = &c->names[h & mask];
+		if (*cell == 0 || strcmp(c->services[*cell - 1].name, name) == 0)
+			return cell;
+	}
+}
+
 /* One element of 'services': its name, handler, numbers, addresses. */
 static int
 load_service(struct conf_ctx *x, struct conf *c, const config_setting_t *g)
@@ -152,6 +171,7 @@ load_service(struct conf_ctx *x, struct conf *c, const config_setting_t *g)
 	const char		*name = NULL, *handler = NULL;
 	char			 where[128];
 	long			 ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	int			*cell;
 
 	sv->line = config_setting_source_line(g);
 	if (config_setting_type(g) != CONFIG_TYPE_GROUP)
@@ -169,10 +189,10 @@ load_service(struct conf_ctx *x, struct conf *c, const config_setting_t *g)
 	snprintf(where, sizeof(where), " in service '%s'", name);
 	if (conf_get_keys(x, g, service_keys, service_key, where) == -1)
 		return -1;
-	for (int i = 0; i < c->nservices; i++)
-		if (strcmp(c->services[i].name, name) == 0)
-			return conf_err(x, g, "duplicate service name '%s' "
-			    "(first at line %d)", name, c->services[i].line);
+	if (*(cell = conf_name_cell(c, name)) != 0)
+		return conf_err(x, g, "duplicate service name '%s' "
+		    "(first at line %d)", name, c->services[*cell - 1].line);
+	*cell = c->nservices + 1;
 	if (conf_get_string(x, g, "handler", &handler) == -1)
 		return -1;
 	if (handler == NULL)
@@ -321,6 +341,10 @@ load_top(struct conf_ctx *x, struct conf *c, const config_setting_t *root)
 		return conf_err(x, svs, "'services' is empty");
 	if ((c->services = calloc(n, sizeof(*c->services))) == NULL)
 		return conf_err(x, svs, "out of memory");
+	for (c->names_size = 16; c->names_size < 4 * n; c->names_size *= 2)
+		;
+	if ((c->names = calloc(c->names_size, sizeof(*c->names))) == NULL)
+		return conf_err(x, svs, "out of memory");
 	for (int i = 0; i < n; i++) {
 		s = config_setting_get_elem(svs, i);
 		if (load_service(x, c, s) == -1) {
@@ -435,6 +459,7 @@ conf_free(struct conf *c)
 	}
 	conf_net_free(&c->net);
 	free(c->services);
+	free(c->names);
 	free(c->path);
 	conf_ident_free(&c->ident);
 	free(c->pid_file);
@@ -456,7 +481,13 @@ conf_workers_total(const struct conf *c)
 const struct conf_service *
 conf_service_find(const struct conf *c, const char *name)
 {
-	for (int i = 0; i < c->nservices; i++)
+	int	 i;
+
+	if (c->names != NULL) {
+		i = *conf_name_cell(c, name);
+		return i != 0 ? &c->services[i - 1] : NULL;
+	}
+	for (i = 0; i < c->nservices; i++)
 		if (strcmp(c->services[i].name, name) == 0)
 			return &c->services[i];
 	return NULL;

@@ -58,6 +58,9 @@ struct conf {
 	struct conf_net		 net;		/* the global settings */
 	struct conf_service	*services;
 	int			 nservices;
+	/* Services by name: services[i] as i + 1; a power of 2 in size. */
+	int			*names;
+	int			 names_size;
 };
 
 struct conf	*conf_load(const char *path, char *err, size_t errlen);

@@ -1,6 +1,7 @@
 /* The slot table: which slots there are, made anew at reload and scaling. */
 #include "config.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -155,16 +156,29 @@ slot_free(struct sup *s, struct slot *sl)
 	free(sl);
 }
 
-/* The slot (service, index) of the table now, or NULL. */
-static struct slot *
-slot_find(const struct sup *s, const char *service, int index)
+/* Slots by service name, then index. */
+static int
+slot_cmp(const void *a, const void *b)
 {
-	for (int i = 0; i < s->nslots; i++) {
-		struct slot *sl = s->slots[i];
-		if (sl->index == index && strcmp(sl->service, service) == 0)
-			return sl;
-	}
-	return NULL;
+	const struct slot	*x = *(struct slot *const *)a;
+	const struct slot	*y = *(struct slot *const *)b;
+	int			 c = strcmp(x->service, y->service);
+
+	return c != 0 ? c : (x->index > y->index) - (x->index < y->index);
+}
+
+/* The slot (service, index) among n sorted by slot_cmp, or NULL. */
+static struct slot *
+slot_find(struct slot **sorted, int n, const char *service, int index)
+{
+	struct slot	 key = { .service = (char *)(uintptr_t)service,
+			    .index = index };
+	struct slot	*kp = &key, **found;
+
+	if (n == 0)
+		return NULL;
+	found = bsearch(&kp, sorted, n, sizeof(*sorted), slot_cmp);
+	return found != NULL ? *found : NULL;
 }
 
 /*
@@ -190,12 +204,19 @@ static int
 sup_collect(struct sup *s, const struct conf *c, const int *counts,
     struct slot **slots)
 {
-	int	 n = 0;
+	struct slot	**sorted;
+	int		 n = 0;
 
+	/* Sorted, so that a reload of thousands of slots is no n^2 search. */
+	if ((sorted = calloc(s->nslots ? s->nslots : 1, sizeof(*sorted))) ==
+	    NULL)
+		return -1;
+	memcpy(sorted, s->slots, s->nslots * sizeof(*sorted));
+	qsort(sorted, s->nslots, sizeof(*sorted), slot_cmp);
 	for (int i = 0; i < c->nservices; i++)
 		for (int k = 0; k < counts[i]; k++) {
 			const char *name = c->services[i].name;
-			struct slot *sl = slot_find(s, name, k);
+			struct slot *sl = slot_find(sorted, s->nslots, name, k);
 			if (sl == NULL && (sl = slot_new(name, k)) != NULL)
 				sl->fresh = 1;
 			if (sl == NULL)
@@ -203,8 +224,10 @@ sup_collect(struct sup *s, const struct conf *c, const int *counts,
 			sl->kept = 1;
 			slots[n++] = sl;
 		}
+	free(sorted);
 	return n;
 fail:
+	free(sorted);
 	while (n-- > 0) {
 		slots[n]->kept = 0;
 		if (slots[n]->fresh) {
@@ -242,7 +265,13 @@ sup_apply(struct sup *s, const struct conf *c, const int *counts, unsigned gen)
 	free(s->slots);
 	s->slots = slots;
 	s->nslots = n;
-	for (int i = 0; i < n; i++) {
+	/* The table holds each service's slots in turn, in c's order. */
+	for (int i = 0, sv = 0, k = 0; i < n; i++, k++) {
+		while (k == counts[sv]) {
+			sv++;
+			k = 0;
+		}
+		slots[i]->svc = &c->services[sv];
 		slots[i]->kept = slots[i]->fresh = 0;
 		if (gen != s->gen)
 			slot_new_generation(s, slots[i]);

@@ -53,7 +53,8 @@ backoff(int n)
 const struct conf_service *
 slot_service(const struct sup *s, const struct slot *sl)
 {
-	return conf_service_find(s->conf, sl->service);
+	(void)s;
+	return sl->svc;
 }
 
 /* Is the slot failing: dying at start respawn_limit times in a row? */

@@ -50,6 +50,7 @@ struct svc_stats {
  */
 struct slot {
 	char			*service;
+	const struct conf_service *svc;	/* its service in sup->conf */
 	int			 index;
 	struct proc		*cur;
 	struct proc		*next;
