@@ -411,6 +411,8 @@ sup_free(struct sup *s)
 		proc_free(s->loop, p);
 	}
 	orphans_free(&s->orphans);
+	free(s->bypid);
+	s->bypid = NULL;
 	sup_limits_gc(s);
 	while (s->stats != NULL) {
 		struct svc_stats *st = s->stats;

@@ -50,6 +50,65 @@ backoff(int n)
 	return ms > RESPAWN_MAX_MS ? RESPAWN_MAX_MS : ms;
 }
 
+/*
+ * Workers by pid: each death is found at once among thousands of
+ * workers, not by a walk over every slot and retiring worker.
+ */
+static int
+bypid_at(const struct sup *s, pid_t pid)
+{
+	int	 mask = s->bypid_size - 1, i = ((unsigned)pid * 2654435761u) & mask;
+
+	while (s->bypid[i] != NULL && s->bypid[i]->pid != pid)
+		i = (i + 1) & mask;
+	return i;
+}
+
+/* Note a new worker; -1 (memory): sup_find() then walks the table. */
+static int
+bypid_add(struct sup *s, struct proc *p)
+{
+	struct proc	**old = s->bypid;
+	int		 n = s->bypid_size;
+
+	if (2 * (s->bypid_used + 1) > s->bypid_size) {
+		int size = s->bypid_size ? 2 * s->bypid_size : 64;
+		if ((s->bypid = calloc(size, sizeof(*s->bypid))) == NULL) {
+			s->bypid = old;
+			return -1;
+		}
+		s->bypid_size = size;
+		for (int i = 0; i < n; i++)
+			if (old[i] != NULL)
+				s->bypid[bypid_at(s, old[i]->pid)] = old[i];
+		free(old);
+	}
+	s->bypid[bypid_at(s, p->pid)] = p;
+	s->bypid_used++;
+	return 0;
+}
+
+/* Forget a worker, moving back those its cell had pushed further on. */
+static void
+bypid_del(struct sup *s, pid_t pid)
+{
+	int	 mask = s->bypid_size - 1, i, j, home;
+
+	if (s->bypid == NULL || s->bypid[i = bypid_at(s, pid)] == NULL)
+		return;
+	s->bypid[i] = NULL;
+	s->bypid_used--;
+	for (j = (i + 1) & mask; s->bypid[j] != NULL; j = (j + 1) & mask) {
+		home = ((unsigned)s->bypid[j]->pid * 2654435761u) & mask;
+		/* Leave it if its home lies cyclically in (i, j]. */
+		if (i <= j ? (i < home && home <= j) : (i < home || home <= j))
+			continue;
+		s->bypid[i] = s->bypid[j];
+		s->bypid[j] = NULL;
+		i = j;
+	}
+}
+
 const struct conf_service *
 slot_service(const struct sup *s, const struct slot *sl)
 {
@@ -197,6 +256,8 @@ slot_spawn(struct sup *s, struct slot *sl)
 	}
 	p->slot = sl;
 	sl->next = p;
+	if (bypid_add(s, p) == -1)
+		s->bypid_lost = 1;
 }
 
 /* The slot's new worker accepts: it takes the slot, its predecessor goes. */
@@ -328,6 +389,10 @@ slot_died(struct sup *s, struct slot *sl, struct proc *p)
 static struct proc *
 sup_find(const struct sup *s, pid_t pid)
 {
+	struct proc	*p;
+
+	if (s->bypid != NULL && !s->bypid_lost)
+		return s->bypid[bypid_at(s, pid)];
 	for (int i = 0; i < s->nslots; i++) {
 		struct slot *sl = s->slots[i];
 		if (sl->cur != NULL && sl->cur->pid == pid)
@@ -335,7 +400,7 @@ sup_find(const struct sup *s, pid_t pid)
 		if (sl->next != NULL && sl->next->pid == pid)
 			return sl->next;
 	}
-	for (struct proc *p = s->retiring; p != NULL; p = p->next)
+	for (p = s->retiring; p != NULL; p = p->next)
 		if (p->pid == pid)
 			return p;
 	return NULL;
@@ -392,6 +457,7 @@ sup_reaped(struct sup *s, pid_t pid, int status)
 
 	if (p == NULL)
 		return 0;
+	bypid_del(s, pid);
 	sig_exit_text(status, how, sizeof(how));
 	if (p->stopping != STOP_NONE)
 		say_retired(s, p, how);

@@ -76,6 +76,10 @@ struct sup {
 	struct orphan		*orphans;	/* dead workers' programs */
 	struct svc_limit	*limits;	/* max_connections, by service */
 	struct svc_stats	*stats;		/* gone workers' counts */
+	/* Every worker by pid, for the reaper: open addressing, 2^k. */
+	struct proc		**bypid;
+	int			 bypid_size, bypid_used;
+	int			 bypid_lost;	/* one is missing: walk */
 	enum stop_how		 stopping;
 	int			 starting;	/* a failure is fatal */
 	int64_t			 died_after;	/* deaths reaped now happened
