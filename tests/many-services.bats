@@ -90,3 +90,26 @@ assert_all_served() {
 	unset TCPD_TEST_SPAWN_DELAY_MS
 	assert_all_served 1000
 }
+
+@test "too few processes for this user: -t and start refuse, with the reason" {
+	[ "$(id -u)" -eq 0 ] || skip "needs root, to run tcpd as nobody"
+	command -v setpriv >/dev/null || skip "setpriv is not installed"
+	# A file the user nobody can read, and no pid file to write.
+	D=$(mktemp -d /tmp/tcpd-nproc.XXXXXX)
+	chmod 755 "$D"
+	{
+		echo 'services = ('
+		for i in $(seq 1 30); do
+			printf '  { name = "s%d"; handler = "echo"; listen = [ "127.0.0.1:%d" ]; workers = 1; }%s\n' \
+			    "$i" "$(free_port)" "$([ "$i" -lt 30 ] && echo ,)"
+		done
+		echo ');'
+	} >"$D/tcpd.conf"
+	chmod 644 "$D/tcpd.conf"
+	as_nobody="ulimit -u 50 && exec setpriv --reuid=nobody --regid=nogroup --clear-groups \"$TCPD\""
+	run -1 bash -c "$as_nobody -t -c $D/tcpd.conf"
+	assert_output "$D/tcpd.conf: tcpd would not start: the configuration runs 61 processes and threads (per worker one, and one per listen address), and this user may run 50 (ulimit -u)"
+	run -1 timeout 20 bash -c "$as_nobody -f -c $D/tcpd.conf"
+	assert_output --partial "cannot start: the configuration runs 61 processes and threads"
+	rm -rf "$D"
+}
