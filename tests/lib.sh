@@ -126,8 +126,10 @@ free_ports() {
 	    eph=32768
 	hi=$(( eph - 1 ))
 	(( hi - lo >= 1000 )) || hi=60999
-	for p in $(ss -Htan | awk '{ sub(/.*:/, "", $4); print $4 }') \
-	    ${PORTS_TAKEN:-}; do
+	# Not TIME-WAIT: tcpd binds over those (SO_REUSEADDR), and a start
+	# of thousands of services leaves thousands.
+	for p in $(ss -Htan exclude time-wait |
+	    awk '{ sub(/.*:/, "", $4); print $4 }') ${PORTS_TAKEN:-}; do
 		used[$p]=1
 	done
 	span=$(( hi - lo + 1 ))
