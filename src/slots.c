@@ -84,15 +84,54 @@ slot_counts(struct sup *s, struct slot *sl)
 	return 0;
 }
 
+static unsigned
+name_hash(const char *name)
+{
+	unsigned	 h = 2166136261u;
+
+	for (; *name != '\0'; name++)
+		h = (h ^ (unsigned char)*name) * 16777619u;
+	return h;
+}
+
+/*
+ * Index every service's counts by name, in a table at least twice their
+ * number: each death adds to its service's, among thousands.  -1: no
+ * memory for a larger table (the old one still works, more slowly).
+ */
+static int
+sup_stats_reindex(struct sup *s)
+{
+	struct svc_stats	**t, *st;
+	int			 size = s->stats_size ? 2 * s->stats_size : 64;
+
+	if ((t = calloc(size, sizeof(*t))) == NULL)
+		return -1;
+	for (st = s->stats; st != NULL; st = st->next) {
+		st->hnext = t[name_hash(st->service) & (size - 1)];
+		t[name_hash(st->service) & (size - 1)] = st;
+	}
+	free(s->stats_index);
+	s->stats_index = t;
+	s->stats_size = size;
+	return 0;
+}
+
 /* The counts of a service's gone workers; made at first, NULL if not. */
 struct svc_stats *
 sup_stats(struct sup *s, const char *service)
 {
-	struct svc_stats	*st;
+	struct svc_stats	*st, **head;
 
-	for (st = s->stats; st != NULL; st = st->next)
-		if (strcmp(st->service, service) == 0)
-			return st;
+	if (s->stats_index != NULL) {
+		for (st = s->stats_index[name_hash(service) &
+		    (s->stats_size - 1)]; st != NULL; st = st->hnext)
+			if (strcmp(st->service, service) == 0)
+				return st;
+	} else
+		for (st = s->stats; st != NULL; st = st->next)
+			if (strcmp(st->service, service) == 0)
+				return st;
 	if ((st = calloc(1, sizeof(*st))) == NULL)
 		return NULL;
 	if ((st->service = strdup(service)) == NULL) {
@@ -101,6 +140,14 @@ sup_stats(struct sup *s, const char *service)
 	}
 	st->next = s->stats;
 	s->stats = st;
+	s->nstats++;
+	if (2 * s->nstats > s->stats_size && sup_stats_reindex(s) == 0)
+		return st;	/* in the new table already */
+	if (s->stats_index == NULL)
+		return st;	/* found by the list, then */
+	head = &s->stats_index[name_hash(service) & (s->stats_size - 1)];
+	st->hnext = *head;
+	*head = st;
 	return st;
 }
 
@@ -410,6 +457,7 @@ sup_free(struct sup *s)
 		s->retiring = p->next;
 		proc_free(s->loop, p);
 	}
+	s->retiring_tail = NULL;
 	orphans_free(&s->orphans);
 	free(s->bypid);
 	s->bypid = NULL;
@@ -420,6 +468,9 @@ sup_free(struct sup *s)
 		free(st->service);
 		free(st);
 	}
+	free(s->stats_index);
+	s->stats_index = NULL;
+	s->stats_size = s->nstats = 0;
 }
 
 /* No worker left, serving, starting or retiring, nor a program of one. */

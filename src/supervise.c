@@ -149,8 +149,14 @@ sup_retire(struct sup *s, struct proc *p, enum stop_how how)
 		if (p->slot->next == p)
 			p->slot->next = NULL;
 		p->slot = NULL;
-		p->next = s->retiring;
-		s->retiring = p;
+		/*
+		 * At the end: workers mostly end in the order they were
+		 * asked to, so the reaper finds them near the head.
+		 */
+		p->next = NULL;
+		*(s->retiring != NULL ? &s->retiring_tail->next :
+		    &s->retiring) = p;
+		s->retiring_tail = p;
 	}
 	if (p->stopping != STOP_NONE)
 		return;
@@ -409,9 +415,14 @@ sup_find(const struct sup *s, pid_t pid)
 static void
 sup_unlink_retiring(struct sup *s, struct proc *p)
 {
-	for (struct proc **pp = &s->retiring; *pp != NULL; pp = &(*pp)->next)
+	struct proc	*prev = NULL;
+
+	for (struct proc **pp = &s->retiring; *pp != NULL;
+	    prev = *pp, pp = &(*pp)->next)
 		if (*pp == p) {
 			*pp = p->next;
+			if (s->retiring_tail == p)
+				s->retiring_tail = prev;
 			return;
 		}
 }

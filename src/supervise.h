@@ -40,6 +40,7 @@ struct svc_stats {
 	unsigned long long	 bytes_in, bytes_out;
 	unsigned		 restarts;	/* deaths not asked for */
 	struct svc_stats	*next;
+	struct svc_stats	*hnext;		/* in sup's stats_index */
 };
 
 /*
@@ -73,9 +74,12 @@ struct sup {
 	struct slot		**slots;
 	int			 nslots;
 	struct proc		*retiring;	/* no longer in a slot */
+	struct proc		*retiring_tail;
 	struct orphan		*orphans;	/* dead workers' programs */
 	struct svc_limit	*limits;	/* max_connections, by service */
 	struct svc_stats	*stats;		/* gone workers' counts */
+	struct svc_stats	**stats_index;	/* by name: chains, 2^k */
+	int			 stats_size, nstats;
 	/* Every worker by pid, for the reaper: open addressing, 2^k. */
 	struct proc		**bypid;
 	int			 bypid_size, bypid_used;
