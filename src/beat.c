@@ -37,6 +37,7 @@ beat_stride(void)
 	return (sizeof(struct heartbeat) + page - 1) / page * page;
 }
 
+/* A new mapping of BEAT_CELLS free cells, first in the list; NULL: memory. */
 static struct chunk *
 chunk_new(void)
 {
@@ -117,6 +118,7 @@ beat_only(const struct heartbeat *mine)
 		if (at > c->base)
 			munmap(c->base, at - c->base);
 		if (at + stride < c->base + len)
-			munmap((char *)at + stride, c->base + len - at - stride);
+			munmap((char *)at + stride,
+			    c->base + len - at - stride);
 	}
 }

@@ -158,7 +158,8 @@ conf_name_cell(const struct conf *c, const char *name)
 		h = (h ^ (unsigned char)*p) * 16777619u;
 	for (;; h++) {
 		cell = &c->names[h & mask];
-		if (*cell == 0 || strcmp(c->services[*cell - 1].name, name) == 0)
+		if (*cell == 0 ||
+		    strcmp(c->services[*cell - 1].name, name) == 0)
 			return cell;
 	}
 }

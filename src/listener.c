@@ -101,6 +101,7 @@ listener_probe(const struct conf_listen *l)
  * appended between two removals, so the index takes the new ones at the
  * next lookup; a removal makes it start over (lsock_unindex).
  */
+/* FNV-1a over the address, from the slot. */
 static unsigned
 lsock_hash(const struct conf_listen *l, int slot)
 {
@@ -130,6 +131,7 @@ lsock_cell(const struct listeners *ls, const struct conf_listen *l, int slot)
 	}
 }
 
+/* Empty the index: a socket went, so positions changed. */
 static void
 lsock_unindex(struct listeners *ls)
 {

@@ -91,7 +91,8 @@ master_tasks_needed(const struct conf *c)
 	long	 n = 1;
 
 	for (int i = 0; i < c->nservices; i++)
-		n += (long)c->services[i].workers * (1 + c->services[i].nlisten);
+		n += (long)c->services[i].workers *
+		    (1 + c->services[i].nlisten);
 	return n;
 }
 

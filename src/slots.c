@@ -84,6 +84,7 @@ slot_counts(struct sup *s, struct slot *sl)
 	return 0;
 }
 
+/* FNV-1a of a service name. */
 static unsigned
 name_hash(const char *name)
 {

@@ -54,10 +54,12 @@ backoff(int n)
  * Workers by pid: each death is found at once among thousands of
  * workers, not by a walk over every slot and retiring worker.
  */
+/* pid's cell in the table: its own, or the empty one it would take. */
 static int
 bypid_at(const struct sup *s, pid_t pid)
 {
-	int	 mask = s->bypid_size - 1, i = ((unsigned)pid * 2654435761u) & mask;
+	int	 mask = s->bypid_size - 1;
+	int	 i = ((unsigned)pid * 2654435761u) & mask;
 
 	while (s->bypid[i] != NULL && s->bypid[i]->pid != pid)
 		i = (i + 1) & mask;
