@@ -61,6 +61,9 @@ struct conf {
 	struct conf_net		 net;		/* the global settings */
 	struct conf_service	*services;
 	int			 nservices;
+	/* Services by name: services[i] as i + 1; a power of 2 in size. */
+	int			*names;
+	int			 names_size;
 };
 
 struct conf	*conf_load(const char *path, char *err, size_t errlen);
@@ -71,5 +74,6 @@ int		 conf_workers_total(const struct conf *);
 void		 conf_log_open(const struct conf *, int foreground);
 const struct conf_service *
 		 conf_service_find(const struct conf *, const char *name);
+int		*conf_name_cell(const struct conf *, const char *name);
 
 #endif

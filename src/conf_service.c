@@ -177,6 +177,7 @@ conf_service_load(struct conf_ctx *x, struct conf *c, const config_setting_t *g)
 	struct conf_service	*sv = &c->services[c->nservices];
 	const char		*name = NULL, *handler = NULL;
 	char			 where[128];
+	int			*cell;
 
 	sv->line = config_setting_source_line(g);
 	if ((sv->at = conf_where(x, g)) == NULL)
@@ -196,11 +197,11 @@ conf_service_load(struct conf_ctx *x, struct conf *c, const config_setting_t *g)
 	snprintf(where, sizeof(where), " in service '%s'", name);
 	if (conf_get_keys(x, g, service_keys, service_key, where) == -1)
 		return -1;
-	for (int i = 0; i < c->nservices; i++)
-		if (strcmp(c->services[i].name, name) == 0)
-			return conf_err(x, g, "duplicate service name '%s' "
-			    "(first at %s)", name, where_else(x, g,
-			    c->services[i].at, where, sizeof(where)));
+	if (*(cell = conf_name_cell(c, name)) != 0)
+		return conf_err(x, g, "duplicate service name '%s' "
+		    "(first at %s)", name, where_else(x, g,
+		    c->services[*cell - 1].at, where, sizeof(where)));
+	*cell = c->nservices + 1;
 	if (conf_get_string(x, g, "handler", &handler) == -1)
 		return -1;
 	if (handler == NULL)

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -104,13 +105,97 @@ listener_probe(const struct conf_listen *l)
 	return rc;
 }
 
-/* The socket of an address in a slot, leaving or not, or NULL. */
+/*
+ * The index: a lookup per worker forked and per address bound, among
+ * thousands of sockets, must not scan them all.  Sockets are only ever
+ * appended between two removals, so the index takes the new ones at the
+ * next lookup; a removal makes it start over (lsock_unindex).
+ */
+/* FNV-1a over the address, from the slot. */
+static unsigned
+lsock_hash(const struct conf_listen *l, int slot)
+{
+	const unsigned char	*p = (const unsigned char *)&l->addr;
+	unsigned		 h = 2166136261u ^ (unsigned)slot;
+
+	for (socklen_t i = 0; i < l->addrlen; i++)
+		h = (h ^ p[i]) * 16777619u;
+	return h;
+}
+
+/* The slot of address l in the index, with sock i + 1 or 0 (empty). */
+static int *
+lsock_cell(const struct listeners *ls, const struct conf_listen *l, int slot)
+{
+	unsigned	 mask = ls->index_size - 1, at = lsock_hash(l, slot);
+	int		*c;
+
+	for (;; at++) {
+		c = &ls->index[at & mask];
+		if (*c == 0)
+			return c;
+		const struct lsock *s = &ls->socks[*c - 1];
+		if ((slot == -1 || s->slot == slot) &&
+		    addr_same(&s->l.addr, s->l.addrlen, &l->addr, l->addrlen))
+			return c;
+	}
+}
+
+/* Empty the index: a socket went, so positions changed. */
+static void
+lsock_unindex(struct listeners *ls)
+{
+	ls->indexed = 0;
+	if (ls->index != NULL)
+		memset(ls->index, 0, ls->index_size * sizeof(*ls->index));
+}
+
+/* Bring the index up to ls->n sockets; -1 (memory): scan instead. */
+static int
+lsock_index(struct listeners *ls)
+{
+	int	*c, size = 64;
+
+	if (ls->indexed > ls->n)
+		lsock_unindex(ls);
+	if (ls->index == NULL || ls->index_size < 4 * ls->n) {
+		while (size < 4 * ls->n)
+			size *= 2;
+		if ((c = calloc(size, sizeof(*c))) == NULL)
+			return -1;
+		free(ls->index);
+		ls->index = c;
+		ls->index_size = size;
+		ls->indexed = 0;
+	}
+	for (; ls->indexed < ls->n; ls->indexed++) {
+		struct lsock *s = &ls->socks[ls->indexed];
+		if (*(c = lsock_cell(ls, &s->l, s->slot)) == 0)
+			*c = ls->indexed + 1;
+		if (*(c = lsock_cell(ls, &s->l, -1)) == 0)
+			*c = ls->indexed + 1;
+	}
+	return 0;
+}
+
+/*
+ * The socket of address l in a slot (-1: any slot), leaving or not, or
+ * NULL.
+ */
 static struct lsock *
 lsock_find(const struct listeners *ls, const struct conf_listen *l, int slot)
 {
+	int	 c;
+
+	/* The index is a cache: filling it changes no socket. */
+	if (lsock_index((struct listeners *)(uintptr_t)ls) == 0) {
+		c = *lsock_cell(ls, l, slot);
+		return c != 0 ? &ls->socks[c - 1] : NULL;
+	}
 	for (int i = 0; i < ls->n; i++)
-		if (ls->socks[i].slot == slot && addr_same(&ls->socks[i].l.addr,
-		    ls->socks[i].l.addrlen, &l->addr, l->addrlen))
+		if ((slot == -1 || ls->socks[i].slot == slot) &&
+		    addr_same(&ls->socks[i].l.addr, ls->socks[i].l.addrlen,
+		    &l->addr, l->addrlen))
 			return &ls->socks[i];
 	return NULL;
 }
@@ -152,6 +237,7 @@ lsock_drop(struct listeners *ls, int i)
 	memmove(&ls->socks[i], &ls->socks[i + 1],
 	    (ls->n - i - 1) * sizeof(ls->socks[i]));
 	ls->n--;
+	lsock_unindex(ls);
 }
 
 /* A leaving socket is wanted again: new workers get it, queue and all. */
@@ -263,10 +349,7 @@ listeners_steer(struct listeners *ls)
 static int
 addr_known(const struct listeners *ls, const struct conf_listen *l)
 {
-	for (int i = 0; i < ls->n; i++)
-		if (addr_same(&ls->socks[i].l.addr, ls->socks[i].l.addrlen, &l->addr, l->addrlen))
-			return 1;
-	return 0;
+	return lsock_find(ls, l, -1) != NULL;
 }
 
 /* Why a socket of l could not be made or given its options. */
@@ -636,6 +719,7 @@ listeners_close_all(struct listeners *ls)
 	for (int i = 0; i < ls->n; i++)
 		close(ls->socks[i].fd);
 	ls->n = 0;
+	lsock_unindex(ls);
 }
 
 /* The socket of an address in a slot, or -1 (none, or leaving). */
@@ -654,4 +738,7 @@ listeners_free(struct listeners *ls)
 	listeners_close_all(ls);
 	free(ls->socks);
 	ls->socks = NULL;
+	free(ls->index);
+	ls->index = NULL;
+	ls->index_size = 0;
 }

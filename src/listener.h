@@ -18,6 +18,10 @@ struct lsock;
 struct listeners {
 	struct lsock	*socks;
 	int		 n;
+	/* By address and slot, and by address (slot -1): socks[i] as i + 1. */
+	int		*index;
+	int		 index_size;	/* a power of 2, or 0 */
+	int		 indexed;	/* socks[0..indexed) are in it */
 };
 
 int	listeners_bind(struct listeners *, const struct conf *,

@@ -198,25 +198,29 @@ raise_nofile(void)
 }
 
 /*
- * -t: can the master hold every socket it needs?  The limit may differ
- * under the init system that starts tcpd, so this warns, and start
- * refuses.  At start tcpd raises its soft limit to the hard one.
+ * -t: would start refuse for want of fds or processes (-1, said), and
+ * can a reload hold its sockets (a warning)?  At start tcpd raises its
+ * soft fd limit to the hard one, so the hard one counts here.
  */
-static void
-check_fds(const struct conf *conf)
+static int
+check_limits(const struct conf *conf)
 {
 	struct rlimit	 rl;
-	int		 start = master_fds_needed(conf, 0);
+	char		 err[512];
 	int		 reload = master_fds_needed(conf, 1);
 
-	if (getrlimit(RLIMIT_NOFILE, &rl) == -1 || rl.rlim_max >= (rlim_t)reload)
-		return;
-	fprintf(stderr, "%s: warning: the master needs %d file descriptors "
-	    "(per slot, one per listen address and one for its worker; a "
-	    "reload needs one more per slot: %d), but the limit here is %llu "
-	    "(ulimit -Hn)%s\n", conf->path, start, reload,
-	    (unsigned long long)rl.rlim_max,
-	    rl.rlim_max < (rlim_t)start ? ": tcpd would not start" : "");
+	if (master_check_limits(conf, 0, err, sizeof(err)) == -1) {
+		fprintf(stderr, "%s: tcpd would not start: %s\n", conf->path,
+		    err);
+		return -1;
+	}
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
+	    rl.rlim_max != RLIM_INFINITY && rl.rlim_max < (rlim_t)reload)
+		fprintf(stderr, "%s: warning: a reload needs %d file "
+		    "descriptors in the master (per slot one more, for the "
+		    "new worker), but the limit here is %llu (ulimit -Hn)\n",
+		    conf->path, reload, (unsigned long long)rl.rlim_max);
+	return 0;
 }
 
 /*
@@ -397,9 +401,10 @@ parse_args(int argc, char *argv[], struct args *a)
 }
 
 /*
- * -t: the file, the pid file's directory, the fd limit, and whether
- * this user could take each service's identity.  The last two warn:
- * under an init system tcpd may run with other limits, and as root.
+ * -t: the file, the pid file's directory, the fd and process limits,
+ * and whether this user could take each service's identity.  What start
+ * would refuse, -t refuses; the identities only warn, since as root
+ * they may be taken.
  */
 static int
 check_only(struct conf *conf, const char *path)
@@ -411,8 +416,9 @@ check_only(struct conf *conf, const char *path)
 	if (conf_check_paths(conf, err, sizeof(err)) == -1) {
 		fprintf(stderr, "%s\n", err);
 		rc = 1;
-	} else {
-		check_fds(conf);
+	} else if (check_limits(conf) == -1)
+		rc = 1;
+	else {
 		if (conf_ident_check(conf, &at, err, sizeof(err)) == -1)
 			fprintf(stderr, "%s: warning: %s: tcpd would not "
 			    "start\n", at, err);

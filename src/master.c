@@ -33,8 +33,6 @@
 #include "supervise.h"
 #include "util.h"
 
-/* The longest start may take before every slot's worker accepts. */
-#define START_MAX_MS	10000
 /* A wakeup this much later than asked: the master was not running. */
 #define LATE_MS		100
 /* fds the master uses whatever the configuration: stdio, epoll, ... */
@@ -86,6 +84,86 @@ master_fds_needed(const struct conf *c, int reloading)
 		n += c->services[i].workers *
 		    (c->services[i].nlisten + 1 + (reloading ? 1 : 0));
 	return n;
+}
+
+/*
+ * Processes and threads c runs: the master, and per worker its main
+ * thread and an acceptor thread per listen address.
+ */
+static long
+master_tasks_needed(const struct conf *c)
+{
+	long	 n = 1;
+
+	for (int i = 0; i < c->nservices; i++)
+		n += (long)c->services[i].workers *
+		    (1 + c->services[i].nlisten);
+	return n;
+}
+
+/* A number from a file in /proc/sys, or -1. */
+static long
+sysctl_long(const char *path)
+{
+	FILE	*fp = fopen(path, "re");
+	long	 v = -1;
+
+	if (fp == NULL)
+		return -1;
+	if (fscanf(fp, "%ld", &v) != 1)
+		v = -1;
+	fclose(fp);
+	return v;
+}
+
+/*
+ * Would start refuse c for want of file descriptors or processes?  -1
+ * with the reason in err if so.  At start the soft limits count (tcpd
+ * has raised its fd limit to the hard one already); for -t, the hard
+ * fd limit, which start raises the soft one to.
+ */
+int
+master_check_limits(const struct conf *c, int at_start, char *err,
+    size_t errlen)
+{
+	struct rlimit	 rl;
+	rlim_t		 lim;
+	long		 tasks = master_tasks_needed(c), kmax, v;
+	int		 fds = master_fds_needed(c, 0);
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+		lim = at_start ? rl.rlim_cur : rl.rlim_max;
+		if (lim != RLIM_INFINITY && lim < (rlim_t)fds) {
+			snprintf(err, errlen, "the configuration needs %d file "
+			    "descriptors in the master (one per listen address "
+			    "and one per worker, %d more of its own), and the "
+			    "limit is %llu (ulimit -%sn)", fds, FDS_FIXED,
+			    (unsigned long long)lim, at_start ? "" : "H");
+			return -1;
+		}
+	}
+	/* The kernel's own bounds hold for root too. */
+	kmax = sysctl_long("/proc/sys/kernel/threads-max");
+	if ((v = sysctl_long("/proc/sys/kernel/pid_max")) != -1 &&
+	    (kmax == -1 || v < kmax))
+		kmax = v;
+	if (kmax != -1 && tasks > kmax) {
+		snprintf(err, errlen, "the configuration runs %ld processes "
+		    "and threads (per worker one, and one per listen address), "
+		    "and the kernel allows %ld in all (kernel.threads-max, "
+		    "kernel.pid_max)", tasks, kmax);
+		return -1;
+	}
+	/* Root is not held to RLIMIT_NPROC. */
+	if (geteuid() != 0 && getrlimit(RLIMIT_NPROC, &rl) == 0 &&
+	    rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < (rlim_t)tasks) {
+		snprintf(err, errlen, "the configuration runs %ld processes "
+		    "and threads (per worker one, and one per listen address), "
+		    "and this user may run %llu (ulimit -u)", tasks,
+		    (unsigned long long)rl.rlim_cur);
+		return -1;
+	}
+	return 0;
 }
 
 /* Signals: note what each asks for; master_turn() acts on it. */
@@ -269,21 +347,16 @@ master_new(struct conf *conf, int pidfd, int foreground)
 
 /*
  * Bind every slot socket; before any privilege is given up.  Refused
- * when the fd limit cannot hold them and their workers' control sockets.
+ * when the fd limit cannot hold them and their workers' control sockets,
+ * or the process limits their workers.
  */
 int
 master_listen(struct master *m)
 {
-	struct rlimit	 rl;
 	char		 err[512];
-	int		 need = master_fds_needed(m->conf, 0);
 
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < (rlim_t)need) {
-		log_warnx("cannot start: the configuration needs %d file "
-		    "descriptors in the master (one per listen address and one "
-		    "per worker, %d more of its own), and the limit is %llu "
-		    "(ulimit -n)", need, FDS_FIXED,
-		    (unsigned long long)rl.rlim_cur);
+	if (master_check_limits(m->conf, 1, err, sizeof(err)) == -1) {
+		log_warnx("cannot start: %s", err);
 		return -1;
 	}
 	if ((m->counts = master_counts(m->conf)) == NULL)
@@ -402,7 +475,6 @@ int
 master_start(struct master *m)
 {
 	char	 err[256];
-	int64_t	 until;
 	int	 state;
 
 	master_init(m);
@@ -416,9 +488,8 @@ master_start(struct master *m)
 	m->sup.starting = 1;
 	if (sup_apply(&m->sup, m->conf, m->counts, m->gen) == -1)
 		fatal("cannot make the slot table");
-	until = m->loop.now + START_MAX_MS;
-	while ((state = sup_started(&m->sup)) == 0 &&
-	    m->request == STOP_NONE && m->loop.now < until)
+	/* Each worker has a deadline of its own: sup_started() says. */
+	while ((state = sup_started(&m->sup)) == 0 && m->request == STOP_NONE)
 		master_turn(m);
 	m->sup.starting = 0;
 	if (state == 1 && m->request == STOP_NONE) {
@@ -433,9 +504,6 @@ master_start(struct master *m)
 	}
 	if (state == -1)
 		log_warnx("cannot start: %s", m->sup.start_error);
-	else if (m->request == STOP_NONE)
-		log_warnx("cannot start: not every worker was accepting "
-		    "after %d s", START_MAX_MS / 1000);
 	master_stop(m, STOP_FAST);
 	while (!sup_empty(&m->sup))
 		master_turn(m);

@@ -2,12 +2,16 @@
 #ifndef TCPD_MASTER_H
 #define TCPD_MASTER_H
 
+#include <stddef.h>
+
 struct conf;
 
 struct master;
 
 struct master	*master_new(struct conf *, int pidfd, int foreground);
 int		 master_fds_needed(const struct conf *, int reloading);
+int		 master_check_limits(const struct conf *, int at_start,
+		    char *err, size_t errlen);
 int		 master_listen(struct master *);
 int		 master_start(struct master *);
 int		 master_run(struct master *);

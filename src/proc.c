@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "beat.h"
 #include "conf.h"
 #include "limit.h"
 #include "source.h"
@@ -58,6 +59,7 @@ proc_child(const struct proc_args *a, struct proc *p, int ctl)
 	memcpy(keep, a->fds, n * sizeof(*keep));
 	keep[n] = ctl;
 	close_all_but(keep, n + 1);
+	beat_only(p->beat);
 	spec = (struct worker_spec){
 		.conf = a->conf, .svc = a->svc, .slot = a->slot, .fds = a->fds,
 		.ctl = ctl, .master = getppid(), .beat = p->beat,
@@ -77,7 +79,7 @@ proc_child(const struct proc_args *a, struct proc *p, int ctl)
 static pid_t
 proc_fork(const struct proc_args *a, const struct proc *p)
 {
-	const struct shm	*own[] = { &p->beat_shm, &p->ledger,
+	const struct shm	*own[] = { &p->ledger,
 	    a->limit != NULL ? limit_shm(a->limit) : NULL,
 	    p->src != NULL ? source_shm(p->src) : NULL };
 	pid_t			 pid;
@@ -124,9 +126,8 @@ proc_spawn(const struct proc_args *a, const char **failed)
 	memcpy(p->listen, a->svc->listen, a->svc->nlisten * sizeof(*p->listen));
 	p->nlisten = a->svc->nlisten;
 	*failed = "shared memory";
-	if (shm_new(&p->beat_shm, sizeof(*p->beat)) == -1)
+	if ((p->beat = beat_new()) == NULL)
 		goto fail;
-	p->beat = p->beat_shm.base;
 	p->beat->ms = a->loop->now;
 	*failed = "max_connections count";
 	if (a->limit != NULL && (p->cell = limit_cell_get(a->limit)) == -1)
@@ -205,7 +206,8 @@ proc_free(struct loop *loop, struct proc *p)
 		limit_cell_put(p->limit, p->cell);
 	if (p->ledger.base != NULL)
 		source_ledger_free(p->src, &p->ledger);
-	shm_free(&p->beat_shm);
+	if (p->beat != NULL)
+		beat_free(p->beat);
 	free(p->listen);
 	free(p);
 }

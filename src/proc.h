@@ -31,8 +31,7 @@ struct proc {
 	int64_t			 stop_sent;	/* when it was asked to stop */
 	int64_t			 kill_at;	/* SIGKILL then; 0: never */
 	int			 aborted;	/* the watchdog sent SIGABRT */
-	struct shm		 beat_shm;	/* shared with it alone */
-	struct heartbeat	*beat;		/* in it */
+	struct heartbeat	*beat;		/* its cell, shared with it alone */
 	struct limit		*limit;		/* its service's, or NULL */
 	int			 cell;		/* its cell in it */
 	struct source_table	*src;		/* its per_source table, or NULL */

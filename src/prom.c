@@ -168,12 +168,10 @@ status_prom(struct buf *b, const struct status_in *in)
 	int			 n = in->conf->nservices;
 
 	/* Each service's figures, summed once for all its rows. */
-	if ((sums = calloc(n, sizeof(*sums))) == NULL) {
+	if ((sums = status_sums(in)) == NULL) {
 		b->failed = 1;
 		return;
 	}
-	for (int i = 0; i < n; i++)
-		status_sum(in, &in->conf->services[i], &sums[i]);
 	master_metrics(b, in);
 	for (size_t m = 0; m < nitems(service_metrics); m++) {
 		const struct metric *mt = &service_metrics[m];

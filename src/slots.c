@@ -1,6 +1,7 @@
 /* The slot table: which slots there are, made anew at reload and scaling. */
 #include "config.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,15 +84,55 @@ slot_counts(struct sup *s, struct slot *sl)
 	return 0;
 }
 
+/* FNV-1a of a service name. */
+static unsigned
+name_hash(const char *name)
+{
+	unsigned	 h = 2166136261u;
+
+	for (; *name != '\0'; name++)
+		h = (h ^ (unsigned char)*name) * 16777619u;
+	return h;
+}
+
+/*
+ * Index every service's counts by name, in a table at least twice their
+ * number: each death adds to its service's, among thousands.  -1: no
+ * memory for a larger table (the old one still works, more slowly).
+ */
+static int
+sup_stats_reindex(struct sup *s)
+{
+	struct svc_stats	**t, *st;
+	int			 size = s->stats_size ? 2 * s->stats_size : 64;
+
+	if ((t = calloc(size, sizeof(*t))) == NULL)
+		return -1;
+	for (st = s->stats; st != NULL; st = st->next) {
+		st->hnext = t[name_hash(st->service) & (size - 1)];
+		t[name_hash(st->service) & (size - 1)] = st;
+	}
+	free(s->stats_index);
+	s->stats_index = t;
+	s->stats_size = size;
+	return 0;
+}
+
 /* The counts of a service's gone workers; made at first, NULL if not. */
 struct svc_stats *
 sup_stats(struct sup *s, const char *service)
 {
-	struct svc_stats	*st;
+	struct svc_stats	*st, **head;
 
-	for (st = s->stats; st != NULL; st = st->next)
-		if (strcmp(st->service, service) == 0)
-			return st;
+	if (s->stats_index != NULL) {
+		for (st = s->stats_index[name_hash(service) &
+		    (s->stats_size - 1)]; st != NULL; st = st->hnext)
+			if (strcmp(st->service, service) == 0)
+				return st;
+	} else
+		for (st = s->stats; st != NULL; st = st->next)
+			if (strcmp(st->service, service) == 0)
+				return st;
 	if ((st = calloc(1, sizeof(*st))) == NULL)
 		return NULL;
 	if ((st->service = strdup(service)) == NULL) {
@@ -100,6 +141,14 @@ sup_stats(struct sup *s, const char *service)
 	}
 	st->next = s->stats;
 	s->stats = st;
+	s->nstats++;
+	if (2 * s->nstats > s->stats_size && sup_stats_reindex(s) == 0)
+		return st;	/* in the new table already */
+	if (s->stats_index == NULL)
+		return st;	/* found by the list, then */
+	head = &s->stats_index[name_hash(service) & (s->stats_size - 1)];
+	st->hnext = *head;
+	*head = st;
 	return st;
 }
 
@@ -155,16 +204,29 @@ slot_free(struct sup *s, struct slot *sl)
 	free(sl);
 }
 
-/* The slot (service, index) of the table now, or NULL. */
-static struct slot *
-slot_find(const struct sup *s, const char *service, int index)
+/* Slots by service name, then index. */
+static int
+slot_cmp(const void *a, const void *b)
 {
-	for (int i = 0; i < s->nslots; i++) {
-		struct slot *sl = s->slots[i];
-		if (sl->index == index && strcmp(sl->service, service) == 0)
-			return sl;
-	}
-	return NULL;
+	const struct slot	*x = *(struct slot *const *)a;
+	const struct slot	*y = *(struct slot *const *)b;
+	int			 c = strcmp(x->service, y->service);
+
+	return c != 0 ? c : (x->index > y->index) - (x->index < y->index);
+}
+
+/* The slot (service, index) among n sorted by slot_cmp, or NULL. */
+static struct slot *
+slot_find(struct slot **sorted, int n, const char *service, int index)
+{
+	struct slot	 key = { .service = (char *)(uintptr_t)service,
+			    .index = index };
+	struct slot	*kp = &key, **found;
+
+	if (n == 0)
+		return NULL;
+	found = bsearch(&kp, sorted, n, sizeof(*sorted), slot_cmp);
+	return found != NULL ? *found : NULL;
 }
 
 /*
@@ -190,12 +252,19 @@ static int
 sup_collect(struct sup *s, const struct conf *c, const int *counts,
     struct slot **slots)
 {
-	int	 n = 0;
+	struct slot	**sorted;
+	int		 n = 0;
 
+	/* Sorted, so that a reload of thousands of slots is no n^2 search. */
+	if ((sorted = calloc(s->nslots ? s->nslots : 1, sizeof(*sorted))) ==
+	    NULL)
+		return -1;
+	memcpy(sorted, s->slots, s->nslots * sizeof(*sorted));
+	qsort(sorted, s->nslots, sizeof(*sorted), slot_cmp);
 	for (int i = 0; i < c->nservices; i++)
 		for (int k = 0; k < counts[i]; k++) {
 			const char *name = c->services[i].name;
-			struct slot *sl = slot_find(s, name, k);
+			struct slot *sl = slot_find(sorted, s->nslots, name, k);
 			if (sl == NULL && (sl = slot_new(name, k)) != NULL)
 				sl->fresh = 1;
 			if (sl == NULL)
@@ -203,8 +272,10 @@ sup_collect(struct sup *s, const struct conf *c, const int *counts,
 			sl->kept = 1;
 			slots[n++] = sl;
 		}
+	free(sorted);
 	return n;
 fail:
+	free(sorted);
 	while (n-- > 0) {
 		slots[n]->kept = 0;
 		if (slots[n]->fresh) {
@@ -242,7 +313,13 @@ sup_apply(struct sup *s, const struct conf *c, const int *counts, unsigned gen)
 	free(s->slots);
 	s->slots = slots;
 	s->nslots = n;
-	for (int i = 0; i < n; i++) {
+	/* The table holds each service's slots in turn, in c's order. */
+	for (int i = 0, sv = 0, k = 0; i < n; i++, k++) {
+		while (k == counts[sv]) {
+			sv++;
+			k = 0;
+		}
+		slots[i]->svc = &c->services[sv];
 		slots[i]->kept = slots[i]->fresh = 0;
 		if (gen != s->gen)
 			slot_new_generation(s, slots[i]);
@@ -381,7 +458,10 @@ sup_free(struct sup *s)
 		s->retiring = p->next;
 		proc_free(s->loop, p);
 	}
+	s->retiring_tail = NULL;
 	orphans_free(&s->orphans);
+	free(s->bypid);
+	s->bypid = NULL;
 	sup_limits_gc(s);
 	while (s->stats != NULL) {
 		struct svc_stats *st = s->stats;
@@ -389,6 +469,9 @@ sup_free(struct sup *s)
 		free(st->service);
 		free(st);
 	}
+	free(s->stats_index);
+	s->stats_index = NULL;
+	s->stats_size = s->nstats = 0;
 }
 
 /* No worker left, serving, starting or retiring, nor a program of one. */

@@ -60,19 +60,35 @@ add_proc(struct svc_sum *sum, const struct proc *p, int64_t now)
 		    &p->beat->refused[i], PROC_CONNS_PER_MS, now));
 }
 
-/* A service's figures, summed over its slots and retiring workers. */
-void
-status_sum(const struct status_in *in, const struct conf_service *sv,
-    struct svc_sum *sum)
+/* The index of the service named so in in->conf, or -1. */
+static int
+svc_index(const struct status_in *in, const char *name)
+{
+	const struct conf_service	*sv = conf_service_find(in->conf, name);
+
+	return sv != NULL ? (int)(sv - in->conf->services) : -1;
+}
+
+/*
+ * Every service's figures, summed over its slots, retiring workers and
+ * gone workers' counts, in one pass over each: services[i]'s in [i].
+ * calloc'd; NULL when out of memory.
+ */
+struct svc_sum *
+status_sums(const struct status_in *in)
 {
 	const struct sup	*s = in->sup;
-	const struct svc_stats	*st;
+	struct svc_sum		*sums, *sum;
+	int			 i;
 
-	memset(sum, 0, sizeof(*sum));
-	for (int i = 0; i < s->nslots; i++) {
-		const struct slot *sl = s->slots[i];
-		if (strcmp(sl->service, sv->name) != 0)
+	if ((sums = calloc(in->conf->nservices ? in->conf->nservices : 1,
+	    sizeof(*sums))) == NULL)
+		return NULL;
+	for (int k = 0; k < s->nslots; k++) {
+		const struct slot *sl = s->slots[k];
+		if ((i = svc_index(in, sl->service)) == -1)
 			continue;
+		sum = &sums[i];
 		sum->slots++;
 		if (sl->cur != NULL && sl->cur->ready)
 			sum->running++;
@@ -82,16 +98,21 @@ status_sum(const struct status_in *in, const struct conf_service *sv,
 			add_proc(sum, sl->next, in->now);
 	}
 	for (const struct proc *p = s->retiring; p != NULL; p = p->next)
-		if (strcmp(p->service, sv->name) == 0)
-			add_proc(sum, p, in->now);
-	for (st = s->stats; st != NULL; st = st->next)
-		if (strcmp(st->service, sv->name) == 0) {
-			add_counted(&sum->accepted, st->accepted);
-			add_counted(&sum->bytes_in, st->bytes_in);
-			add_counted(&sum->bytes_out, st->bytes_out);
-			for (int i = 0; i < REFUSED_KINDS; i++)
-				add_counted(&sum->refused[i], st->refused[i]);
+		if ((i = svc_index(in, p->service)) != -1) {
+			add_proc(&sums[i], p, in->now);
+			sums[i].retiring++;
 		}
+	for (const struct svc_stats *st = s->stats; st != NULL; st = st->next) {
+		if ((i = svc_index(in, st->service)) == -1)
+			continue;
+		sum = &sums[i];
+		add_counted(&sum->accepted, st->accepted);
+		add_counted(&sum->bytes_in, st->bytes_in);
+		add_counted(&sum->bytes_out, st->bytes_out);
+		for (int r = 0; r < REFUSED_KINDS; r++)
+			add_counted(&sum->refused[r], st->refused[r]);
+	}
+	return sums;
 }
 
 /* "ready", "starting", "down" or "failing", and the next retry. */
@@ -184,28 +205,33 @@ text_master(struct buf *b, const struct status_in *in)
 static void
 text_services(struct buf *b, const struct status_in *in)
 {
-	struct svc_sum	 sum;
+	struct svc_sum	*sums;
 
+	if ((sums = status_sums(in)) == NULL) {
+		b->failed = 1;
+		return;
+	}
 	buf_printf(b, "\n%-16s %-8s %7s %6s %10s %8s %9s  %s\n", "SERVICE",
 	    "HANDLER", "WORKERS", "OPEN", "ACCEPTED", "REFUSED", "MAXCONN",
 	    "LISTEN");
 	for (int i = 0; i < in->conf->nservices; i++) {
 		const struct conf_service *sv = &in->conf->services[i];
+		const struct svc_sum *sum = &sums[i];
 		char	 workers[24], maxconn[24] = "-";
 
-		status_sum(in, sv, &sum);
-		snprintf(workers, sizeof(workers), "%d/%d", sum.running,
-		    sum.slots);
+		snprintf(workers, sizeof(workers), "%d/%d", sum->running,
+		    sum->slots);
 		if (sv->max_connections > 0)
 			snprintf(maxconn, sizeof(maxconn), "%d/%d",
 			    status_maxconn_used(in, sv), sv->max_connections);
 		buf_printf(b, "%-16s %-8s %7s %6llu %10llu %8llu %9s ",
-		    sv->name, sv->handler->name, workers, sum.open,
-		    sum.accepted, refused_total(&sum), maxconn);
+		    sv->name, sv->handler->name, workers, sum->open,
+		    sum->accepted, refused_total(sum), maxconn);
 		for (int j = 0; j < sv->nlisten; j++)
 			buf_printf(b, " %s", sv->listen[j].text);
 		buf_printf(b, "\n");
 	}
+	free(sums);
 }
 
 static void
@@ -303,12 +329,10 @@ json_slot(struct buf *b, const struct status_in *in,
 
 static void
 json_service(struct buf *b, const struct status_in *in,
-    const struct conf_service *sv)
+    const struct conf_service *sv, const struct svc_sum *sum)
 {
-	struct svc_sum	 sum;
 	int		 first = 1;
 
-	status_sum(in, sv, &sum);
 	buf_printf(b, "{\"name\":");
 	buf_json_string(b, sv->name);
 	buf_printf(b, ",\"handler\":\"%s\",\"listen\":[", sv->handler->name);
@@ -317,18 +341,18 @@ json_service(struct buf *b, const struct status_in *in,
 		buf_json_string(b, sv->listen[i].text);
 	}
 	buf_printf(b, "],\"workers\":%d,\"running\":%d,\"open\":%llu,"
-	    "\"accepted\":%llu,\"refused\":{", sum.slots, sum.running,
-	    sum.open, sum.accepted);
+	    "\"accepted\":%llu,\"refused\":{", sum->slots, sum->running,
+	    sum->open, sum->accepted);
 	for (int i = 0; i < REFUSED_KINDS; i++)
 		buf_printf(b, "%s\"%s\":%llu", i ? "," : "", refusal_names[i],
-		    sum.refused[i]);
+		    sum->refused[i]);
 	buf_printf(b, "},\"max_connections\":%d,\"max_connections_used\":%d,"
 	    "\"orphaned_programs\":%d,\"slots\":[", sv->max_connections,
 	    status_maxconn_used(in, sv), orphans_count(in->sup->orphans,
 	    sv->name));
-	for (int i = 0; i < in->sup->nslots; i++) {
+	for (int i = 0; sum->slots > 0 && i < in->sup->nslots; i++) {
 		const struct slot *sl = in->sup->slots[i];
-		if (strcmp(sl->service, sv->name) != 0)
+		if (sl->svc != sv && strcmp(sl->service, sv->name) != 0)
 			continue;
 		buf_printf(b, "%s", first ? "" : ",");
 		json_slot(b, in, sv, sl);
@@ -336,7 +360,8 @@ json_service(struct buf *b, const struct status_in *in,
 	}
 	buf_printf(b, "],\"retiring\":[");
 	first = 1;
-	for (const struct proc *p = in->sup->retiring; p != NULL; p = p->next)
+	for (const struct proc *p = in->sup->retiring; sum->retiring > 0 &&
+	    p != NULL; p = p->next)
 		if (strcmp(p->service, sv->name) == 0) {
 			buf_printf(b, "%s{\"pid\":%ld,\"generation\":%u,"
 			    "\"open\":%u}", first ? "" : ",", (long)p->pid,
@@ -349,6 +374,8 @@ json_service(struct buf *b, const struct status_in *in,
 static void
 json_all(struct buf *b, const struct status_in *in)
 {
+	struct svc_sum	*sums;
+
 	buf_printf(b, "{\"version\":\"%s\",\"pid\":%ld,\"config\":",
 	    PACKAGE_VERSION, (long)in->pid);
 	buf_json_string(b, in->conf->path);
@@ -367,10 +394,15 @@ json_all(struct buf *b, const struct status_in *in)
 		buf_printf(b, "}");
 	}
 	buf_printf(b, ",\"services\":[");
+	if ((sums = status_sums(in)) == NULL) {
+		b->failed = 1;
+		return;
+	}
 	for (int i = 0; i < in->conf->nservices; i++) {
 		buf_printf(b, "%s", i ? "," : "");
-		json_service(b, in, &in->conf->services[i]);
+		json_service(b, in, &in->conf->services[i], &sums[i]);
 	}
+	free(sums);
 	buf_printf(b, "]}\n");
 }
 

@@ -44,6 +44,7 @@ struct svc_sum {
 	unsigned long long	 open, accepted;
 	unsigned long long	 refused[REFUSED_KINDS];
 	unsigned long long	 bytes_in, bytes_out;
+	int			 retiring;	/* workers */
 };
 
 struct buf;
@@ -53,8 +54,8 @@ char	*status_build(const struct status_in *, enum status_form,
 	    size_t *len);
 int	 status_maxconn_used(const struct status_in *,
 	    const struct conf_service *);
-void	 status_sum(const struct status_in *, const struct conf_service *,
-	    struct svc_sum *);
+struct svc_sum
+	*status_sums(const struct status_in *);
 void	 status_slot_queue(const struct status_in *,
 	    const struct conf_service *, const struct slot *, unsigned *now,
 	    unsigned *max);

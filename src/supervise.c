@@ -1,6 +1,7 @@
 /* Supervision: the slot table, and the policy that keeps every slot served. */
 #include "config.h"
 
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 
@@ -31,6 +32,13 @@
 #define WATCHDOG_GRACE_MS	500
 /* Beyond its deadline, before a stopping worker gets SIGKILL. */
 #define KILL_GRACE_MS		5000
+/* At start: the longest a worker may take, from its own fork, to accept. */
+#define START_MAX_MS		10000
+/*
+ * Workers forked per turn of the master's loop: between two batches it
+ * reads what the new ones say, and signals, however many are to come.
+ */
+#define SPAWN_BATCH		64
 
 static void	sup_ctl_cb(struct io *, uint32_t);
 
@@ -43,10 +51,72 @@ backoff(int n)
 	return ms > RESPAWN_MAX_MS ? RESPAWN_MAX_MS : ms;
 }
 
+/*
+ * Workers by pid: each death is found at once among thousands of
+ * workers, not by a walk over every slot and retiring worker.
+ */
+/* pid's cell in the table: its own, or the empty one it would take. */
+static int
+bypid_at(const struct sup *s, pid_t pid)
+{
+	int	 mask = s->bypid_size - 1;
+	int	 i = ((unsigned)pid * 2654435761u) & mask;
+
+	while (s->bypid[i] != NULL && s->bypid[i]->pid != pid)
+		i = (i + 1) & mask;
+	return i;
+}
+
+/* Note a new worker; -1 (memory): sup_find() then walks the table. */
+static int
+bypid_add(struct sup *s, struct proc *p)
+{
+	struct proc	**old = s->bypid;
+	int		 n = s->bypid_size;
+
+	if (2 * (s->bypid_used + 1) > s->bypid_size) {
+		int size = s->bypid_size ? 2 * s->bypid_size : 64;
+		if ((s->bypid = calloc(size, sizeof(*s->bypid))) == NULL) {
+			s->bypid = old;
+			return -1;
+		}
+		s->bypid_size = size;
+		for (int i = 0; i < n; i++)
+			if (old[i] != NULL)
+				s->bypid[bypid_at(s, old[i]->pid)] = old[i];
+		free(old);
+	}
+	s->bypid[bypid_at(s, p->pid)] = p;
+	s->bypid_used++;
+	return 0;
+}
+
+/* Forget a worker, moving back those its cell had pushed further on. */
+static void
+bypid_del(struct sup *s, pid_t pid)
+{
+	int	 mask = s->bypid_size - 1, i, j, home;
+
+	if (s->bypid == NULL || s->bypid[i = bypid_at(s, pid)] == NULL)
+		return;
+	s->bypid[i] = NULL;
+	s->bypid_used--;
+	for (j = (i + 1) & mask; s->bypid[j] != NULL; j = (j + 1) & mask) {
+		home = ((unsigned)s->bypid[j]->pid * 2654435761u) & mask;
+		/* Leave it if its home lies cyclically in (i, j]. */
+		if (i <= j ? (i < home && home <= j) : (i < home || home <= j))
+			continue;
+		s->bypid[i] = s->bypid[j];
+		s->bypid[j] = NULL;
+		i = j;
+	}
+}
+
 const struct conf_service *
 slot_service(const struct sup *s, const struct slot *sl)
 {
-	return conf_service_find(s->conf, sl->service);
+	(void)s;
+	return sl->svc;
 }
 
 /* Is the slot failing: dying at start respawn_limit times in a row? */
@@ -87,8 +157,14 @@ sup_retire(struct sup *s, struct proc *p, enum stop_how how)
 		if (p->slot->next == p)
 			p->slot->next = NULL;
 		p->slot = NULL;
-		p->next = s->retiring;
-		s->retiring = p;
+		/*
+		 * At the end: workers mostly end in the order they were
+		 * asked to, so the reaper finds them near the head.
+		 */
+		p->next = NULL;
+		*(s->retiring != NULL ? &s->retiring_tail->next :
+		    &s->retiring) = p;
+		s->retiring_tail = p;
 	}
 	if (p->stopping != STOP_NONE)
 		return;
@@ -138,6 +214,26 @@ slot_spawn_failed(struct sup *s, struct slot *sl, const char *failed, int err)
 	slot_say_down(sl, why, delay);
 }
 
+/*
+ * Tests only, and a no-op without test hooks: pause before each fork for
+ * as many ms as $TCPD_TEST_SPAWN_DELAY_MS says, as a loaded machine
+ * would.
+ */
+static void
+spawn_test_delay(void)
+{
+#ifdef TCPD_TEST_HOOKS
+	static long	 ms = -1;
+	const char	*v;
+
+	if (ms == -1)
+		ms = (v = getenv("TCPD_TEST_SPAWN_DELAY_MS")) != NULL ?
+		    strtol(v, NULL, 10) : 0;
+	if (ms > 0)
+		sleep_ms(ms);
+#endif
+}
+
 /* Start the slot's next worker. */
 static void
 slot_spawn(struct sup *s, struct slot *sl)
@@ -161,12 +257,21 @@ slot_spawn(struct sup *s, struct slot *sl)
 		.src = sl->limit ? sl->limit->src : NULL, .gen = s->gen,
 		.loop = s->loop, .ctl_cb = sup_ctl_cb, .arg = s,
 	};
+	spawn_test_delay();
+	/*
+	 * Forking many workers takes a while: each one's start deadline and
+	 * first heartbeat count from its own fork, not from the wakeup that
+	 * began the batch.
+	 */
+	s->loop->now = loop_now_ms();
 	if ((p = proc_spawn(&a, &failed)) == NULL) {
 		slot_spawn_failed(s, sl, failed, errno);
 		return;
 	}
 	p->slot = sl;
 	sl->next = p;
+	if (bypid_add(s, p) == -1)
+		s->bypid_lost = 1;
 }
 
 /* The slot's new worker accepts: it takes the slot, its predecessor goes. */
@@ -298,6 +403,10 @@ slot_died(struct sup *s, struct slot *sl, struct proc *p)
 static struct proc *
 sup_find(const struct sup *s, pid_t pid)
 {
+	struct proc	*p;
+
+	if (s->bypid != NULL && !s->bypid_lost)
+		return s->bypid[bypid_at(s, pid)];
 	for (int i = 0; i < s->nslots; i++) {
 		struct slot *sl = s->slots[i];
 		if (sl->cur != NULL && sl->cur->pid == pid)
@@ -305,7 +414,7 @@ sup_find(const struct sup *s, pid_t pid)
 		if (sl->next != NULL && sl->next->pid == pid)
 			return sl->next;
 	}
-	for (struct proc *p = s->retiring; p != NULL; p = p->next)
+	for (p = s->retiring; p != NULL; p = p->next)
 		if (p->pid == pid)
 			return p;
 	return NULL;
@@ -314,9 +423,14 @@ sup_find(const struct sup *s, pid_t pid)
 static void
 sup_unlink_retiring(struct sup *s, struct proc *p)
 {
-	for (struct proc **pp = &s->retiring; *pp != NULL; pp = &(*pp)->next)
+	struct proc	*prev = NULL;
+
+	for (struct proc **pp = &s->retiring; *pp != NULL;
+	    prev = *pp, pp = &(*pp)->next)
 		if (*pp == p) {
 			*pp = p->next;
+			if (s->retiring_tail == p)
+				s->retiring_tail = prev;
 			return;
 		}
 }
@@ -367,6 +481,7 @@ sup_reaped(struct sup *s, pid_t pid, int status)
 
 	if (p == NULL)
 		return 0;
+	bypid_del(s, pid);
 	sig_exit_text(status, how, sizeof(how));
 	if (p->stopping != STOP_NONE)
 		say_retired(s, p, how);
@@ -462,9 +577,13 @@ slot_wants(const struct sup *s, const struct slot *sl)
 void
 sup_tend(struct sup *s)
 {
+	int	 forked = 0;
+
 	for (int i = 0; i < s->nslots; i++) {
 		struct slot *sl = s->slots[i];
-		if (slot_wants(s, sl) && sl->retry_at <= s->loop->now)
+		/* The rest at the next turn: sup_timeout() makes it now. */
+		if (slot_wants(s, sl) && sl->retry_at <= s->loop->now &&
+		    forked++ < SPAWN_BATCH)
 			slot_spawn(s, sl);
 		slot_check_recovered(s, sl);
 		if (sl->cur != NULL)
@@ -480,17 +599,34 @@ sup_tend(struct sup *s)
 
 /*
  * At start: 1 once every slot's worker accepts, -1 when one could not be
- * started (start_error says why), 0 meanwhile.
+ * started (start_error says why), 0 meanwhile.  Each worker has
+ * START_MAX_MS from its own fork, however long forking them all takes.
  */
 int
-sup_started(const struct sup *s)
+sup_started(struct sup *s)
 {
+	int	 all = 1;
+
+	for (int i = 0; s->start_error[0] == '\0' && i < s->nslots; i++) {
+		struct slot *sl = s->slots[i];
+		struct proc *p = sl->next;
+		if (sl->cur != NULL)
+			continue;
+		all = 0;
+		if (p == NULL || s->loop->now - p->started < START_MAX_MS)
+			continue;
+		/* Its READY may wait unread behind other workers' messages. */
+		if (p->io.fd != -1)
+			sup_ctl_cb(&p->io, EPOLLIN);
+		if (sl->cur == p)
+			continue;
+		snprintf(s->start_error, sizeof(s->start_error), "the worker "
+		    "for %s was not accepting %d s after it was forked",
+		    p->name, START_MAX_MS / 1000);
+	}
 	if (s->start_error[0] != '\0')
 		return -1;
-	for (int i = 0; i < s->nslots; i++)
-		if (s->slots[i]->cur == NULL)
-			return 0;
-	return 1;
+	return all;
 }
 
 /* Stop every worker: drain them with a deadline, or close all now. */

@@ -40,6 +40,7 @@ struct svc_stats {
 	unsigned long long	 bytes_in, bytes_out;
 	unsigned		 restarts;	/* deaths not asked for */
 	struct svc_stats	*next;
+	struct svc_stats	*hnext;		/* in sup's stats_index */
 };
 
 /*
@@ -50,6 +51,7 @@ struct svc_stats {
  */
 struct slot {
 	char			*service;
+	const struct conf_service *svc;	/* its service in sup->conf */
 	int			 index;
 	struct proc		*cur;
 	struct proc		*next;
@@ -72,9 +74,16 @@ struct sup {
 	struct slot		**slots;
 	int			 nslots;
 	struct proc		*retiring;	/* no longer in a slot */
+	struct proc		*retiring_tail;
 	struct orphan		*orphans;	/* dead workers' programs */
 	struct svc_limit	*limits;	/* max_connections, by service */
 	struct svc_stats	*stats;		/* gone workers' counts */
+	struct svc_stats	**stats_index;	/* by name: chains, 2^k */
+	int			 stats_size, nstats;
+	/* Every worker by pid, for the reaper: open addressing, 2^k. */
+	struct proc		**bypid;
+	int			 bypid_size, bypid_used;
+	int			 bypid_lost;	/* one is missing: walk */
 	enum stop_how		 stopping;
 	int			 starting;	/* a failure is fatal */
 	int64_t			 died_after;	/* deaths reaped now happened
@@ -103,7 +112,7 @@ struct svc_stats *
 
 /* The policy (supervise.c). */
 void	sup_tend(struct sup *);
-int	sup_started(const struct sup *);
+int	sup_started(struct sup *);
 int	sup_reaped(struct sup *, pid_t, int status);
 void	sup_stop(struct sup *, enum stop_how, int timeout);
 int	sup_timeout(const struct sup *);

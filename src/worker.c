@@ -476,6 +476,8 @@ worker_init(struct worker *w, pid_t master, int ctl)
 		fatal("signalfd");
 	if (loop_init(&w->loop) == -1)
 		fatal("epoll");
+	/* Alive from now on, not from the first wakeup of its loop. */
+	atomic_store(&w->beat->ms, w->loop.now);
 	if (loop_add(&w->loop, &w->sig_io, sigfd, EPOLLIN, worker_sig_cb) ||
 	    loop_add(&w->loop, &w->ctl_io, ctl, EPOLLIN, worker_ctl_cb))
 		fatal("epoll_ctl");

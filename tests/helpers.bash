@@ -28,6 +28,7 @@ teardown() {
 		echo max >"$CG/pids.max" 2>/dev/null
 		wait_for 10 cgroup_empty && rmdir "$CG"
 	fi
+	release_ports "$T/bulk-ports"
 	if [ -n "${BATS_TEST_COMPLETED:-}" ]; then
 		rm -rf "$T"
 	else

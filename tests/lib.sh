@@ -114,6 +114,52 @@ free_port() {
 	return 1
 }
 
+# free_ports N FILE: N ports as free_port picks them, one a line in FILE,
+# for configurations of thousands of services: one look at the machine's
+# sockets and one mkdir claim them all.  release_ports FILE gives the
+# claims back (free_port's are given back an hour later).
+free_ports() {
+	local n=$1 file=$2 lo=20000 hi eph start span p i cand=()
+	local -A used=()
+	mkdir -p "$PORT_CLAIMS" || return 1
+	read -r eph _ 2>/dev/null </proc/sys/net/ipv4/ip_local_port_range ||
+	    eph=32768
+	hi=$(( eph - 1 ))
+	(( hi - lo >= 1000 )) || hi=60999
+	# Not TIME-WAIT: tcpd binds over those (SO_REUSEADDR), and a start
+	# of thousands of services leaves thousands.
+	for p in $(ss -Htan exclude time-wait |
+	    awk '{ sub(/.*:/, "", $4); print $4 }') ${PORTS_TAKEN:-}; do
+		used[$p]=1
+	done
+	span=$(( hi - lo + 1 ))
+	start=$(( ((RANDOM << 15) | RANDOM) % span ))
+	for (( i = 0; i < span && ${#cand[@]} < n + n / 4 + 16; i++ )); do
+		p=$(( lo + (start + i) % span ))
+		[ -z "${used[$p]:-}" ] && [ ! -e "$PORT_CLAIMS/$p" ] &&
+		    cand+=("$PORT_CLAIMS/$p")
+	done
+	# The ones mkdir made are ours; another claimer may have beaten us
+	# to a few.
+	printf '%s\0' "${cand[@]}" | xargs -0 mkdir -v 2>/dev/null |
+	    sed -n "s|.*'$PORT_CLAIMS/\([0-9]*\)'.*|\1|p" >"$file.all"
+	head -n "$n" "$file.all" >"$file"
+	tail -n +"$(( n + 1 ))" "$file.all" | sed "s|^|$PORT_CLAIMS/|" |
+	    xargs -r rmdir 2>/dev/null
+	rm -f "$file.all"
+	[ "$(grep -c . "$file")" -eq "$n" ] || {
+		echo "free_ports: fewer than $n free ports in $lo-$hi" >&2
+		release_ports "$file"
+		return 1
+	}
+}
+
+release_ports() {	# release_ports FILE: what free_ports FILE claimed
+	[ -f "$1" ] || return 0
+	sed "s|^|$PORT_CLAIMS/|" "$1" | xargs -r rmdir 2>/dev/null
+	rm -f "$1"
+}
+
 # ------------------------------------------------------------- processes
 
 alive() {	# alive PID: the process exists
@@ -194,6 +240,16 @@ write_conf() {
 	} >"$CONF"
 	# libconfig wants no comma after the last list element.
 	sed -i -z 's/},\n\n);/}\n);/' "$CONF"
+}
+
+# many_services_conf PORTS_FILE [TOP_SETTINGS]: $CONF with one service
+# per port in PORTS_FILE (from free_ports), s1 to sN, echo, discard and
+# daytime in turn, one worker each, on 127.0.0.1.
+many_services_conf() {
+	write_conf "${2:-}" "$(awk '{
+		h = NR % 3 == 1 ? "echo" : NR % 3 == 2 ? "discard" : "daytime"
+		printf "  { name = \"s%d\"; handler = \"%s\"; listen = [ \"127.0.0.1:%d\" ]; workers = 1; },\n", NR, h, $1
+	}' "$1")"
 }
 
 # _lib_workers_in SERVICE_EXTRA: the N of "workers = N" (default 1).

@@ -82,14 +82,17 @@ accept_queue_at_least() {
 	not_listening "$B"
 }
 
-@test "too few fds for the master: start refuses with the reason, -t warns" {
+@test "too few fds for the master: start and -t refuse, with the reason" {
 	services=
 	for i in $(seq 1 40); do
 		services+=$(conf_service "s$i" echo "\"127.0.0.1:$(free_port)\"" 'workers = 1;')$'\n'
 	done
 	write_conf '' "$services"
-	run -0 bash -c "ulimit -n 64 && exec \"$TCPD\" -t -c \"$CONF\""
-	assert_line --partial "warning: the master needs 96 file descriptors"
+	run -1 bash -c "ulimit -n 64 && exec \"$TCPD\" -t -c \"$CONF\""
+	assert_output "$CONF: tcpd would not start: the configuration needs 96 file descriptors in the master (one per listen address and one per worker, 16 more of its own), and the limit is 64 (ulimit -Hn)"
+	# A hard limit that holds them: start raises the soft one to it.
+	run -0 bash -c "ulimit -Sn 64 && ulimit -Hn 120 && exec \"$TCPD\" -t -c \"$CONF\""
+	assert_line --partial "warning: a reload needs 136 file descriptors"
 	assert_line "$CONF: configuration OK"
 	run -1 timeout 20 bash -c "ulimit -n 64 && exec \"$TCPD\" -f -c \"$CONF\""
 	assert_output --partial "cannot start: the configuration needs 96 file descriptors in the master"
