@@ -49,7 +49,7 @@ ready_slots() {
 
 # started_or_gone: the master said it started, or that it cannot.
 started_or_gone() {
-	log_has_n 1 "^tcpd\\[$TCPD_PID\\]: (tcpd .* started: |cannot start)" ||
+	log_has_n 1 "^$LOG_TS tcpd\\[$TCPD_PID\\]: (tcpd .* started: |cannot start)" ||
 	    dead "$TCPD_PID"
 }
 
@@ -77,7 +77,7 @@ start_many() {
 # assert_all_served N: started, every slot ready, every service answers,
 # and no worker was taken for hung.
 assert_all_served() {
-	run -0 grep -E "^tcpd\\[$TCPD_PID\\]: tcpd .* started: $1 services, $1 workers" "$LOG"
+	run -0 grep -E "^$LOG_TS tcpd\\[$TCPD_PID\\]: tcpd .* started: $1 services, $1 workers" "$LOG"
 	refute grep -q 'cannot start' "$LOG"
 	[ "$(ready_slots)" -eq "$1" ]
 	every_service_answers
