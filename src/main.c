@@ -26,6 +26,9 @@
 #include "proctitle.h"
 #include "util.h"
 
+/* A command with no signal of its own. */
+#define CMD_NO_SIGNAL	(-1)
+
 static const struct {
 	const char	*name;
 	int		 sig;
@@ -33,6 +36,9 @@ static const struct {
 	{ "reload", SIGHUP },
 	{ "quit", SIGQUIT },
 	{ "stop", SIGTERM },
+	/* No signal says these: the control socket only. */
+	{ "drain", CMD_NO_SIGNAL },
+	{ "undrain", CMD_NO_SIGNAL },
 };
 
 /* Print the usage to fp and exit with status. */
@@ -43,6 +49,7 @@ usage(FILE *fp, int status)
 	    "usage: tcpd [-ftT] [-c file]\n"
 	    "       tcpd [-c file] [-p pidfile] [-S socket] -s reload|quit|stop "
 	    "[-w]\n"
+	    "       tcpd [-c file] [-p pidfile] [-S socket] -s drain|undrain\n"
 	    "       tcpd [-c file] [-p pidfile] [-S socket] -s status [--json]\n"
 	    "  -c, --config=file      configuration file (default %s)\n"
 	    "  -f, --foreground       stay in the foreground, log to stderr\n"
@@ -51,7 +58,9 @@ usage(FILE *fp, int status)
 	    "                         default filled in, and exit\n"
 	    "  -s, --signal=cmd       tell the running master: reload (and wait\n"
 	    "                         for its outcome), quit (graceful stop),\n"
-	    "                         stop (fast stop); or ask for its status\n"
+	    "                         stop (fast stop), drain (tell balancers\n"
+	    "                         to send nothing new), undrain; or ask\n"
+	    "                         for its status\n"
 	    "  -w, --wait             with quit or stop: wait until it is gone\n"
 	    "  -p, --pid-file=file    with -s: the master's pid file\n"
 	    "  -S, --control-socket=path\n"
@@ -497,13 +506,18 @@ command_master(const struct where *w, const struct args *a)
 	if (w->control_socket != NULL && ask_master(w->control_socket, req,
 	    &ans, &unreached, err, sizeof(err)) == 0) {
 		rc = strncmp(ans, "ok:", 3) == 0 ? 0 : 1;
-		if (rc != 0 || a->sig == SIGHUP)
+		if (rc != 0 || a->sig == SIGHUP || a->sig == CMD_NO_SIGNAL)
 			fputs(ans, rc == 0 ? stdout : stderr);
 		free(ans);
 		return rc;
 	}
 	free(ans);
-	if (!unreached || w->pid_file == NULL) {
+	if (a->sig == CMD_NO_SIGNAL && w->control_socket == NULL) {
+		fprintf(stderr, "tcpd: -s %s goes over the control socket, "
+		    "and there is none to ask (no signal says it)\n", a->cmd);
+		return 1;
+	}
+	if (!unreached || w->pid_file == NULL || a->sig == CMD_NO_SIGNAL) {
 		fprintf(stderr, "tcpd: %s\n", w->control_socket != NULL ? err :
 		    "no pid file to find the master by");
 		return 1;
@@ -559,7 +573,8 @@ parse_args(int argc, char *argv[], struct args *a)
 			if ((a->sig = command_signal(a->cmd)) == 0 &&
 			    strcmp(a->cmd, "status") != 0) {
 				fprintf(stderr, "tcpd: unknown -s command "
-				    "'%s': use reload, quit, stop or status\n",
+				    "'%s': use reload, quit, stop, drain, "
+				    "undrain or status\n",
 				    a->cmd);
 				exit(2);
 			}

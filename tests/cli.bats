@@ -213,7 +213,7 @@ load helpers
 @test "-s with an unknown command is a usage error" {
 	one_service_conf echo echo 'workers = 1;' 'shutdown_timeout = 2;'
 	run -2 "$TCPD" -s restart -c "$CONF"
-	assert_output "tcpd: unknown -s command 'restart': use reload, quit, stop or status"
+	assert_output "tcpd: unknown -s command 'restart': use reload, quit, stop, drain, undrain or status"
 }
 
 @test "-s with no master running says so" {
