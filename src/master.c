@@ -18,6 +18,7 @@
 #include "check.h"
 #include "conf.h"
 #include "control.h"
+#include "health.h"
 #include "listener.h"
 #include "log.h"
 #include "loop.h"
@@ -370,6 +371,8 @@ master_answer(void *arg, const char *request, size_t *len, int *hold,
 		return status_build(&in, STATUS_JSON, len);
 	if (strcmp(request, "metrics") == 0)
 		return status_build(&in, STATUS_METRICS, len);
+	if (strcmp(request, "health") == 0)
+		return health_build(&in, len);
 	/* Commands come from the control socket only, not from workers. */
 	for (size_t i = 0; hold != NULL && i < nitems(master_commands); i++)
 		if (strcmp(request, master_commands[i]) == 0)
