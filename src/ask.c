@@ -1,7 +1,7 @@
 /*
- * A worker asking its master for the metrics text, on behalf of its
- * metrics connections: one question at a time, however many wait; the
- * answer, or none after ASK_DEADLINE_MS, goes to each of them.
+ * A worker asking its master for a text (the metrics, the health line),
+ * on behalf of its connections: one question at a time, however many
+ * wait; the answer, or none after ASK_DEADLINE_MS, goes to each of them.
  */
 #include "config.h"
 
@@ -35,11 +35,11 @@ ask_answer(struct ask *a, const char *text, size_t len)
 	a->len = 0;
 }
 
-/* c wants the metrics: it waits for the question out, or asks one. */
+/* c wants the text: it waits for the question out, or asks one. */
 void
 ask_want(struct ask *a, struct conn *c, int64_t now)
 {
-	struct worker_msg	 msg = { .type = WORKER_METRICS };
+	struct worker_msg	 msg = { .type = a->type };
 	struct conn		**w;
 
 
@@ -60,7 +60,7 @@ ask_want(struct ask *a, struct conn *c, int64_t now)
 	msg.pad = ++a->seq;
 	if (send(a->ctl, &msg, sizeof(msg), MSG_DONTWAIT | MSG_NOSIGNAL) ==
 	    -1) {
-		log_warn("metrics: cannot ask the master");
+		log_warn("%s: cannot ask the master", a->what);
 		ask_answer(a, NULL, 0);
 	}
 }
@@ -103,7 +103,7 @@ void
 ask_expire(struct ask *a, int64_t now)
 {
 	if (a->deadline != 0 && now >= a->deadline) {
-		log_warnx("metrics: no answer from the master in %d ms",
+		log_warnx("%s: no answer from the master in %d ms", a->what,
 		    ASK_DEADLINE_MS);
 		ask_answer(a, NULL, 0);
 	}

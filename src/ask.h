@@ -1,6 +1,7 @@
 /*
- * A worker asking its master for the metrics text, on behalf of its
- * metrics connections: one question at a time, however many wait.
+ * A worker asking its master for a text (the metrics, the health line),
+ * on behalf of its connections: one question at a time, however many
+ * wait.
  */
 #ifndef TCPD_ASK_H
 #define TCPD_ASK_H
@@ -20,6 +21,8 @@ typedef void	(*ask_done)(struct conn *, const char *text, size_t len);
 
 struct ask {
 	int		 ctl;		/* the control socket */
+	uint8_t		 type;		/* WORKER_METRICS, WORKER_HEALTH */
+	const char	*what;		/* "metrics", for the log */
 	ask_done	 done;
 	struct conn	**wait;		/* each holds a reference */
 	size_t		 nwait, capwait;

@@ -29,6 +29,9 @@ static const struct {
 	{ "reload", SIGHUP },
 	{ "quit", SIGQUIT },
 	{ "stop", SIGTERM },
+	/* No signal says these: the control socket only. */
+	{ "drain", CMD_NO_SIGNAL },
+	{ "undrain", CMD_NO_SIGNAL },
 };
 
 /* The signal of -s name, or 0 (status, or unknown). */
@@ -214,13 +217,18 @@ command_master(const struct where *w, const struct command *a)
 	if (w->control_socket != NULL && ask_master(w->control_socket, req,
 	    &ans, &unreached, err, sizeof(err)) == 0) {
 		rc = strncmp(ans, "ok:", 3) == 0 ? 0 : 1;
-		if (rc != 0 || a->sig == SIGHUP)
+		if (rc != 0 || a->sig == SIGHUP || a->sig == CMD_NO_SIGNAL)
 			fputs(ans, rc == 0 ? stdout : stderr);
 		free(ans);
 		return rc;
 	}
 	free(ans);
-	if (!unreached || w->pid_file == NULL) {
+	if (a->sig == CMD_NO_SIGNAL && w->control_socket == NULL) {
+		fprintf(stderr, "tcpd: -s %s goes over the control socket, "
+		    "and there is none to ask (no signal says it)\n", a->cmd);
+		return 1;
+	}
+	if (!unreached || w->pid_file == NULL || a->sig == CMD_NO_SIGNAL) {
 		fprintf(stderr, "tcpd: %s\n", w->control_socket != NULL ? err :
 		    "no pid file to find the master by");
 		return 1;

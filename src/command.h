@@ -4,6 +4,9 @@
 
 #include <sys/types.h>
 
+/* The "signal" of a command that has none: drain, undrain. */
+#define CMD_NO_SIGNAL	(-1)
+
 /* What tcpd -s is asked: which command, of which master. */
 struct command {
 	const char	*path;		/* the configuration file */

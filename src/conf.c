@@ -26,7 +26,7 @@ static const char *const top_keys[] = {
 	"user", "group", "groups", "pid_file", "control_socket",
 	"log_facility", "log_level", "log_target",
 	"shutdown_timeout", "retire_timeout", "respawn_window", "respawn_limit",
-	"watchdog_timeout", "services", "include_dir", NULL
+	"watchdog_timeout", "drain_delay", "services", "include_dir", NULL
 };
 /* What the top level takes besides its own: every service's default. */
 static int
@@ -174,6 +174,8 @@ load_top(struct conf_ctx *x, struct conf *c, const config_setting_t *root)
 	    &c->respawn_window) == -1 ||
 	    conf_get_int(x, root, "respawn_limit", 1, 1000,
 	    &c->respawn_limit) == -1 ||
+	    conf_get_int(x, root, "drain_delay", 0, 86400,
+	    &c->drain_delay) == -1 ||
 	    conf_net_load(x, root, NULL, &c->net) == -1)
 		return -1;
 

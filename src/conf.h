@@ -58,6 +58,8 @@ struct conf {
 	int			 respawn_window;	/* seconds */
 	int			 respawn_limit;
 	int			 watchdog_timeout;	/* seconds, 0 = off */
+	int			 drain_delay;	/* seconds draining before a
+						   graceful stop; 0 = none */
 	struct conf_net		 net;		/* the global settings */
 	struct conf_service	*services;
 	int			 nservices;

@@ -248,11 +248,11 @@ conf_dump(const struct conf *c, FILE *fp)
 	fprintf(fp, "log_facility = \"%s\";\nlog_level = \"%s\";\n"
 	    "log_target = \"%s\";\nshutdown_timeout = %d;\n"
 	    "retire_timeout = %d;\nrespawn_window = %d;\nrespawn_limit = %d;\n"
-	    "watchdog_timeout = %d;\n", facility_name(c->log_facility),
+	    "watchdog_timeout = %d;\ndrain_delay = %d;\n", facility_name(c->log_facility),
 	    level_name(c->log_level), c->log_target >= 0 && c->log_target < 4 ?
 	    targets[c->log_target] : "auto", c->shutdown_timeout,
 	    c->retire_timeout, c->respawn_window, c->respawn_limit,
-	    c->watchdog_timeout);
+	    c->watchdog_timeout, c->drain_delay);
 	fputs("services = (\n", fp);
 	for (int i = 0; i < c->nservices; i++)
 		put_service(fp, &c->services[i], i == c->nservices - 1);

@@ -54,8 +54,12 @@ struct conn_set {
 	const struct limit_ref	*limit;		/* max_connections, or NULL */
 	const struct source_ref	*src;		/* per_source, or NULL */
 	struct heartbeat	*beat;		/* bytes moved go there */
-	/* For a handler that needs the master's figures (metrics). */
-	void			(*want)(void *, struct conn *);
+	/*
+	 * For a handler that needs the master's text: what, a worker.h
+	 * question (WORKER_METRICS, WORKER_HEALTH); the answer goes to the
+	 * handler's answer.
+	 */
+	void			(*want)(void *, struct conn *, int what);
 	void			*want_arg;
 };
 

@@ -33,6 +33,7 @@ usage(FILE *fp, int status)
 	    "usage: tcpd [-ftT] [-c file]\n"
 	    "       tcpd [-c file] [-p pidfile] [-S socket] -s reload|quit|stop "
 	    "[-w]\n"
+	    "       tcpd [-c file] [-p pidfile] [-S socket] -s drain|undrain\n"
 	    "       tcpd [-c file] [-p pidfile] [-S socket] -s status [--json]\n"
 	    "  -c, --config=file      configuration file (default %s)\n"
 	    "  -f, --foreground       stay in the foreground, log to stderr\n"
@@ -41,7 +42,9 @@ usage(FILE *fp, int status)
 	    "                         default filled in, and exit\n"
 	    "  -s, --signal=cmd       tell the running master: reload (and wait\n"
 	    "                         for its outcome), quit (graceful stop),\n"
-	    "                         stop (fast stop); or ask for its status\n"
+	    "                         stop (fast stop), drain (tell balancers\n"
+	    "                         to send nothing new), undrain; or ask\n"
+	    "                         for its status\n"
 	    "  -w, --wait             with quit or stop: wait until it is gone\n"
 	    "  -p, --pid-file=file    with -s: the master's pid file\n"
 	    "  -S, --control-socket=path\n"
@@ -357,7 +360,8 @@ parse_args(int argc, char *argv[], struct args *a)
 			if ((a->sig = command_signal(a->cmd)) == 0 &&
 			    strcmp(a->cmd, "status") != 0) {
 				fprintf(stderr, "tcpd: unknown -s command "
-				    "'%s': use reload, quit, stop or status\n",
+				    "'%s': use reload, quit, stop, drain, "
+				    "undrain or status\n",
 				    a->cmd);
 				exit(2);
 			}

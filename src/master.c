@@ -18,6 +18,7 @@
 #include "check.h"
 #include "conf.h"
 #include "control.h"
+#include "health.h"
 #include "listener.h"
 #include "log.h"
 #include "loop.h"
@@ -248,7 +249,7 @@ master_release(struct master *m)
 }
 
 /* Stop every worker (drain or fast) and close the listening sockets. */
-static void
+void
 master_stop(struct master *m, enum stop_how how)
 {
 	if (m->stopping >= how)
@@ -266,6 +267,13 @@ master_stop(struct master *m, enum stop_how how)
 	listeners_close_all(&m->listeners);
 }
 
+/* Has a stop been asked for, or begun? */
+static int
+master_stop_any(const struct master *m)
+{
+	return m->request != STOP_NONE || m->stopping != STOP_NONE;
+}
+
 /* Wait once, then handle what happened in a fixed order. */
 static void
 master_turn(struct master *m)
@@ -278,6 +286,7 @@ master_turn(struct master *m)
 	ct = control_timeout(m->control);
 	if (ct >= 0 && (timeout < 0 || ct < timeout))
 		timeout = ct;
+	timeout = master_drain_timeout(m, timeout);
 	if (listeners_leaving(&m->listeners) > 0 &&
 	    (timeout < 0 || timeout > RELEASE_LOOK_MS))
 		timeout = RELEASE_LOOK_MS;
@@ -299,20 +308,21 @@ master_turn(struct master *m)
 		m->awake_at = m->loop.now;
 	m->resumed = 0;
 	if (m->request != STOP_NONE)
-		master_stop(m, m->request);
+		master_stop_asked(m);
 	if (m->reload) {
 		m->reload = 0;
 		m->scale = 0;	/* the file's counts win */
-		if (m->stopping == STOP_NONE && m->reloading == NULL)
+		/* A stop asked for, drained first or not: no more reloads. */
+		if (!master_stop_any(m) && m->reloading == NULL)
 			master_reload_start(m);
-		else if (m->reloading != NULL) {
+		else if (!master_stop_any(m)) {
 			log_info("reload: still reading the file; reading it "
 			    "again once that is done");
 			m->reload_again = 1;
 		}
 	}
 	if (m->scale != 0) {
-		if (m->stopping == STOP_NONE)
+		if (!master_stop_any(m))
 			master_scale(m, m->scale);
 		m->scale = 0;
 	}
@@ -321,7 +331,8 @@ master_turn(struct master *m)
 		master_release(m);
 	master_reload_settled(m);
 	master_title(m);
-	notify_tick(m->loop.now, &m->sup, m->reloading != NULL);
+	notify_tick(m->loop.now, &m->sup, m->reloading != NULL,
+	    strcmp(master_state(m), "draining") == 0);
 }
 
 /* A master for conf, before anything is bound or started. */
@@ -370,13 +381,13 @@ master_listen(struct master *m)
 }
 
 static const char *const master_commands[] = {
-	"reload", "quit", "quit wait", "stop", "stop wait",
+	"reload", "quit", "quit wait", "stop", "stop wait", "drain", "undrain",
 };
 
 /*
  * "reload": as SIGHUP, the client held until that reload's outcome;
  * "quit", "stop": as SIGQUIT, SIGTERM, and with " wait", the client held
- * until the master's end.
+ * until the master's end; "drain", "undrain": master_drain.c.
  */
 static char *
 master_command(struct master *m, const char *request, size_t *len,
@@ -388,6 +399,8 @@ master_command(struct master *m, const char *request, size_t *len,
 	if (m->stopping != STOP_NONE || m->request != STOP_NONE) {
 		n = asprintf(&out, "error: stopping already\n");
 		*hold = strstr(request, " wait") != NULL;
+	} else if (strstr(request, "drain") != NULL) {
+		n = asprintf(&out, "%s", master_drain_command(m, request));
 	} else if (strcmp(request, "reload") == 0) {
 		m->reload = 1;
 		*hold = 1;
@@ -422,6 +435,7 @@ master_answer(void *arg, const char *request, size_t *len, int *hold,
 		.reload_at = m->reload_at, .reload_ok = m->reload_ok,
 		.reload_result = m->reload_result,
 		.reloads_ok = m->reloads_ok, .reloads_refused = m->reloads_refused,
+		.state = master_state(m), .stop_in_ms = master_stop_in(m),
 	};
 
 	if (strcmp(request, "status") == 0)
@@ -430,6 +444,8 @@ master_answer(void *arg, const char *request, size_t *len, int *hold,
 		return status_build(&in, STATUS_JSON, len);
 	if (strcmp(request, "metrics") == 0)
 		return status_build(&in, STATUS_METRICS, len);
+	if (strcmp(request, "health") == 0)
+		return health_build(&in, len);
 	/* Commands come from the control socket only, not from workers. */
 	for (size_t i = 0; hold != NULL && i < nitems(master_commands); i++)
 		if (strcmp(request, master_commands[i]) == 0)

@@ -34,6 +34,11 @@ struct master {
 	int			 scale;		/* +1, -1 per signal */
 	enum stop_how		 request;
 	enum stop_how		 stopping;
+	/* Draining for a balancer (master_drain.c). */
+	int			 drained;	/* -s drain, no -s undrain since */
+	int64_t			 drained_at;
+	int64_t			 stop_at;	/* a graceful stop's drain ends;
+						   0: none under way */
 	/* For status. */
 	struct control		*control;	/* NULL: no control socket */
 	int64_t			 started_ms;
@@ -49,6 +54,16 @@ struct master {
 };
 
 int	*master_counts(const struct conf *);
+void	 master_stop(struct master *, enum stop_how);
+
+/* master_drain.c: -s drain, -s undrain and drain_delay. */
+const char *
+	 master_state(const struct master *);
+int64_t	 master_stop_in(const struct master *);
+void	 master_stop_asked(struct master *);
+int	 master_drain_timeout(const struct master *, int other);
+const char *
+	 master_drain_command(struct master *, const char *request);
 
 /* master_reload.c: reading the file again, and SIGTTIN/SIGTTOU. */
 void	 master_reload_start(struct master *);

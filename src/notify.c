@@ -267,17 +267,21 @@ notify_ping(int64_t now, int healthy)
 /*
  * Between two of the master's waits: the READY=1 a reload is owed once
  * it is done (no file being read, every slot settled), STATUS= when what
- * s serves changed, the watchdog's ping while no slot is down.  A
- * refusal stays shown until the summary changes.
+ * s serves changed (or whether it drains for a balancer), the watchdog's
+ * ping while no slot is down.  A refusal stays shown until the summary
+ * changes.
  */
 void
-notify_tick(int64_t now, const struct sup *s, int reading)
+notify_tick(int64_t now, const struct sup *s, int reading, int draining)
 {
 	char	 status[sizeof(last_status)];
+	size_t	 n = 0;
 
 	if (!started || notify_fd == -1)
 		return;
-	sup_status(s, status, sizeof(status));
+	if (draining)
+		n = snprintf(status, sizeof(status), "draining: ");
+	sup_status(s, status + n, sizeof(status) - n);
 	if (reload_owed && !reading && sup_settled(s)) {
 		reload_owed = 0;
 		notify_send("READY=1", refused[0] != '\0' ? refused : status);

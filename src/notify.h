@@ -15,6 +15,7 @@ void	notify_reloading(const char *path);
 void	notify_refused(const char *why);
 void	notify_stopping(const char *status);
 int	notify_timeout(int64_t now, int other);
-void	notify_tick(int64_t now, const struct sup *, int reading);
+void	notify_tick(int64_t now, const struct sup *, int reading,
+	    int draining);
 
 #endif

@@ -8,6 +8,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "buf.h"
 #include "conf.h"
@@ -126,6 +127,10 @@ slot_value(struct buf *b, const struct status_in *in, const struct slot *sl,
 	}
 }
 
+static const char *const prom_states[] = {
+	"serving", "draining", "stopping",
+};
+
 static void
 master_metrics(struct buf *b, const struct status_in *in)
 {
@@ -142,6 +147,15 @@ master_metrics(struct buf *b, const struct status_in *in)
 	buf_printf(b, "tcpd_reloads_total{result=\"ok\"} %u\n"
 	    "tcpd_reloads_total{result=\"refused\"} %u\n", in->reloads_ok,
 	    in->reloads_refused);
+	head(b, "draining", "gauge",
+	    "1 while tcpd tells balancers to send it nothing new: draining "
+	    "or stopping.");
+	buf_printf(b, "tcpd_draining %d\n", strcmp(in->state, "serving") != 0);
+	head(b, "state", "gauge", "1 for the master's state: serving, "
+	    "draining (for a balancer) or stopping.");
+	for (size_t i = 0; i < nitems(prom_states); i++)
+		buf_printf(b, "tcpd_state{state=\"%s\"} %d\n", prom_states[i],
+		    strcmp(in->state, prom_states[i]) == 0);
 }
 
 /* Refusals, by service and reason. */

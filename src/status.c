@@ -200,6 +200,12 @@ text_master(struct buf *b, const struct status_in *in)
 		wall(b, in->reload_at);
 		buf_printf(b, ", %s\n", in->reload_result);
 	}
+	buf_printf(b, "state: %s", in->state);
+	if (in->stop_in_ms >= 0)
+		buf_printf(b, ", stopping (graceful) in %lld.%03lld s",
+		    (long long)(in->stop_in_ms / 1000),
+		    (long long)(in->stop_in_ms % 1000));
+	buf_printf(b, "\n");
 }
 
 static void
@@ -393,6 +399,9 @@ json_all(struct buf *b, const struct status_in *in)
 		buf_json_string(b, in->reload_result);
 		buf_printf(b, "}");
 	}
+	buf_printf(b, ",\"state\":\"%s\"", in->state);
+	if (in->stop_in_ms >= 0)
+		buf_printf(b, ",\"stop_in_ms\":%lld", (long long)in->stop_in_ms);
 	buf_printf(b, ",\"services\":[");
 	if ((sums = status_sums(in)) == NULL) {
 		b->failed = 1;

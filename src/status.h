@@ -29,6 +29,9 @@ struct status_in {
 	int			 reload_ok;
 	const char		*reload_result;
 	unsigned		 reloads_ok, reloads_refused;
+	const char		*state;		/* serving, draining, stopping */
+	int64_t			 stop_in_ms;	/* a graceful stop's drain
+						   ends in; -1: none */
 };
 
 enum status_form {

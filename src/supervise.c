@@ -301,21 +301,23 @@ slot_ready(struct sup *s, struct slot *sl, struct proc *p)
 }
 
 /*
- * A worker asked for the metrics: send them in pieces, without waiting.
+ * A worker asked for the metrics or the health line (type): send it in
+ * pieces, without waiting.
  * A worker too slow to take them all gives up on its own, and the rest
  * is dropped here.
  */
 static void
-sup_send_metrics(struct sup *s, struct proc *p, uint16_t seq)
+sup_send_metrics(struct sup *s, struct proc *p, uint8_t type, uint16_t seq)
 {
-	struct worker_piece	 h = { .type = WORKER_METRICS, .seq = seq };
+	struct worker_piece	 h = { .type = type, .seq = seq };
 	struct iovec		 iov[2];
 	struct msghdr		 mh = { .msg_iov = iov, .msg_iovlen = 2 };
 	char			*text;
 	size_t			 len, off = 0;
 
 	if (s->answer == NULL ||
-	    (text = s->answer(s->answer_arg, "metrics", &len, NULL,
+	    (text = s->answer(s->answer_arg, type == WORKER_HEALTH ? "health" :
+	    "metrics", &len, NULL,
 	    NULL)) == NULL)
 		return;
 	do {
@@ -342,8 +344,9 @@ sup_ctl_cb(struct io *io, uint32_t ev)
 
 	(void)ev;
 	n = recv(io->fd, &msg, sizeof(msg), MSG_DONTWAIT);
-	if (n == (ssize_t)sizeof(msg) && msg.type == WORKER_METRICS) {
-		sup_send_metrics(s, p, msg.pad);
+	if (n == (ssize_t)sizeof(msg) && (msg.type == WORKER_METRICS ||
+	    msg.type == WORKER_HEALTH)) {
+		sup_send_metrics(s, p, msg.type, msg.pad);
 		return;
 	}
 	if (n == (ssize_t)sizeof(msg) && msg.type == WORKER_READY && !p->ready) {

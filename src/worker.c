@@ -68,6 +68,7 @@ struct worker {
 	const int			*fds;
 	struct conn_set			 conns;
 	struct ask			 ask;		/* metrics, of the master */
+	struct ask			 health;	/* its health line */
 
 	enum wstate			 state;
 	enum stop_how			 how;		/* the stop under way */
@@ -110,13 +111,22 @@ worker_serve(void *arg, const struct accepted *a)
 	}
 }
 
-/* A metrics connection wants the master's figures. */
+/* A connection wants the master's figures or its health line. */
 static void
-worker_want(void *arg, struct conn *c)
+worker_want(void *arg, struct conn *c, int what)
 {
 	struct worker	*w = arg;
 
-	ask_want(&w->ask, c, w->loop.now);
+	ask_want(what == WORKER_HEALTH ? &w->health : &w->ask, c,
+	    w->loop.now);
+}
+
+/* The master's text for c (NULL: none came), to c's handler. */
+static void
+worker_answered(struct conn *c, const char *text, size_t len)
+{
+	if (c->set->svc->answer != NULL)
+		c->set->svc->answer(c, text, len);
 }
 
 /* What each signal means to a worker; all are read from a signalfd. */
@@ -195,8 +205,9 @@ worker_ctl_cb(struct io *io, uint32_t ev)
 
 	(void)ev;
 	n = recv(io->fd, buf, sizeof(buf), MSG_DONTWAIT);
-	if (n > 0 && buf[0] == WORKER_METRICS) {
-		ask_piece(&w->ask, buf, n);
+	if (n > 0 && (buf[0] == WORKER_METRICS || buf[0] == WORKER_HEALTH)) {
+		ask_piece(buf[0] == WORKER_HEALTH ? &w->health : &w->ask, buf,
+		    n);
 		return;
 	}
 	if (n == (ssize_t)sizeof(msg)) {
@@ -366,6 +377,9 @@ worker_timeout(const struct worker *w)
 	/* A question to the master is given up on time. */
 	if ((c = ask_timeout(&w->ask, w->loop.now)) != -1 && (t == -1 || c < t))
 		t = c;
+	if ((c = ask_timeout(&w->health, w->loop.now)) != -1 &&
+	    (t == -1 || c < t))
+		t = c;
 
 	/* Wake often enough to show the master it is alive. */
 	if (w->beat_ms > 0 && (t == -1 || t > w->beat_ms))
@@ -490,8 +504,10 @@ worker_init(struct worker *w, pid_t master, int ctl)
 	w->conns.beat = w->beat;
 	w->conns.want = worker_want;
 	w->conns.want_arg = w;
-	w->ask.ctl = ctl;
-	w->ask.done = metrics_answer;
+	w->ask = (struct ask){ .ctl = ctl, .type = WORKER_METRICS,
+	    .what = "metrics", .done = worker_answered };
+	w->health = (struct ask){ .ctl = ctl, .type = WORKER_HEALTH,
+	    .what = "health", .done = worker_answered };
 	worker_start_acceptors(w);
 	if (send(ctl, &ready, sizeof(ready), MSG_NOSIGNAL) == -1)
 		exit(0);	/* the master is gone already */
@@ -528,6 +544,7 @@ worker_run(const struct worker_spec *spec)
 		atomic_store_explicit(&w->beat->finished, w->conns.released,
 		    memory_order_relaxed);
 		ask_expire(&w->ask, w->loop.now);
+		ask_expire(&w->health, w->loop.now);
 		conn_expire(&w->conns);
 		connlog_tick(w->loop.now);
 		worker_check(w);

@@ -65,6 +65,7 @@ enum stop_how {
 #define WORKER_READY	'R'
 #define WORKER_STOP	'S'
 #define WORKER_METRICS	'M'	/* worker to master: the metrics, please */
+#define WORKER_HEALTH	'H'	/* ... the health line (health.h) */
 struct worker_msg {
 	uint8_t		 type;
 	uint8_t		 how;		/* enum stop_how */
@@ -73,13 +74,13 @@ struct worker_msg {
 };
 
 /*
- * Master to worker: the metrics text (the Prometheus text format), in
- * pieces of at most WORKER_PIECE_MAX bytes after this header; more is 0
- * on the last.
+ * Master to worker: the metrics text (the Prometheus text format) or the
+ * health line, in pieces of at most WORKER_PIECE_MAX bytes after this
+ * header; more is 0 on the last.
  */
 #define WORKER_PIECE_MAX	32768
 struct worker_piece {
-	uint8_t		 type;		/* WORKER_METRICS */
+	uint8_t		 type;		/* WORKER_METRICS, WORKER_HEALTH */
 	uint8_t		 more;
 	uint16_t	 seq;		/* the question's, from its pad */
 	uint32_t	 len;

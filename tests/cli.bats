@@ -30,7 +30,7 @@ load helpers
 @test "-t rejects a bad file with FILE:LINE and exit 1" {
 	printf 'services = (\n  { name = "x"; handler = "nope"; listen = [ "127.0.0.1:1" ]; }\n);\n' >"$CONF"
 	run -1 "$TCPD" -t -c "$CONF"
-	assert_output "$CONF:2: unknown handler 'nope' (known: echo, discard, chargen, daytime, time, exec, metrics)"
+	assert_output "$CONF:2: unknown handler 'nope' (known: echo, discard, chargen, daytime, time, exec, metrics, agent)"
 }
 
 @test "-t: the pid_file's directory must exist and be a directory" {
@@ -213,7 +213,7 @@ load helpers
 @test "-s with an unknown command is a usage error" {
 	one_service_conf echo echo 'workers = 1;' 'shutdown_timeout = 2;'
 	run -2 "$TCPD" -s restart -c "$CONF"
-	assert_output "tcpd: unknown -s command 'restart': use reload, quit, stop or status"
+	assert_output "tcpd: unknown -s command 'restart': use reload, quit, stop, drain, undrain or status"
 }
 
 @test "-s with no master running says so" {

@@ -84,7 +84,7 @@ svc='{ name = "e"; handler = "echo"; listen = [ "127.0.0.1:7007" ]; }'
 }
 
 @test "unknown handler, log level, facility, user, group" {
-	check "1: unknown handler 'ekko' (known: echo, discard, chargen, daytime, time, exec, metrics)" \
+	check "1: unknown handler 'ekko' (known: echo, discard, chargen, daytime, time, exec, metrics, agent)" \
 	    'services = ( { name = "e"; handler = "ekko"; listen = [ "127.0.0.1:7007" ]; } );'
 	check "1: unknown log_level 'loud' (err, warning, notice, info, debug)" \
 	    'log_level = "loud";' "services = ( $svc );"

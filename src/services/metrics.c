@@ -1,8 +1,10 @@
 /*
  * metrics: GET /metrics over HTTP/1.0 or 1.1, answered with the
  * master's figures in the Prometheus text format (the same figures as
- * tcpd -s status).  One request per connection; anything else gets a
- * 400, 404, 405 or 431, and every answer ends the connection.  A request
+ * tcpd -s status); GET /ready, 200 while tcpd serves with every slot
+ * served, else 503, for a balancer or a readiness probe.  One request
+ * per connection; anything else gets a 400, 404, 405 or 431, and every
+ * answer ends the connection.  A request
  * that cannot become whole (a NUL byte, a bare CR, mixed line ends) gets
  * its 400 as soon as that is seen, not at the idle timeout.
  */
@@ -13,6 +15,8 @@
 #include <string.h>
 
 #include "../conn.h"
+#include "../health.h"
+#include "../worker.h"
 #include "service.h"
 
 /* The most a request (its line and headers) may take. */
@@ -79,12 +83,42 @@ metrics_error(struct conn *c, int code, const char *reason)
 	metrics_reply(c, code, reason, "text/plain; charset=utf-8", body, n);
 }
 
-/* The master's figures came (NULL: none did). */
-void
+/* The master's health line came: ready or not, and why not. */
+static void
+metrics_ready(struct conn *c, const char *text, size_t len)
+{
+	struct health	 h;
+	char		 body[64];
+	int		 n;
+
+	if (health_parse(text, len, &h) == -1) {
+		metrics_error(c, 503, "Service Unavailable");
+		return;
+	}
+	if (health_ready(&h)) {
+		metrics_reply(c, 200, "OK", "text/plain; charset=utf-8",
+		    "ready\n", 6);
+		return;
+	}
+	if (strcmp(h.state, "serving") != 0)
+		n = snprintf(body, sizeof(body), "%s\n", h.state);
+	else
+		n = snprintf(body, sizeof(body), "%d slot%s down\n", h.out,
+		    h.out == 1 ? "" : "s");
+	metrics_reply(c, 503, "Service Unavailable",
+	    "text/plain; charset=utf-8", body, n);
+}
+
+/* The master's figures, or its health line, came (NULL: none did). */
+static void
 metrics_answer(struct conn *c, const char *text, size_t len)
 {
-	if (c->flags & CONN_CLOSED)
+	if ((c->flags & CONN_CLOSED) || (c->state & 0xff) != M_WAITING)
 		return;
+	if (c->state & 0x400) {
+		metrics_ready(c, text, len);
+		return;
+	}
 	if (text == NULL) {
 		metrics_error(c, 503, "Service Unavailable");
 		return;
@@ -95,7 +129,7 @@ metrics_answer(struct conn *c, const char *text, size_t len)
 
 /*
  * A whole request is in hbuf: its first line says what.  The state's
- * bit 0x100 keeps the minor version, 0x200 a HEAD.
+ * bit 0x100 keeps the minor version, 0x200 a HEAD, 0x400 GET /ready.
  */
 static void
 metrics_request(struct conn *c)
@@ -123,12 +157,16 @@ metrics_request(struct conn *c)
 		metrics_error(c, 405, "Method Not Allowed");
 		return;
 	}
-	if (strcmp(sp1, "/metrics") != 0 && strncmp(sp1, "/metrics?", 9) != 0) {
+	if (strcmp(sp1, "/ready") == 0 || strncmp(sp1, "/ready?", 7) == 0)
+		c->state |= 0x400;
+	else if (strcmp(sp1, "/metrics") != 0 &&
+	    strncmp(sp1, "/metrics?", 9) != 0) {
 		metrics_error(c, 404, "Not Found");
 		return;
 	}
-	c->state = M_WAITING | (c->state & 0x300);
-	c->set->want(c->set->want_arg, c);
+	c->state = M_WAITING | (c->state & 0x700);
+	c->set->want(c->set->want_arg, c, (c->state & 0x400) ?
+	    WORKER_HEALTH : WORKER_METRICS);
 }
 
 /*
@@ -216,4 +254,5 @@ const struct service service_metrics = {
 	.name = "metrics",
 	.input = metrics_input,
 	.writable = metrics_writable,
+	.answer = metrics_answer,
 };

@@ -13,7 +13,8 @@ struct conf_service;
  * reading is not paused); writable when all queued output has gone and the
  * handler asked for more room with conn_want_write().  start runs once
  * in each new worker, before it accepts: -1 means the handler cannot
- * work there.  Any may be NULL.
+ * work there.  answer takes the master's text a connection asked for
+ * with its set's want (NULL: none came).  Any may be NULL.
  *
  * keys names the service settings only this handler takes (NULL-ended;
  * NULL: none); the configuration rejects them on any other handler.
@@ -30,6 +31,8 @@ struct service {
 	void			(*open)(struct conn *);
 	void			(*input)(struct conn *);
 	void			(*writable)(struct conn *);
+	void			(*answer)(struct conn *, const char *,
+				    size_t);
 };
 
 extern const struct service	service_echo;
@@ -39,9 +42,7 @@ extern const struct service	service_daytime;
 extern const struct service	service_time;
 extern const struct service	service_exec;
 extern const struct service	service_metrics;
-
-/* The master's figures for a metrics connection (NULL: none came). */
-void			 metrics_answer(struct conn *, const char *, size_t);
+extern const struct service	service_agent;
 
 const struct service	*service_find(const char *name);
 const struct service	*service_owner(const char *key);

@@ -15,6 +15,7 @@ static const struct service *const services[] = {
 	&service_time,
 	&service_exec,
 	&service_metrics,
+	&service_agent,
 };
 
 #define NSERVICES	nitems(services)
