@@ -134,9 +134,10 @@ wait_turn(struct acceptor *a)
  * and hand it to the loop to be given refuse_message and ended gently.
  */
 static void
-refuse(struct acceptor *a, struct accepted *c, const char *why)
+refuse(struct acceptor *a, struct accepted *c, int kind, const char *why)
 {
-	connlog_refused(a->name, c->fd, &c->peer, why);
+	atomic_fetch_add_explicit(&a->refused[kind], 1, memory_order_relaxed);
+	connlog_refused(a->name, c->fd, &c->peer, NULL, why);
 	if (a->limit != NULL)
 		limit_put(a->limit);
 	c->refused = 1;
@@ -144,32 +145,32 @@ refuse(struct acceptor *a, struct accepted *c, const char *why)
 }
 
 /*
- * Whether c may come in, by the access rules, then per_source (counted
- * in c->source); if not, why into why, counted by kind.  Checked here,
- * before the connection costs a buffer, a timer or a program.
+ * Whether client may come in, by the access rules, then per_source
+ * (counted in *source); if not, why into why, and its kind.  Checked
+ * before the connection costs a buffer, a timer or a program: here for
+ * the peer, on the loop for a PROXY header's client (conn_proxy.c).
  */
-static int
-admitted(struct acceptor *a, struct accepted *c, char *why, size_t whylen)
+int
+acceptor_admit(const struct conf_net *net, const struct source_ref *src,
+    const struct sockaddr_storage *client, int *source, int *kind,
+    char *why, size_t whylen)
 {
-	static const enum refusal	 kind[] = {
+	static const enum refusal	 kinds[] = {
 		[SOURCE_CAP] = REFUSED_PER_SOURCE, [SOURCE_RATE] = REFUSED_RATE,
 		[SOURCE_FULL] = REFUSED_TABLE_FULL,
 	};
-	const struct conf_net		*net = a->net;
 	enum source_verdict		 v;
 	int				 i;
 
 	if (access_match(net->access_index, net->access, net->naccess,
-	    &c->peer, &i)) {
-		if (a->src == NULL || (v = source_take(a->src, &c->peer,
-		    &c->source, why, whylen)) == SOURCE_OK)
+	    client, &i)) {
+		if (src == NULL || (v = source_take(src, client, source, why,
+		    whylen)) == SOURCE_OK)
 			return 1;
-		atomic_fetch_add_explicit(&a->refused[kind[v]], 1,
-		    memory_order_relaxed);
+		*kind = kinds[v];
 		return 0;
 	}
-	atomic_fetch_add_explicit(&a->refused[REFUSED_ACCESS], 1,
-	    memory_order_relaxed);
+	*kind = REFUSED_ACCESS;
 	if (i >= 0)
 		snprintf(why, whylen, "access rule %d '%s'", i + 1,
 		    net->access[i].text);
@@ -185,7 +186,9 @@ admitted(struct acceptor *a, struct accepted *c, char *why, size_t whylen)
 static void
 took(struct acceptor *a, struct accepted *c)
 {
-	char	 why[ACCESS_TEXT_MAX + 32];
+	const struct conf_net	*net = a->net;
+	char			 why[ACCESS_TEXT_MAX + 32];
+	int			 kind, i;
 
 	/* A reserve lost to a shortage comes back first. */
 	if (a->reserve == -1)
@@ -196,10 +199,25 @@ took(struct acceptor *a, struct accepted *c)
 		a->starved = 0;
 		a->shed = 0;
 	}
-	if (admitted(a, c, why, sizeof(why)))
+	/*
+	 * Behind a balancer: the peer must be one trusted, and the client
+	 * is checked once its header is read, on the loop.
+	 */
+	if (net->proxy_protocol != 0) {
+		if (!access_match(net->trusted_index, net->trusted,
+		    net->ntrusted, &c->peer, &i))
+			refuse(a, c, REFUSED_PROXY, "not a trusted proxy");
+		else {
+			c->proxy = 1;
+			a->handoff(a->arg, c);
+		}
+		return;
+	}
+	if (acceptor_admit(net, a->src, &c->peer, &c->source, &kind, why,
+	    sizeof(why)))
 		a->handoff(a->arg, c);
 	else
-		refuse(a, c, why);
+		refuse(a, c, kind, why);
 }
 
 /* accept4() failed with err: go on, shed, or rest, as it deserves. */
@@ -256,6 +274,7 @@ acceptor_main(void *arg)
 			continue;
 		c.len = sizeof(c.peer);
 		c.refused = 0;
+		c.proxy = 0;
 		c.source = -1;
 		c.fd = accept4(a->fd, (struct sockaddr *)&c.peer, &c.len,
 		    SOCK_NONBLOCK | SOCK_CLOEXEC);

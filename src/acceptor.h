@@ -6,6 +6,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stddef.h>
 
 struct conf_net;
 struct limit_ref;
@@ -16,6 +17,7 @@ struct accepted {
 	int			 fd;
 	int			 refused;	/* to be ended, not served */
 	int			 source;	/* per_source entry held, or -1 */
+	int			 proxy;		/* its PROXY header comes first */
 	socklen_t		 len;
 	struct sockaddr_storage	 peer;
 };
@@ -62,5 +64,12 @@ void	acceptor_stop(struct acceptor *);
  */
 void	acceptor_drop(int fd, const struct limit_ref *,
 	    const struct sockaddr_storage *, const char *why);
+/*
+ * Whether client may come in by the access rules, then per_source (an
+ * entry taken into *source); if not, why, and *kind an enum refusal.
+ */
+int	acceptor_admit(const struct conf_net *, const struct source_ref *,
+	    const struct sockaddr_storage *client, int *source, int *kind,
+	    char *why, size_t whylen);
 
 #endif

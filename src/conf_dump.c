@@ -17,6 +17,7 @@
 #include "access.h"
 #include "conf.h"
 #include "conf_dump.h"
+#include "proxy.h"
 #include "services/service.h"
 
 /* s as a libconfig string literal, escaped. */
@@ -167,6 +168,17 @@ put_net(FILE *fp, const char *in, const struct conf_net *n)
 	    "%snodelay = %s;\n%slog_connections = %s;\n", in, n->user_timeout,
 	    in, n->defer_accept, in, n->nodelay ? "true" : "false", in,
 	    n->log_connections ? "true" : "false");
+	if (n->proxy_protocol == 0)
+		return;
+	fprintf(fp, "%sproxy_protocol = \"%s\";\n%strusted_proxies = [", in,
+	    n->proxy_protocol == PROXY_V1 ? "v1" : n->proxy_protocol ==
+	    PROXY_V2 ? "v2" : "any", in);
+	/* Each kept as "allow ADDRESS": the address alone. */
+	for (int i = 0; i < n->ntrusted; i++) {
+		fputs(i == 0 ? " " : ", ", fp);
+		put_str(fp, n->trusted[i].text + strlen("allow "));
+	}
+	fprintf(fp, " ];\n%sproxy_timeout = %d;\n", in, n->proxy_timeout);
 }
 
 /* An exec service's program and what it is started with. */

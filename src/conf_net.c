@@ -1,7 +1,7 @@
 /*
  * The network settings of the configuration: access, per_source,
  * refuse_message, keepalive, user_timeout, defer_accept, nodelay,
- * log_connections.  Read once globally, then for each service on top of
+ * log_connections, proxy_protocol, trusted_proxies, proxy_timeout.  Read once globally, then for each service on top of
  * a copy of the global ones.
  */
 #include "config.h"
@@ -14,10 +14,12 @@
 #include "access.h"
 #include "conf_get.h"
 #include "conf_net.h"
+#include "proxy.h"
 
 const char *const conf_net_keys[] = {
 	"access", "per_source", "refuse_message", "keepalive", "user_timeout",
-	"defer_accept", "nodelay", "log_connections", NULL
+	"defer_accept", "nodelay", "log_connections", "proxy_protocol",
+	"trusted_proxies", "proxy_timeout", NULL
 };
 
 static const char *const per_source_keys[] = {
@@ -35,6 +37,7 @@ conf_net_defaults(struct conf_net *n)
 {
 	memset(n, 0, sizeof(*n));
 	n->log_connections = 1;
+	n->proxy_timeout = 3;
 }
 
 /*
@@ -160,6 +163,105 @@ load_refuse_message(struct conf_ctx *x, const config_setting_t *s,
 	return 0;
 }
 
+/* proxy_protocol = "v1" | "v2" | "any" | "off". */
+static int
+load_proxy_protocol(struct conf_ctx *x, const config_setting_t *s,
+    struct conf_net *n)
+{
+	static const struct {
+		const char	*name;
+		int		 versions;
+	} names[] = {
+		{ "off", 0 }, { "v1", PROXY_V1 }, { "v2", PROXY_V2 },
+		{ "any", PROXY_V1 | PROXY_V2 },
+	};
+	const char	*v;
+
+	if (config_setting_type(s) == CONFIG_TYPE_STRING) {
+		v = config_setting_get_string(s);
+		for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+			if (strcmp(v, names[i].name) == 0) {
+				n->proxy_protocol = names[i].versions;
+				return 0;
+			}
+	}
+	return conf_err(x, s, "'proxy_protocol' must be \"v1\", \"v2\", "
+	    "\"any\" or \"off\"");
+}
+
+/*
+ * trusted_proxies = [ "10.0.0.0/8", "::1" ]: the peers whose PROXY
+ * header is believed, kept as "allow" rules to match with the access
+ * trie.  "all" is not an address: trusting everyone lets anyone say
+ * who they are, so it takes "0.0.0.0/0" and "::/0" written out.
+ */
+static int
+load_trusted(struct conf_ctx *x, const config_setting_t *s,
+    struct conf_net *n)
+{
+	const config_setting_t	*e;
+	struct access_rule	*r;
+	const char		*text;
+	char			 rule[ACCESS_TEXT_MAX + 8], why[128];
+	int			 len;
+
+	if ((config_setting_type(s) != CONFIG_TYPE_ARRAY &&
+	    config_setting_type(s) != CONFIG_TYPE_LIST) ||
+	    (len = config_setting_length(s)) == 0)
+		return conf_err(x, s, "'trusted_proxies' must be a list of "
+		    "addresses or CIDRs, like [ \"10.0.0.0/8\", \"::1\" ]");
+	if ((r = calloc(len, sizeof(*r))) == NULL)
+		return conf_err(x, s, "out of memory");
+	free(n->trusted);
+	n->trusted = r;		/* conf_net_free frees it, whatever follows */
+	n->ntrusted = 0;
+	for (int i = 0; i < len; i++) {
+		e = config_setting_get_elem(s, i);
+		if (config_setting_type(e) != CONFIG_TYPE_STRING)
+			return conf_err(x, s, "'trusted_proxies' entries must "
+			    "be strings");
+		text = config_setting_get_string(e);
+		if (conf_has_control(text) || strchr(text, ' ') != NULL ||
+		    strcmp(text, "all") == 0)
+			return conf_err(x, e, "'trusted_proxies' entry %d must "
+			    "be one address or CIDR", i + 1);
+		snprintf(rule, sizeof(rule), "allow %s", text);
+		if (access_parse(rule, &r[i], why, sizeof(why)) == -1)
+			return conf_err(x, e, "bad trusted proxy '%s': %s",
+			    text, why);
+	}
+	n->ntrusted = len;
+	return 0;
+}
+
+/* The PROXY protocol settings, and that one is not on without the other. */
+static int
+load_proxy(struct conf_ctx *x, const config_setting_t *g, int service,
+    struct conf_net *n)
+{
+	const config_setting_t	*s;
+
+	if ((s = config_setting_get_member(g, "proxy_protocol")) != NULL &&
+	    load_proxy_protocol(x, s, n) == -1)
+		return -1;
+	if ((s = config_setting_get_member(g, "trusted_proxies")) != NULL &&
+	    load_trusted(x, s, n) == -1)
+		return -1;
+	if (conf_get_int(x, g, "proxy_timeout", 1, 3600, &n->proxy_timeout) ==
+	    -1)
+		return -1;
+	/* A service's, or the top level's set for every service. */
+	if ((service || config_setting_get_member(g, "proxy_protocol") !=
+	    NULL) && n->proxy_protocol != 0 && n->ntrusted == 0)
+		return conf_err(x, g, "'proxy_protocol' needs 'trusted_proxies':"
+		    " the balancers whose PROXY header is believed");
+	if (n->ntrusted > 0 &&
+	    (n->trusted_index = access_index_new(n->trusted, n->ntrusted)) ==
+	    NULL)
+		return conf_err(x, g, "out of memory");
+	return 0;
+}
+
 /* inherit's lists and strings, copied so that n owns its own. */
 static int
 copy_net(struct conf_ctx *x, const config_setting_t *g,
@@ -169,6 +271,15 @@ copy_net(struct conf_ctx *x, const config_setting_t *g,
 	n->access = NULL;
 	n->access_index = NULL;
 	n->refuse_message = NULL;
+	n->trusted = NULL;
+	n->trusted_index = NULL;
+	if (inherit->ntrusted > 0) {
+		if ((n->trusted = calloc(inherit->ntrusted,
+		    sizeof(*n->trusted))) == NULL)
+			return conf_err(x, g, "out of memory");
+		memcpy(n->trusted, inherit->trusted,
+		    inherit->ntrusted * sizeof(*n->trusted));
+	}
 	if (inherit->naccess > 0) {
 		if ((n->access = calloc(inherit->naccess,
 		    sizeof(*n->access))) == NULL)
@@ -213,7 +324,8 @@ conf_net_load(struct conf_ctx *x, const config_setting_t *g,
 	    conf_get_int(x, g, "defer_accept", 0, 3600, &n->defer_accept) ==
 	    -1 ||
 	    conf_get_bool(x, g, "nodelay", &n->nodelay) == -1 ||
-	    conf_get_bool(x, g, "log_connections", &n->log_connections) == -1)
+	    conf_get_bool(x, g, "log_connections", &n->log_connections) == -1 ||
+	    load_proxy(x, g, inherit != NULL, n) == -1)
 		return -1;
 	if (n->naccess > 0 &&
 	    (n->access_index = access_index_new(n->access, n->naccess)) ==
@@ -228,9 +340,13 @@ conf_net_free(struct conf_net *n)
 	free(n->access);
 	access_index_free(n->access_index);
 	free(n->refuse_message);
+	free(n->trusted);
+	access_index_free(n->trusted_index);
 	n->access = NULL;
 	n->access_index = NULL;
 	n->refuse_message = NULL;
+	n->trusted = NULL;
+	n->trusted_index = NULL;
 }
 
 /* One of the network settings, taken globally and per service? */

@@ -1,6 +1,7 @@
 /*
  * What a service shows the network: who may connect, how much one source
- * may take, the TCP options of its sockets, and its connection log.  Set
+ * may take, the TCP options of its sockets, its connection log, and the
+ * PROXY protocol from the balancers it trusts.  Set
  * globally and per service, a service's own setting replacing the global.
  */
 #ifndef TCPD_CONF_NET_H
@@ -41,6 +42,12 @@ struct conf_net {
 	int			 defer_accept;	/* seconds; 0: off */
 	int			 nodelay;	/* TCP_NODELAY */
 	int			 log_connections;
+	int			 proxy_protocol;	/* PROXY_V1 | PROXY_V2;
+							   0: off */
+	struct access_rule	*trusted;	/* trusted_proxies, as "allow" */
+	int			 ntrusted;
+	struct access_index	*trusted_index;
+	int			 proxy_timeout;	/* seconds for the header */
 };
 
 /* Any per-source limit at all? */

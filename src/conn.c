@@ -15,6 +15,7 @@
 #include "conf.h"
 #include "conn.h"
 #include "conn_timer.h"
+#include "conn_proxy.h"
 #include "connlog.h"
 #include "limit.h"
 #include "log.h"
@@ -63,7 +64,7 @@ conn_set_init(struct conn_set *s, struct loop *loop,
 }
 
 /* A connection on the loop with its timer, not yet shown to anyone. */
-static struct conn *
+struct conn *
 conn_alloc(struct conn_set *s, int fd, const struct sockaddr_storage *peer,
     socklen_t peerlen)
 {
@@ -98,11 +99,21 @@ conn_new(struct conn_set *s, int fd, const struct sockaddr_storage *peer,
     socklen_t peerlen, int source)
 {
 	struct conn	*c;
-	char		 who[ADDR_STRLEN];
 
 	if ((c = conn_alloc(s, fd, peer, peerlen)) == NULL)
 		return NULL;
 	c->source = source;
+	conn_start(c);
+	return c;
+}
+
+/* c, on the loop with its timer, to its handler. */
+void
+conn_start(struct conn *c)
+{
+	struct conn_set	*s = c->set;
+	char		 who[ADDR_STRLEN];
+
 	if (log_debugging()) {
 		addr_text(&c->peer, who, sizeof(who));
 		log_debug("%s %s: connected", s->name, who);
@@ -113,7 +124,19 @@ conn_new(struct conn_set *s, int fd, const struct sockaddr_storage *peer,
 		conn_update(c);
 		conn_unref(c);
 	}
-	return c;
+}
+
+/* Refused: refuse_message, then ended gently, holding no unit. */
+static void
+conn_refusing(struct conn *c)
+{
+	const struct conf_net	*net = &c->set->conf->net;
+
+	c->flags |= CONN_REFUSED;
+	c->set->refusing++;
+	if (net->refuse_message != NULL)
+		conn_write(c, net->refuse_message, net->refuse_len);
+	conn_finish(c, "refused");
 }
 
 /*
@@ -127,18 +150,40 @@ struct conn *
 conn_refuse(struct conn_set *s, int fd, const struct sockaddr_storage *peer,
     socklen_t peerlen)
 {
-	const struct conf_net	*net = &s->conf->net;
 	struct conn		*c;
 
 	if (s->refusing >= CONN_REFUSING_MAX ||
 	    (c = conn_alloc(s, fd, peer, peerlen)) == NULL)
 		return NULL;
+	conn_refusing(c);
+	return c;
+}
+
+/*
+ * c, on the loop but not yet given to a handler (its PROXY header
+ * awaited), is refused: it gives back its max_connections unit and is
+ * finished as the heartbeat counts, then ends as a refusal does; at
+ * once, its input read first, when CONN_REFUSING_MAX are ending.
+ */
+void
+conn_refuse_late(struct conn *c)
+{
+	struct conn_set	*s = c->set;
+
+	if (s->limit != NULL)
+		limit_put(s->limit);
+	s->released++;
+	if (s->refusing < CONN_REFUSING_MAX) {
+		conn_refusing(c);
+		return;
+	}
 	c->flags |= CONN_REFUSED;
 	s->refusing++;
-	if (net->refuse_message != NULL)
-		conn_write(c, net->refuse_message, net->refuse_len);
-	conn_finish(c, "refused");
-	return c;
+	for (int i = 0; i < 16 && recv(c->io.fd, s->scratch, s->scratchlen,
+	    MSG_DONTWAIT) > 0; i++)
+		;
+	shutdown(c->io.fd, SHUT_WR);
+	conn_close(c, "refused");
 }
 
 void
@@ -234,6 +279,9 @@ conn_release(struct conn *c)
 		    memory_order_relaxed);
 	}
 	free(c->hbuf);
+	free(c->px);
+	if (c->flags & CONN_PROXY_WAIT)
+		s->proxy_waiting--;
 	s->live--;
 	if (!(c->flags & CONN_REFUSED))
 		s->released++;	/* a refused one was, as it came */
@@ -481,6 +529,9 @@ conn_update(struct conn *c)
 
 	if (c->flags & CONN_CLOSED)
 		return;
+	/* Peeked at, not read: edge-triggered, or woken for ever. */
+	if (c->flags & CONN_PROXY_WAIT)
+		ev |= EPOLLET | EPOLLRDHUP;
 	if (!(c->flags & CONN_PEER_EOF) && pending(c) == 0)
 		ev |= EPOLLIN;
 	if (pending(c) > 0 || (c->flags & CONN_WANT_WRITE))
@@ -496,6 +547,14 @@ conn_io(struct io *io, uint32_t ev)
 	const struct service	*svc = c->set->svc;
 
 	conn_ref(c);
+	/* Its header first: the handler sees nothing before it is read. */
+	if (c->flags & CONN_PROXY_WAIT) {
+		conn_proxy_input(c, ev);
+		if (c->flags & CONN_PROXY_WAIT) {
+			conn_unref(c);
+			return;
+		}
+	}
 	if ((ev & EPOLLOUT) && pending(c) > 0)
 		conn_flush(c);
 	if (!(c->flags & CONN_CLOSED) && (ev & (EPOLLIN | EPOLLHUP | EPOLLERR)) &&
@@ -541,12 +600,15 @@ conn_expire(struct conn_set *s)
 	}
 	while ((c = s->linger.head) != NULL && c->deadline <= NOW(s))
 		conn_close(c, c->reason);
+	while ((c = s->proxy.head) != NULL && c->deadline <= NOW(s))
+		conn_proxy_expire(c);
 }
 
 void
 conn_close_all(struct conn_set *s, const char *reason)
 {
-	struct conn_list	*lists[] = { &s->idle, &s->linger, &s->untimed };
+	struct conn_list	*lists[] = { &s->idle, &s->linger, &s->untimed,
+				    &s->proxy };
 
 	for (size_t i = 0; i < nitems(lists); i++)
 		while (lists[i]->head != NULL)

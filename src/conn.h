@@ -45,6 +45,10 @@ struct conn_set {
 	struct conn_list	 idle;
 	struct conn_list	 linger;
 	struct conn_list	 untimed;
+	struct conn_list	 proxy;		/* waiting for a PROXY header */
+	int64_t			 proxy_ms;	/* proxy_timeout */
+	unsigned		 proxy_waiting;	/* on that list */
+	unsigned		 proxy_max;	/* the most at once */
 	unsigned		 live;		/* not yet released */
 	unsigned		 refusing;	/* of them, refused ones */
 	unsigned long long	 released;	/* since the worker started;
@@ -73,6 +77,16 @@ enum {
 	CONN_RESET	= 0x40,	/* the peer sent an RST */
 	CONN_REFUSED	= 0x80,	/* refused: no handler, no max_connections */
 	CONN_GROUP_LEFT	= 0x100, /* its program exited, its process group not */
+	CONN_PROXY_WAIT	= 0x200, /* its PROXY header is not read yet */
+};
+
+/* What a PROXY header said, beside the client (c->peer). */
+struct conn_proxy {
+	struct sockaddr_storage	 proxy;		/* the balancer: the peer */
+	struct sockaddr_storage	 dst;		/* the client's destination;
+						   family 0: LOCAL, UNKNOWN */
+	char			 authority[256];	/* "": none */
+	char			 unique_id[2 * 128 + 1];	/* hex; "": none */
 };
 
 /*
@@ -97,6 +111,7 @@ struct conn {
 	pid_t			 holder;	/* a program holding the socket */
 	int			 status;	/* its wait status, once it exited */
 	int			 source;	/* per_source entry, or -1 */
+	struct conn_proxy	*px;		/* via a balancer, or NULL */
 	char			*hbuf;		/* the handler's, freed at release */
 	size_t			 hlen, hoff;
 	const char		*closer;	/* who sent the first FIN */
@@ -120,6 +135,11 @@ struct conn *
 struct conn *
 	 conn_refuse(struct conn_set *, int fd,
 	    const struct sockaddr_storage *, socklen_t);
+struct conn *
+	 conn_alloc(struct conn_set *, int fd,
+	    const struct sockaddr_storage *, socklen_t);
+void	 conn_start(struct conn *);
+void	 conn_refuse_late(struct conn *);
 void	 conn_ref(struct conn *);
 void	 conn_unref(struct conn *);
 

@@ -57,6 +57,9 @@ conn_timer_next(const struct conn_set *s)
 	if (s->linger.head != NULL &&
 	    (next == -1 || s->linger.head->deadline < next))
 		next = s->linger.head->deadline;
+	if (s->proxy.head != NULL &&
+	    (next == -1 || s->proxy.head->deadline < next))
+		next = s->proxy.head->deadline;
 	if (next == -1)
 		return -1;
 	return next <= now ? 0 : (int)(next - now);

@@ -106,6 +106,21 @@ who_text(const struct who *w, int port, char *buf, size_t len)
 		snprintf(buf, len, "%s", ip);
 }
 
+/* " proxy=IP:PORT", the balancer a connection came through, or "". */
+static void
+proxy_text(const struct sockaddr_storage *proxy, char *buf, size_t len)
+{
+	struct who	 w;
+	char		 t[WHO_MAX];
+
+	buf[0] = '\0';
+	if (proxy == NULL)
+		return;
+	who_of((const struct sockaddr *)proxy, &w);
+	who_text(&w, 1, t, sizeof(t));
+	snprintf(buf, len, " proxy=%s", t);
+}
+
 /*
  * s as a logfmt value: in double quotes, with '"' and '\' escaped and
  * control characters as \xHH, so that no reason can end the value, nor
@@ -200,13 +215,14 @@ connlog_closed(const struct conn *c, const char *end,
 	struct who	 peer, local;
 	char		 client[WHO_MAX], here[WHO_MAX], in[24], out[24];
 	char		 prog[64] = "", why[REASON_MAX], q[2 * REASON_MAX];
-	char		 tcp[192];
+	char		 tcp[192], px[WHO_MAX + 8];
 	int64_t		 ms = c->set->loop->now - c->started;
 
 	who_of((const struct sockaddr *)&c->peer, &peer);
 	who_of((const struct sockaddr *)&c->local, &local);
 	who_text(&peer, 1, client, sizeof(client));
 	who_text(&local, 1, here, sizeof(here));
+	proxy_text(c->px != NULL ? &c->px->proxy : NULL, px, sizeof(px));
 	if (c->holder != 0) {
 		/* The program moved the bytes: the worker never saw them. */
 		snprintf(in, sizeof(in), "-");
@@ -224,9 +240,9 @@ connlog_closed(const struct conn *c, const char *end,
 	}
 	quote(why, q, sizeof(q));
 	tcpinfo_text(ti, tcp, sizeof(tcp));
-	log_info("closed service=%s client=%s local=%s duration=%lld.%03lld "
+	log_info("closed service=%s client=%s local=%s%s duration=%lld.%03lld "
 	    "in=%s out=%s first=%s end=%s%s reason=%s%s", c->set->name, client,
-	    here, (long long)(ms / 1000), (long long)(ms % 1000), in, out,
+	    here, px, (long long)(ms / 1000), (long long)(ms % 1000), in, out,
 	    c->holder != 0 ? "-" : c->closer != NULL ? c->closer : "server",
 	    end, prog, q, tcp);
 }
@@ -234,21 +250,22 @@ connlog_closed(const struct conn *c, const char *end,
 /* The refusal's own line. */
 static void
 refused_line(const char *service, int fd, const struct who *w,
-    const char *reason)
+    const struct sockaddr_storage *proxy, const char *reason)
 {
 	struct sockaddr_storage	 ss;
 	socklen_t		 len = sizeof(ss);
 	struct who		 local = { 0 };
 	char			 client[WHO_MAX], here[WHO_MAX];
-	char			 q[2 * REASON_MAX];
+	char			 q[2 * REASON_MAX], px[WHO_MAX + 8];
 
 	if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0)
 		who_of((const struct sockaddr *)&ss, &local);
 	who_text(w, 1, client, sizeof(client));
 	who_text(&local, 1, here, sizeof(here));
+	proxy_text(proxy, px, sizeof(px));
 	quote(reason, q, sizeof(q));
-	log_notice("refused service=%s client=%s local=%s reason=%s",
-	    service, client, here, q);
+	log_notice("refused service=%s client=%s local=%s%s reason=%s",
+	    service, client, here, px, q);
 }
 
 /* The summary of a source's refusals that had no line of their own. */
@@ -369,7 +386,8 @@ connlog_init(const char *service, int enabled)
 
 void
 connlog_refused(const char *service, int fd,
-    const struct sockaddr_storage *peer, const char *reason)
+    const struct sockaddr_storage *peer,
+    const struct sockaddr_storage *proxy, const char *reason)
 {
 	struct source	 owed;
 	struct who	 w;
@@ -388,7 +406,7 @@ connlog_refused(const char *service, int fd,
 	if (owed.missed > 0)
 		summary_line(&owed, now);
 	if (one)
-		refused_line(service, fd, &w, reason);
+		refused_line(service, fd, &w, proxy, reason);
 }
 
 /*

@@ -28,11 +28,13 @@ struct tcpinfo;
 void	connlog_init(const char *service, int enabled);
 
 /*
- * In an acceptor thread, before fd is handed on to be ended: the
- * service refused peer, for reason.
+ * In an acceptor thread, or the loop, before fd is handed on to be
+ * ended: the service refused client, for reason; proxy: the balancer it
+ * came through (NULL: none).
  */
 void	connlog_refused(const char *service, int fd,
-	    const struct sockaddr_storage *peer, const char *reason);
+	    const struct sockaddr_storage *client,
+	    const struct sockaddr_storage *proxy, const char *reason);
 
 /* In the worker's loop: log the summaries due by now. */
 void	connlog_tick(int64_t now);

@@ -165,7 +165,7 @@ refused_metrics(struct buf *b, const struct status_in *in,
 {
 	head(b, "connections_refused_total", "counter",
 	    "Connections refused, by reason: access, per_source, rate, "
-	    "table_full.");
+	    "table_full, proxy.");
 	for (int i = 0; i < in->conf->nservices; i++)
 		for (int r = 0; r < REFUSED_KINDS; r++)
 			buf_printf(b, "tcpd_connections_refused_total{service="

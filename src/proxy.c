@@ -242,18 +242,20 @@ v2_parse(const uint8_t *buf, size_t len, struct proxy_hdr *h,
 	if (len < h->len)
 		return PROXY_MORE;
 	a = buf + 16;
-	if (cmd == 0 || fam == 0) {
-		/*
-		 * LOCAL (a balancer's own health check), or AF_UNSPEC: the
-		 * real peer stands, and the rest is skipped unread.
-		 */
+	/*
+	 * LOCAL (a balancer's own health check) ignores the family; so does
+	 * UNSPEC (0x00), and the valid combinations a receiver does not
+	 * implement (UDP, AF_UNIX: 0x12, 0x22, 0x31, 0x32) fall back to it,
+	 * as the spec requires.  The real peer stands, the rest is skipped.
+	 * Any other byte is invalid and must be rejected.
+	 */
+	if (cmd == 0 || buf[13] == 0x00 || ((fam >= 1 && fam <= 3) &&
+	    proto == 2) || buf[13] == 0x31) {
 		h->local = 1;
 		return PROXY_DONE;
 	}
 	if (proto != 1 || (fam != 1 && fam != 2)) {
-		*why = fam == 3 ? "PROXY v2 header: AF_UNIX, not TCP" :
-		    proto != 1 ? "PROXY v2 header: not a stream" :
-		    "PROXY v2 header: unknown address family";
+		*why = "PROXY v2 header: invalid address family or transport";
 		return PROXY_BAD;
 	}
 	need = fam == 1 ? 12 : 36;

@@ -71,6 +71,28 @@ env_put(char **v, int *n, char *entry)
 	return 0;
 }
 
+/*
+ * A balancer's: its own address (TCPPROXYIP, TCPPROXYPORT), and the
+ * AUTHORITY and UNIQUE_ID (hex) its v2 header gave, if any.
+ */
+static int
+env_proxy(char **v, int *n, const struct conn_proxy *px)
+{
+	char	 ip[INET6_ADDRSTRLEN], port[8];
+	int	 rc = 0;
+
+	addr_parts(&px->proxy, ip, sizeof(ip), port, sizeof(port));
+	rc |= env_put(v, n, env_entry("TCPPROXYIP", ip));
+	rc |= env_put(v, n, env_entry("TCPPROXYPORT", port));
+	if (px->authority[0] != '\0')
+		rc |= env_put(v, n, env_entry("PROXY_AUTHORITY",
+		    px->authority));
+	if (px->unique_id[0] != '\0')
+		rc |= env_put(v, n, env_entry("PROXY_UNIQUE_ID",
+		    px->unique_id));
+	return rc;
+}
+
 /* The variables tcpserver's programs expect: set last, over any other. */
 static int
 env_tcp(char **v, int *n, const struct conn *c)
@@ -84,11 +106,18 @@ env_tcp(char **v, int *n, const struct conn *c)
 	addr_parts(&c->peer, ip, sizeof(ip), port, sizeof(port));
 	rc |= env_put(v, n, env_entry("TCPREMOTEIP", ip));
 	rc |= env_put(v, n, env_entry("TCPREMOTEPORT", port));
-	if (getsockname(c->io.fd, (struct sockaddr *)&local, &len) == 0) {
+	/* Behind a balancer: where the client connected, as it says. */
+	if (c->px != NULL && c->px->dst.ss_family != 0)
+		local = c->px->dst;
+	else if (getsockname(c->io.fd, (struct sockaddr *)&local, &len) == -1)
+		local.ss_family = 0;
+	if (local.ss_family != 0) {
 		addr_parts(&local, ip, sizeof(ip), port, sizeof(port));
 		rc |= env_put(v, n, env_entry("TCPLOCALIP", ip));
 		rc |= env_put(v, n, env_entry("TCPLOCALPORT", port));
 	}
+	if (c->px != NULL)
+		rc |= env_proxy(v, n, c->px);
 	return rc;
 }
 
@@ -114,7 +143,7 @@ spawn_env(const struct conn *c, const struct conf_exec *x)
 	const char	 *val;
 	int		  n = 0, rc = 0;
 
-	if ((v = calloc(1 + count(x->passenv) + count(x->env) + 5 + 1,
+	if ((v = calloc(1 + count(x->passenv) + count(x->env) + 9 + 1,
 	    sizeof(*v))) == NULL)
 		return NULL;
 	rc |= env_put(v, &n, strdup(DEFAULT_PATH));

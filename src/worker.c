@@ -18,6 +18,7 @@
 #include "ask.h"
 #include "conf.h"
 #include "conn.h"
+#include "conn_proxy.h"
 #include "conn_timer.h"
 #include "drain.h"
 #include "connlog.h"
@@ -82,6 +83,7 @@ struct worker {
 const char *const refusal_names[REFUSED_KINDS] = {
 	[REFUSED_ACCESS] = "access", [REFUSED_PER_SOURCE] = "per_source",
 	[REFUSED_RATE] = "rate", [REFUSED_TABLE_FULL] = "table_full",
+	[REFUSED_PROXY] = "proxy",
 };
 
 /* Each connection the acceptors hand over: served, or else dropped. */
@@ -102,7 +104,9 @@ worker_serve(void *arg, const struct accepted *a)
 		w->conns.released++;
 		return;
 	}
-	if (conn_new(&w->conns, a->fd, &a->peer, a->len, a->source) == NULL) {
+	if (a->proxy ? conn_proxy_wait(&w->conns, a->fd, &a->peer, a->len) ==
+	    -1 : conn_new(&w->conns, a->fd, &a->peer, a->len, a->source) ==
+	    NULL) {
 		if (a->source >= 0)
 			source_put(w->conns.src, a->source);
 		acceptor_drop(a->fd, w->conns.limit, &a->peer,
@@ -502,6 +506,7 @@ worker_init(struct worker *w, pid_t master, int ctl)
 	if (w->src.table != NULL)
 		w->conns.src = &w->src;
 	w->conns.beat = w->beat;
+	conn_proxy_init(&w->conns);
 	w->conns.want = worker_want;
 	w->conns.want_arg = w;
 	w->ask = (struct ask){ .ctl = ctl, .type = WORKER_METRICS,

@@ -18,6 +18,7 @@ enum refusal {
 	REFUSED_PER_SOURCE,	/* per_source max_connections */
 	REFUSED_RATE,		/* per_source rate */
 	REFUSED_TABLE_FULL,	/* per_source table full */
+	REFUSED_PROXY,		/* an untrusted proxy, or no good header */
 	REFUSED_KINDS
 };
 
