@@ -10,7 +10,7 @@
 #include <pwd.h>
 #include <string.h>
 
-#include "../util.h"
+#include "util.h"
 #include "convert.h"
 
 /* Debian's TCP wrappers program, and where it looks for a bare name. */

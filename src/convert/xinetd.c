@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../util.h"
+#include "util.h"
 #include "convert.h"
 #include "xinetd.h"
 

@@ -4,7 +4,7 @@
 #include <stdint.h>
 #include <time.h>
 
-#include "../conn.h"
+#include "conn.h"
 #include "service.h"
 
 /* Seconds from 1900-01-01 to 1970-01-01. */

@@ -11,9 +11,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../conn.h"
-#include "../health.h"
-#include "../worker.h"
+#include "conn.h"
+#include "health.h"
+#include "worker.h"
 #include "service.h"
 
 enum {

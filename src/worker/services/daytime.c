@@ -3,7 +3,7 @@
 
 #include <time.h>
 
-#include "../conn.h"
+#include "conn.h"
 #include "service.h"
 
 /* Send the date and time as text, then end the connection. */

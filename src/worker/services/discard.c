@@ -1,7 +1,7 @@
 /* discard (RFC 863): read everything, answer nothing. */
 #include "config.h"
 
-#include "../conn.h"
+#include "conn.h"
 #include "service.h"
 
 static void

@@ -1,7 +1,7 @@
 /* echo (RFC 862): send back exactly the bytes that arrive. */
 #include "config.h"
 
-#include "../conn.h"
+#include "conn.h"
 #include "service.h"
 
 /* Send back what came; at the client's EOF, finish. */

@@ -15,12 +15,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../conf.h"
-#include "../conn.h"
-#include "../errlog.h"
-#include "../log.h"
-#include "../spawn.h"
-#include "../tcpinfo.h"
+#include "conf.h"
+#include "conn.h"
+#include "errlog.h"
+#include "log.h"
+#include "spawn.h"
+#include "tcpinfo.h"
 #include "service.h"
 
 /*

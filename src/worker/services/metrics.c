@@ -14,9 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../conn.h"
-#include "../health.h"
-#include "../worker.h"
+#include "conn.h"
+#include "health.h"
+#include "worker.h"
 #include "service.h"
 
 /* The most a request (its line and headers) may take. */

@@ -7,7 +7,7 @@
 
 #include <string.h>
 
-#include "../conn.h"
+#include "conn.h"
 #include "service.h"
 
 #define RING		95	/* ' ' to '~' */

@@ -4,7 +4,7 @@
 #include <stddef.h>
 #include <string.h>
 
-#include "../util.h"
+#include "util.h"
 #include "service.h"
 
 static const struct service *const services[] = {
