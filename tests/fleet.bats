@@ -484,13 +484,15 @@ x_open() {
 	host_json "$1" "[sl['open'] for s in j['services'] if s['name'] == 'x' for sl in s['slots'] if sl['pid'] == $2][0]"
 }
 
-# held_by N PID...: connections to x established in host N's namespace
-# whose socket one of PID... holds (the worker, its programs).
+# held_by N PID...: connections to x in host N's namespace, in any
+# state (a short one the client has half-closed is in CLOSE-WAIT while
+# its answer goes out), whose socket one of PID... holds (the worker,
+# its programs).
 held_by() {
 	local n=$1 pat
 	shift
 	pat="pid=($(tr ' ' '|' <<<"$*")),"
-	ip netns exec "$(host_ns "$n")" ss -Htnp state established \
+	ip netns exec "$(host_ns "$n")" ss -Htnp state connected \
 	    "( sport = :$X_PORT )" | grep -cE "$pat" || true
 }
 
