@@ -20,6 +20,7 @@
 #include "conf.h"
 #include "conf_peek.h"
 #include "control.h"
+#include "paths.h"
 #include "util.h"
 
 static const struct {
@@ -138,24 +139,27 @@ find_master(const struct command *a, struct where *w)
 		conf_free(conf);
 	} else {
 		fprintf(stderr, "tcpd: warning: %s\n", err);
-		if (conf_peek(a->path, &w->pid_file, &w->control_socket) == -1) {
-			fprintf(stderr, "tcpd: %s: %s; name the master with "
-			    "-p PIDFILE or -S SOCKET\n", a->path,
-			    strerror(errno));
-			return -1;
-		}
-		if (w->pid_file != NULL || w->control_socket != NULL)
+		if (conf_peek(a->path, &w->pid_file, &w->control_socket) == 0 &&
+		    (w->pid_file != NULL || w->control_socket != NULL))
 			fprintf(stderr, "tcpd: warning: finding the master by "
 			    "the file's %s line anyway\n", w->pid_file != NULL ?
 			    "pid_file" : "control_socket");
 	}
-	if (w->pid_file == NULL && w->control_socket == NULL) {
-		fprintf(stderr, "tcpd: %s sets neither pid_file nor "
-		    "control_socket: cannot find the master; name it with -p "
-		    "PIDFILE or -S SOCKET\n", a->path);
-		return -1;
+	if (w->pid_file != NULL || w->control_socket != NULL)
+		return 0;
+	/* Last, where the installed configuration keeps it. */
+	if (access(TCPD_PID_PATH, F_OK) == 0) {
+		fprintf(stderr, "tcpd: warning: %s names no pid_file: trying "
+		    "the installed one, %s\n", a->path, TCPD_PID_PATH);
+		w->pid_file = strdup(TCPD_PID_PATH);
+		w->control_socket = conf_socket_beside(TCPD_PID_PATH);
+		return 0;
 	}
-	return 0;
+	fprintf(stderr, "tcpd: %s names neither pid_file nor control_socket "
+	    "(or cannot be read), and %s is not there: cannot find the "
+	    "master; name it with -p PIDFILE or -S SOCKET\n", a->path,
+	    TCPD_PID_PATH);
+	return -1;
 }
 
 /*

@@ -77,6 +77,28 @@ systemd_version() {
 	[ -d "$P/var/run/tcpd" ]
 }
 
+@test "the installed tcpd -s finds a master on the installed pid file when its file names none" {
+	install_tree
+	PORT=$(free_port)
+	# A master on the installed pid file's path, from a file of its own.
+	printf 'pid_file = "%s";\nservices = ( { name = "e"; handler = "echo"; listen = [ "127.0.0.1:%s" ]; } );\n' \
+	    "$P/var/run/tcpd/tcpd.pid" "$PORT" >"$T/own.conf"
+	"$P/sbin/tcpd" -f -c "$T/own.conf" >>"$LOG" 2>&1 &
+	TCPD_PID=$!
+	wait_for 10 log_has_n 1 "^$LOG_TS tcpd\\[$TCPD_PID\\]: worker [0-9]+ started"
+	# A file that cannot be read, and one that names no pid_file.
+	run -0 "$P/sbin/tcpd" -c "$T/absent.conf" -s status
+	assert_output --partial "names no pid_file: trying the installed one, $P/var/run/tcpd/tcpd.pid"
+	assert_line --regexp '^e +echo +1/1 '
+	printf 'services = ( );\n' >"$T/none.conf"
+	run -0 "$P/sbin/tcpd" -c "$T/none.conf" -s stop --wait
+	dead "$TCPD_PID"
+	TCPD_PID=
+	# Nothing there any more: said, exit 1.
+	run -1 "$P/sbin/tcpd" -c "$T/absent.conf" -s status
+	assert_output --partial "cannot find the master; name it with -p PIDFILE or -S SOCKET"
+}
+
 @test "make install keeps a tcpd.conf that is there already" {
 	mkdir -p "$T/root$P/etc"
 	printf '# the administrator'"'"'s own\n' >"$T/root$P/etc/tcpd.conf"
