@@ -158,7 +158,7 @@ load helpers
 	run -0 "$TCPD" -c "$T/absent.conf" -p "$PIDFILE" -s status --json
 	assert_output --partial "\"pid\":$TCPD_PID"
 	run -1 "$TCPD" -c "$T/absent.conf" -s status
-	assert_output --partial "name the master with -p PIDFILE or -S SOCKET"
+	assert_output --partial "cannot find the master; name it with -p PIDFILE or -S SOCKET"
 	run -0 "$TCPD" -c "$T/absent.conf" -S "$T/tcpd.sock" -s status
 	assert_line --regexp '^prog +exec +1/1 '
 	run -0 "$TCPD" -c "$CONF" -s quit --wait
