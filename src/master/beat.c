@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #include "beat.h"
-#include "worker.h"
+#include "proto.h"
 
 /* Cells per mapping. */
 #define BEAT_CELLS	256

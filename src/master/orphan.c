@@ -22,7 +22,7 @@
 #include "orphan.h"
 #include "proc.h"
 #include "util.h"
-#include "worker.h"
+#include "proto.h"
 
 /* From SIGTERM to SIGKILL, as for a program at its timeout. */
 #define ORPHAN_GRACE_MS	2000

@@ -20,6 +20,7 @@
 #include "log.h"
 #include "proc.h"
 #include "util.h"
+#include "worker.h"
 
 static int
 cmp_int(const void *a, const void *b)

@@ -10,7 +10,7 @@
 #include "conf.h"
 #include "loop.h"
 #include "shm.h"
-#include "worker.h"
+#include "proto.h"
 
 struct conf;
 struct conf_service;

@@ -8,7 +8,7 @@
 #include <stdint.h>
 #include <time.h>
 
-#include "worker.h"
+#include "proto.h"
 
 struct conf;
 struct conf_service;

@@ -346,7 +346,7 @@ sup_ctl_cb(struct io *io, uint32_t ev)
 	n = recv(io->fd, &msg, sizeof(msg), MSG_DONTWAIT);
 	if (n == (ssize_t)sizeof(msg) && (msg.type == WORKER_METRICS ||
 	    msg.type == WORKER_HEALTH)) {
-		sup_send_metrics(s, p, msg.type, msg.pad);
+		sup_send_metrics(s, p, msg.type, msg.seq);
 		return;
 	}
 	if (n == (ssize_t)sizeof(msg) && msg.type == WORKER_READY && !p->ready) {

@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "worker.h"
+#include "proto.h"
 
 struct conf;
 struct conf_service;

@@ -57,7 +57,7 @@ ask_want(struct ask *a, struct conn *c, int64_t now)
 	if (a->deadline != 0)
 		return;
 	a->deadline = now + ASK_DEADLINE_MS;
-	msg.pad = ++a->seq;
+	msg.seq = ++a->seq;
 	if (send(a->ctl, &msg, sizeof(msg), MSG_DONTWAIT | MSG_NOSIGNAL) ==
 	    -1) {
 		log_warn("%s: cannot ask the master", a->what);

@@ -76,7 +76,7 @@ hostile_messages(int ctl)
 {
 	char	 big[4096];
 	struct worker_msg m = { .type = WORKER_METRICS, .how = 0xff,
-	    .pad = 0xffff, .timeout = UINT32_MAX };
+	    .seq = 0xffff, .timeout = UINT32_MAX };
 
 	memset(big, 0xff, sizeof(big));
 	send(ctl, big, 1, MSG_NOSIGNAL | MSG_DONTWAIT);

@@ -80,12 +80,6 @@ struct worker {
 	char				 scratch[SCRATCH_SIZE];
 };
 
-const char *const refusal_names[REFUSED_KINDS] = {
-	[REFUSED_ACCESS] = "access", [REFUSED_PER_SOURCE] = "per_source",
-	[REFUSED_RATE] = "rate", [REFUSED_TABLE_FULL] = "table_full",
-	[REFUSED_PROXY] = "proxy",
-};
-
 /* Each connection the acceptors hand over: served, or else dropped. */
 static void
 worker_serve(void *arg, const struct accepted *a)

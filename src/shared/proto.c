@@ -1,0 +1,11 @@
+/* The names master and worker both use for what the protocol counts. */
+#include "config.h"
+
+#include "proto.h"
+
+/* As status, metrics and the logs name each kind of refusal. */
+const char *const refusal_names[REFUSED_KINDS] = {
+	[REFUSED_ACCESS] = "access", [REFUSED_PER_SOURCE] = "per_source",
+	[REFUSED_RATE] = "rate", [REFUSED_TABLE_FULL] = "table_full",
+	[REFUSED_PROXY] = "proxy",
+};
