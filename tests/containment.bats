@@ -5,12 +5,6 @@
 
 load helpers
 
-# prog_service SHELL_COMMAND [EXTRA]: one exec service "prog" on $PORT
-# running /bin/sh -c SHELL_COMMAND.
-prog_service() {
-	one_service prog exec "exec = [ \"/bin/sh\", \"-c\", \"$1\" ]; ${2:-}" "${TOP:-}"
-}
-
 # in_cgroup: tcpd, started from now on, runs in a pids cgroup of this
 # test's own ($CG), so that every process it and its programs start is
 # seen there, whatever session or process group it moved to.
@@ -49,7 +43,7 @@ conns_established() {
 @test "a background child holds the connection and its max_connections unit until it ends" {
 	# The program prints its background child's pid and exits; the child
 	# has the socket as its stdout.
-	prog_service 'sleep 60 & echo $!' 'workers = 2; max_connections = 2;'
+	shell_service 'sleep 60 & echo $!' 'workers = 2; max_connections = 2;'
 	exec 5<>"/dev/tcp/127.0.0.1/$PORT"
 	read -r -t 5 bg1 <&5
 	exec 6<>"/dev/tcp/127.0.0.1/$PORT"
@@ -74,7 +68,7 @@ conns_established() {
 }
 
 @test "timeout ends what a program left behind, even if it ignores SIGTERM" {
-	prog_service "trap '' TERM; sleep 60 & echo \$!" 'timeout = 1;'
+	shell_service "trap '' TERM; sleep 60 & echo \$!" 'timeout = 1;'
 	exec 5<>"/dev/tcp/127.0.0.1/$PORT"
 	read -r -t 5 bg <&5
 	eof_on 5
@@ -88,7 +82,7 @@ conns_established() {
 @test "kill -9 of a worker with three programs: all they started ends, the cap held until then" {
 	# Each program and its background child ignore SIGTERM: only the
 	# master's SIGKILL, 2 s after its SIGTERM, ends them.
-	prog_service "trap '' TERM; sleep 60 & echo \$\$ \$!; exec sleep 60" \
+	shell_service "trap '' TERM; sleep 60 & echo \$\$ \$!; exec sleep 60" \
 	    'max_connections = 3;'
 	local pids=() fd a b
 	for fd in 5 6 7; do
@@ -133,7 +127,7 @@ conns_established() {
 		# A background child in the group holding the socket, and one
 		# that left it (setsid, as a daemon does) holding nothing.
 		TOP='shutdown_timeout = 1;'
-		prog_service 'setsid -f sleep 61 </dev/null >/dev/null 2>&1; sleep 60 & echo started'
+		shell_service 'setsid -f sleep 61 </dev/null >/dev/null 2>&1; sleep 60 & echo started'
 		exec 5<>"/dev/tcp/127.0.0.1/$PORT"
 		read -r -t 5 line <&5
 		[ "$line" = started ]
@@ -151,7 +145,7 @@ conns_established() {
 
 @test "what a dead worker's program moved out of its group ends with the master" {
 	in_cgroup
-	prog_service 'setsid -f sleep 61 </dev/null >/dev/null 2>&1; echo started'
+	shell_service 'setsid -f sleep 61 </dev/null >/dev/null 2>&1; echo started'
 	assert_echo_started() {
 		exec 5<>"/dev/tcp/127.0.0.1/$PORT"
 		read -r -t 5 line <&5

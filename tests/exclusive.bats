@@ -4,10 +4,6 @@
 
 load helpers
 
-hooks() {
-	"$TCPD" -V | grep -q 'test hooks'
-}
-
 # reuseport_listener HOST PORT: a listener of another process, with
 # SO_REUSEPORT (so that it could join tcpd's sockets) and, on [::],
 # taking IPv4 too; in the background until the test ends.

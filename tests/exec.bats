@@ -3,12 +3,6 @@
 
 load helpers
 
-# exec_service PROGRAM_ARRAY [EXTRA]: one exec service "prog" on $PORT,
-# with ${WORKERS:-1} workers and the top settings $TOP.
-exec_service() {
-	one_service prog exec "workers = ${WORKERS:-1}; exec = [ $1 ]; ${2:-}" "${TOP:-}"
-}
-
 @test "the socket is the program's stdin and stdout; half-close reaches it" {
 	exec_service '"/usr/bin/tr", "a-z", "A-Z"'
 	run -0 timeout 5 bash -c "printf 'abc\n' | nc -N 127.0.0.1 $PORT"

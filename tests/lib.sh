@@ -406,3 +406,34 @@ field() {
 	done
 	return 1
 }
+
+# --------------------------------------------------------- tcpd, shared
+
+hooks() {	# hooks: this tcpd was built with --enable-test-hooks
+	"$TCPD" -V | grep -q 'test hooks'
+}
+
+master_title() {	# master_title: what ps shows of the master
+	ps -o args= -p "$TCPD_PID"
+}
+
+# reload GEN: SIGHUP to the master, and wait until generation GEN started.
+reload() {
+	kill -HUP "$TCPD_PID"
+	wait_for 10 log_has_n 1 "reload: generation $1 started"
+}
+
+# exec_service 'ARGV' [SERVICE_EXTRA]: start tcpd with one exec service
+# "prog" on $PORT running ARGV (quoted strings, as in exec = [ ... ]),
+# with $WORKERS workers (or as SERVICE_EXTRA says, or 1) and $TOP at
+# the top of the file.
+exec_service() {
+	one_service prog exec "exec = [ $1 ]; ${WORKERS:+workers = $WORKERS; }${2:-}" "${TOP:-}"
+}
+
+# shell_service 'COMMAND' [SERVICE_EXTRA]: the same, running /bin/sh -c
+# COMMAND.
+shell_service() {
+	exec_service "\"/bin/sh\", \"-c\", \"$1\"" "${2:-}"
+}
+

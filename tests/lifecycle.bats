@@ -5,9 +5,6 @@
 
 load helpers
 
-master_title() {
-	ps -o args= -p "$TCPD_PID"
-}
 title_is() {
 	[ "$(master_title)" = "$1" ]
 }

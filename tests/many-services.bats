@@ -4,10 +4,6 @@
 
 load helpers
 
-hooks() {
-	"$TCPD" -V | grep -q 'test hooks'
-}
-
 # answers PORT HANDLER: the service on PORT answers as HANDLER does
 # (echo: the line back; daytime: a line), within 5 s.  No fork per try.
 answers() {

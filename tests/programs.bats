@@ -54,11 +54,6 @@ program_pid() {
 	sed -n 's/.*: handed to pid \([0-9]*\);.*/\1/p' "$LOG" | tail -n 1
 }
 
-# exec_service PROGRAM_ARRAY [EXTRA]: one exec service "prog" on $PORT.
-exec_service() {
-	one_service prog exec "exec = [ $1 ]; ${2:-}" "${TOP:-}"
-}
-
 # limit PID NAME: the soft and hard limit /proc/PID/limits shows for
 # "Max NAME", as "soft hard".
 limit() {

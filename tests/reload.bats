@@ -4,12 +4,6 @@
 
 load helpers
 
-reload() {
-	local gen=$1
-	kill -HUP "$TCPD_PID"
-	wait_for 10 log_has_n 1 "reload: generation $gen started"
-}
-
 @test "reload adds and removes services" {
 	A=$(free_port) B=$(free_port)
 	write_conf '' "$(conf_service echo echo "\"127.0.0.1:$A\"" 'workers = 1;')"

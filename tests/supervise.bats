@@ -3,9 +3,6 @@
 
 load helpers
 
-master_title() {
-	ps -o args= -p "$TCPD_PID"
-}
 title_has() {
 	master_title | grep -qF -- "$1"
 }

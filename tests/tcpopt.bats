@@ -8,10 +8,6 @@ load helpers
 # is, of the connection tcpd accepted.
 PROBE="import socket as s; k = s.socket(fileno=0); T = s.IPPROTO_TCP; g = k.getsockopt; print('nodelay=%d keepalive=%d idle=%d interval=%d count=%d user_timeout=%d' % (g(T, s.TCP_NODELAY) != 0, g(s.SOL_SOCKET, s.SO_KEEPALIVE), g(T, s.TCP_KEEPIDLE), g(T, s.TCP_KEEPINTVL), g(T, s.TCP_KEEPCNT), g(T, s.TCP_USER_TIMEOUT)))"
 
-hooks() {
-	"$TCPD" -V | grep -q 'test hooks'
-}
-
 # probe_conf PORT SERVICE_EXTRA [TOP]: $CONF with the probe as an exec
 # service on 127.0.0.1:PORT.
 probe_conf() {
@@ -24,11 +20,6 @@ probe_conf() {
 probe_is() {
 	run -0 timeout 5 nc -d 127.0.0.1 "$PORT"
 	assert_output "$1"
-}
-
-reload() {
-	kill -HUP "$TCPD_PID"
-	wait_for 10 log_has_n 1 "reload: generation $1 started"
 }
 
 # The kernel's keepalive timings, as the sysctls say.
