@@ -1,7 +1,13 @@
-/* epollecho: a bare preforked echo server, one SO_REUSEPORT socket and epoll loop per worker. */
+/*
+ * epollecho: a bare preforked echo server, one SO_REUSEPORT socket and
+ * epoll loop per worker.  With -T, each worker accepts in a thread of its
+ * own (blocking accept4, a queue, an eventfd to wake the loop), as tcpd
+ * does, and nothing else: what that shape costs by itself.
+ */
 #define _GNU_SOURCE
 
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -10,6 +16,8 @@
 #include <arpa/inet.h>
 
 #include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +37,13 @@ struct conn {
 
 static char			 buf[BUF_SIZE];
 static volatile sig_atomic_t	 stopping;
+/* -T: the acceptor thread's queue of fds, and the eventfd that wakes. */
+static int			 threaded;
+static pthread_mutex_t		 qlock = PTHREAD_MUTEX_INITIALIZER;
+static int			*queue;
+static size_t			 queued, queuecap;
+static int			 efd = -1;
+static int			 efd_mark;	/* its epoll data.ptr */
 
 static void
 on_stop(int sig)
@@ -43,7 +58,8 @@ listen_on(const struct sockaddr_in *addr)
 {
 	int	 fd, on = 1;
 
-	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	fd = socket(AF_INET, SOCK_STREAM | (threaded ? 0 : SOCK_NONBLOCK) |
+	    SOCK_CLOEXEC, 0);
 	if (fd == -1 ||
 	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == -1 ||
 	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) == -1 ||
@@ -113,25 +129,85 @@ echo(int ep, struct conn *c)
 	return 0;
 }
 
+/* Watch a new connection. */
+static void
+watch(int ep, int fd)
+{
+	struct epoll_event	 ev = { .events = EPOLLIN };
+	struct conn		*c;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		close(fd);
+		return;
+	}
+	c->fd = fd;
+	ev.data.ptr = c;
+	if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) == -1)
+		conn_close(c);
+}
+
 /* Accept what is queued and watch each new connection. */
 static void
 accept_all(int ep, int lfd)
 {
-	struct epoll_event	 ev = { .events = EPOLLIN };
-	struct conn		*c;
-	int			 fd;
+	int	 fd;
 
 	while ((fd = accept4(lfd, NULL, NULL,
-	    SOCK_NONBLOCK | SOCK_CLOEXEC)) != -1) {
-		if ((c = calloc(1, sizeof(*c))) == NULL) {
-			close(fd);
+	    SOCK_NONBLOCK | SOCK_CLOEXEC)) != -1)
+		watch(ep, fd);
+}
+
+/* -T: the acceptor thread: blocking accept4, queue, wake when it was empty. */
+static void *
+acceptor(void *arg)
+{
+	int		 lfd = *(int *)arg, fd, *q, wake;
+	uint64_t	 one = 1;
+
+	for (;;) {
+		if ((fd = accept4(lfd, NULL, NULL,
+		    SOCK_NONBLOCK | SOCK_CLOEXEC)) == -1)
 			continue;
+		pthread_mutex_lock(&qlock);
+		if (queued == queuecap) {
+			queuecap = queuecap ? queuecap * 2 : 64;
+			if ((q = realloc(queue, queuecap * sizeof(*q))) == NULL)
+				abort();
+			queue = q;
 		}
-		c->fd = fd;
-		ev.data.ptr = c;
-		if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) == -1)
-			conn_close(c);
+		queue[queued++] = fd;
+		wake = queued == 1;
+		pthread_mutex_unlock(&qlock);
+		if (wake && write(efd, &one, sizeof(one)) == -1)
+			abort();
 	}
+	return NULL;
+}
+
+/* -T, in the loop: watch what the acceptor queued. */
+static void
+take_queued(int ep)
+{
+	static int	*spare;
+	static size_t	 sparecap;
+	int		*batch;
+	size_t		 n, cap;
+	uint64_t	 count;
+
+	if (read(efd, &count, sizeof(count)) == -1 && errno != EAGAIN)
+		abort();
+	pthread_mutex_lock(&qlock);
+	batch = queue;
+	n = queued;
+	cap = queuecap;
+	queue = spare;
+	queuecap = sparecap;
+	queued = 0;
+	pthread_mutex_unlock(&qlock);
+	for (size_t i = 0; i < n; i++)
+		watch(ep, batch[i]);
+	spare = batch;
+	sparecap = cap;
 }
 
 /* One worker: its own socket, its own loop, until the parent goes. */
@@ -149,8 +225,22 @@ worker(const struct sockaddr_in *addr)
 		perror("epollecho: epoll");
 		exit(1);
 	}
-	ev.data.ptr = NULL;	/* NULL: the listening socket */
-	epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &ev);
+	if (threaded) {
+		static int	 arg;
+		pthread_t	 t;
+
+		arg = lfd;
+		if ((efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1 ||
+		    pthread_create(&t, NULL, acceptor, &arg) != 0) {
+			perror("epollecho: acceptor");
+			exit(1);
+		}
+		ev.data.ptr = &efd_mark;
+		epoll_ctl(ep, EPOLL_CTL_ADD, efd, &ev);
+	} else {
+		ev.data.ptr = NULL;	/* NULL: the listening socket */
+		epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &ev);
+	}
 	for (;;) {
 		n = epoll_wait(ep, evs, MAX_EVENTS, -1);
 		for (int i = 0; i < n; i++) {
@@ -159,6 +249,10 @@ worker(const struct sockaddr_in *addr)
 
 			if (c == NULL) {
 				accept_all(ep, lfd);
+				continue;
+			}
+			if ((void *)c == &efd_mark) {
+				take_queued(ep);
 				continue;
 			}
 			if (c->len > 0)
@@ -183,14 +277,15 @@ main(int argc, char **argv)
 	pid_t			 pids[MAX_WORKERS];
 	int			 ch, port = 7, nworkers = 2;
 
-	while ((ch = getopt(argc, argv, "a:p:w:")) != -1) {
+	while ((ch = getopt(argc, argv, "a:p:w:T")) != -1) {
 		switch (ch) {
 		case 'a': host = optarg; break;
 		case 'p': port = atoi(optarg); break;
 		case 'w': nworkers = atoi(optarg); break;
+		case 'T': threaded = 1; break;
 		default:
 			fprintf(stderr, "usage: epollecho [-a addr] [-p port] "
-			    "[-w workers]\n");
+			    "[-w workers] [-T]\n");
 			return 2;
 		}
 	}

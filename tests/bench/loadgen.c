@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -108,12 +109,16 @@ struct options {
 	int			 threads;
 	int			 idle;
 	const char		*gate;
+	pid_t			 cpu_pids[64];	/* -C: the server's */
+	int			 ncpu_pids;
 };
 
 static struct options		 opt;
 static unsigned char		*pool;
 /* Set by the main thread before the threads start. */
 static int64_t			 t_warm, t_end, t_quit;
+/* The server's CPU time (utime + stime, in ticks) over the measured window. */
+static long long		 cpu_ticks = -1;
 
 static int64_t
 now_ns(void)
@@ -871,6 +876,48 @@ check_idle(struct worker *w, const int *fds, int count)
 	}
 }
 
+/*
+ * utime + stime, in clock ticks, summed over the -C processes (each
+ * with all its threads, live or ended); -1 if one cannot be read.
+ */
+static long long
+server_ticks(void)
+{
+	char		 path[64], buf[1024], *p;
+	long long	 sum = 0, ut, st;
+	FILE		*f;
+	int		 ok;
+
+	for (int i = 0; i < opt.ncpu_pids; i++) {
+		snprintf(path, sizeof(path), "/proc/%ld/stat",
+		    (long)opt.cpu_pids[i]);
+		if ((f = fopen(path, "r")) == NULL)
+			return -1;
+		ok = fgets(buf, sizeof(buf), f) != NULL;
+		fclose(f);
+		/* After the name, which may hold spaces: fields 3 on. */
+		if (!ok || (p = strrchr(buf, ')')) == NULL ||
+		    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u "
+		    "%lld %lld", &ut, &st) != 2)
+			return -1;
+		sum += ut + st;
+	}
+	return sum;
+}
+
+static void
+sleep_until(int64_t t)
+{
+	int64_t		 d;
+	struct timespec	 ts;
+
+	while ((d = t - now_ns()) > 0) {
+		ts.tv_sec = d / NS_PER_S;
+		ts.tv_nsec = d % NS_PER_S;
+		nanosleep(&ts, NULL);
+	}
+}
+
 /* Create the gate file, then wait (bounded) for someone to remove it. */
 static void
 hold_gate(int open)
@@ -958,6 +1005,25 @@ parse_seconds(const char *s)
 	return v;
 }
 
+/* -C pid,pid,...: the processes whose CPU time is the server's. */
+static void
+parse_pids(const char *arg)
+{
+	char	*copy, *tok, *save = NULL;
+
+	if ((copy = strdup(arg)) == NULL)
+		exit(2);
+	for (tok = strtok_r(copy, ",", &save); tok != NULL;
+	    tok = strtok_r(NULL, ",", &save)) {
+		if (opt.ncpu_pids == (int)(sizeof(opt.cpu_pids) /
+		    sizeof(opt.cpu_pids[0])))
+			usage();
+		opt.cpu_pids[opt.ncpu_pids++] = (pid_t)parse_long(tok, 1,
+		    INT_MAX);
+	}
+	free(copy);
+}
+
 static void
 parse_args(int argc, char **argv)
 {
@@ -970,7 +1036,7 @@ parse_args(int argc, char **argv)
 	opt.seconds = 3;
 	opt.warmup = 1;
 	opt.threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
-	while ((ch = getopt(argc, argv, "h:p:c:s:d:t:k:w:g:")) != -1) {
+	while ((ch = getopt(argc, argv, "h:p:c:s:d:t:k:w:g:C:")) != -1) {
 		switch (ch) {
 		case 'h': host = optarg; break;
 		case 'p': port = parse_long(optarg, 1, 65535); break;
@@ -984,6 +1050,7 @@ parse_args(int argc, char **argv)
 		case 'k': opt.idle = (int)parse_long(optarg, 0, 1000000); break;
 		case 'w': opt.warmup = parse_seconds(optarg); break;
 		case 'g': opt.gate = optarg; break;
+		case 'C': parse_pids(optarg); break;
 		default: usage();
 		}
 	}
@@ -1073,6 +1140,13 @@ report(struct worker **ws, const struct worker *opener, int idle_open,
 		    "max_us=%.1f", (unsigned long long)ops, (double)ops / secs,
 		    hist_quantile(h, 0.50) / 1e3, hist_quantile(h, 0.99) / 1e3,
 		    h->max / 1e3);
+	if (opt.ncpu_pids > 0 && cpu_ticks >= 0 && ops > 0 &&
+	    opt.mode != MODE_STREAM)
+		printf(" srv_cpu_s=%.2f cpu_us_op=%.2f",
+		    (double)cpu_ticks / sysconf(_SC_CLK_TCK),
+		    (double)cpu_ticks / sysconf(_SC_CLK_TCK) * 1e6 / ops);
+	else if (opt.ncpu_pids > 0)
+		printf(" srv_cpu_s=na cpu_us_op=na");
 	printf(" mbps=%.2f errors=%llu mismatches=%llu stalls=%llu\n",
 	    (double)bytes / secs / 1e6, (unsigned long long)err_total,
 	    (unsigned long long)mismatches, (unsigned long long)stalls);
@@ -1190,6 +1264,16 @@ main(int argc, char **argv)
 				fprintf(stderr, "loadgen: pthread_create\n");
 				return 2;
 			}
+		if (opt.ncpu_pids > 0) {
+			long long t0, t1;
+
+			sleep_until(t_warm);
+			t0 = server_ticks();
+			sleep_until(t_end);
+			t1 = server_ticks();
+			if (t0 >= 0 && t1 >= t0)
+				cpu_ticks = t1 - t0;
+		}
 		for (int i = 0; i < opt.threads; i++)
 			pthread_join(ws[i]->thread, NULL);
 	}
