@@ -1,0 +1,73 @@
+/* Inside a worker: its state, shared by worker.c and worker_life.c. */
+#ifndef TCPD_WORKER_INT_H
+#define TCPD_WORKER_INT_H
+
+#include <stdint.h>
+
+#include "ask.h"
+#include "conn.h"
+#include "handoff.h"
+#include "limit.h"
+#include "loop.h"
+#include "proto.h"
+#include "source.h"
+
+struct acceptor;
+struct conf;
+struct conf_service;
+struct drain;
+
+/* Reads land here; connections hold a buffer only for unsent output. */
+#define SCRATCH_SIZE	(64 * 1024)
+
+/*
+ * A worker's life: serving; draining (still accepting, until the queues
+ * its sockets hold are empty, since they close with it: drain.c);
+ * finishing (not
+ * accepting, until its connections and programs end or a deadline).
+ */
+enum wstate { W_SERVING, W_DRAINING, W_FINISHING, W_NSTATES };
+enum wevent {
+	EV_RETIRE, EV_DRAIN, EV_FAST,	/* asked to stop, so */
+	EV_DRAINED,			/* drain_done() */
+	EV_IDLE,			/* no connection or program left */
+	EV_DEADLINE,			/* the stop's deadline has come */
+	EV_NEVENTS
+};
+
+struct worker {
+	const struct conf		*conf;
+	const struct conf_service	*svc;
+	int				 slot;
+	struct limit_ref		 limit;
+	struct source_ref		 src;	/* .table NULL: no per_source */
+	struct heartbeat		*beat;
+	int				 beat_ms;	/* 0: no watchdog */
+	struct loop			 loop;
+	struct io			 sig_io;
+	struct io			 ctl_io;
+	struct handoff			 handoff;	/* acceptors to loop */
+
+	struct acceptor			*acceptors;
+	int				 nacceptors;
+	const int			*fds;
+	struct conn_set			 conns;
+	struct ask			 ask;		/* metrics, of the master */
+	struct ask			 health;	/* its health line */
+
+	enum wstate			 state;
+	enum stop_how			 how;		/* the stop under way */
+	enum stop_how			 asked;		/* not acted on yet */
+	int				 asked_timeout;	/* seconds, 0: none */
+	struct drain			*drain;
+	int64_t				 deadline;	/* 0: none */
+	char				 scratch[SCRATCH_SIZE];
+};
+
+void	worker_ask(struct worker *, enum stop_how, int timeout);
+void	worker_exit(struct worker *, const char *why)
+	    __attribute__((noreturn));
+void	worker_check(struct worker *);
+int	worker_timeout(const struct worker *);
+
+#endif
