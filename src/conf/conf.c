@@ -253,6 +253,10 @@ conf_load(const char *path, char *err, size_t errlen)
 	if (merge_in(&x, c, config_root_setting(&cfg), &merged) == -1 ||
 	    load_top(&x, c, config_root_setting(&cfg)) == -1)
 		goto fail;
+	free(c->port_head);
+	free(c->port_refs);
+	c->port_head = NULL;
+	c->port_refs = NULL;
 	config_destroy(&cfg);
 	conf_merged_free(&merged);
 	conf_src_free(&src);
@@ -321,6 +325,8 @@ conf_free(struct conf *c)
 	conf_net_free(&c->net);
 	free(c->services);
 	free(c->names);
+	free(c->port_head);
+	free(c->port_refs);
 	free(c->path);
 	conf_ident_free(&c->ident);
 	free(c->pid_file);

@@ -27,6 +27,12 @@ struct conf_listen {
 	char			 text[CONF_ADDRSTRLEN];
 };
 
+/* An address of the file, by service and index, in its port's chain. */
+struct conf_portref {
+	int	 svc, idx;
+	int	 next;		/* ref + 1; 0: the last */
+};
+
 struct conf_service {
 	char			*name;
 	const struct service	*handler;
@@ -63,6 +69,13 @@ struct conf {
 	struct conf_net		 net;		/* the global settings */
 	struct conf_service	*services;
 	int			 nservices;
+	/*
+	 * While the file is read: every address so far, chained by family
+	 * and port, since only those can clash; freed once it is read.
+	 */
+	int			*port_head;	/* [family][port]: ref + 1 */
+	struct conf_portref	*port_refs;
+	int			 nport_refs;
 	/* Services by name: services[i] as i + 1; a power of 2 in size. */
 	int			*names;
 	int			 names_size;

@@ -5,6 +5,8 @@
  */
 #include "config.h"
 
+#include <netinet/in.h>
+
 #include <errno.h>
 #include <libconfig.h>
 #include <stdio.h>
@@ -41,6 +43,44 @@ where_else(const struct conf_ctx *x, const config_setting_t *s,
 	return buf;
 }
 
+/*
+ * The chain of addr's family and port: two addresses can clash only if
+ * they share both, so each is checked against those alone, not against
+ * every address of thousands of services.  NULL: out of memory.
+ */
+static int *
+port_cell(struct conf *c, const struct sockaddr_storage *addr)
+{
+	int	 port;
+
+	if (c->port_head == NULL &&
+	    (c->port_head = calloc(2 * 65536, sizeof(*c->port_head))) == NULL)
+		return NULL;
+	port = addr->ss_family == AF_INET ?
+	    ntohs(((const struct sockaddr_in *)addr)->sin_port) :
+	    ntohs(((const struct sockaddr_in6 *)addr)->sin6_port);
+	return &c->port_head[(addr->ss_family == AF_INET ? 0 : 65536) + port];
+}
+
+/* Put address idx of service svc at the head of *cell's chain. */
+static int
+port_add(struct conf *c, int *cell, int svc, int idx)
+{
+	struct conf_portref	*r;
+	int			 n = c->nport_refs;
+
+	/* Room for 64, then doubled each time it is full. */
+	if (n == 0 || (n >= 64 && (n & (n - 1)) == 0)) {
+		if ((r = realloc(c->port_refs, (n ? 2 * n : 64) *
+		    sizeof(*r))) == NULL)
+			return -1;
+		c->port_refs = r;
+	}
+	c->port_refs[n] = (struct conf_portref){ svc, idx, *cell };
+	*cell = ++c->nport_refs;
+	return 0;
+}
+
 /* A service's addresses, each clashing with none seen before. */
 static int
 load_listen(struct conf_ctx *x, struct conf *c, struct conf_service *sv,
@@ -49,7 +89,7 @@ load_listen(struct conf_ctx *x, struct conf *c, struct conf_service *sv,
 	const config_setting_t	*ls = config_setting_get_member(g, "listen");
 	const config_setting_t	*e;
 	char			 at[32];
-	int			 n;
+	int			 n, *cell;
 
 	if (ls == NULL)
 		return conf_err(x, g, "service '%s' has no 'listen'", sv->name);
@@ -82,19 +122,21 @@ load_listen(struct conf_ctx *x, struct conf *c, struct conf_service *sv,
 			    "port 1-65535 or a name from /etc/services", text);
 		addr_text(&l->addr, l->text, sizeof(l->text));
 		sv->nlisten = i + 1;
-		/* Against every address seen so far, this service included. */
-		for (int s = 0; s < c->nservices + 1; s++) {
-			const struct conf_service *o = &c->services[s];
-			int m = (o == sv) ? i : o->nlisten;
-			for (int j = 0; j < m; j++) {
-				if (!addr_clash(&l->addr, &o->listen[j].addr))
-					continue;
-				return conf_err(x, ls, "listen address %s "
-				    "clashes with %s of service '%s' (%s)",
-				    l->text, o->listen[j].text, o->name,
-				    where_else(x, ls, o->at, at, sizeof(at)));
-			}
+		/* Against every address seen so far on its port. */
+		if ((cell = port_cell(c, &l->addr)) == NULL)
+			return conf_err(x, ls, "out of memory");
+		for (int r = *cell; r != 0; r = c->port_refs[r - 1].next) {
+			const struct conf_portref *ref = &c->port_refs[r - 1];
+			const struct conf_service *o = &c->services[ref->svc];
+			const struct conf_listen *ol = &o->listen[ref->idx];
+			if (!addr_clash(&l->addr, &ol->addr))
+				continue;
+			return conf_err(x, ls, "listen address %s clashes with "
+			    "%s of service '%s' (%s)", l->text, ol->text,
+			    o->name, where_else(x, ls, o->at, at, sizeof(at)));
 		}
+		if (port_add(c, cell, (int)(sv - c->services), i) == -1)
+			return conf_err(x, ls, "out of memory");
 	}
 	return 0;
 }
