@@ -189,7 +189,8 @@ established_n() {
 	wait_for 5 log_has_n 1 "closed service=e client=192\\.0\\.2\\.1:1 "
 	refused=$(grep -n 'reason="no whole PROXY header within 1 s"' "$LOG" | cut -d: -f1)
 	served=$(grep -n 'closed service=e client=192\.0\.2\.1:1 ' "$LOG" | cut -d: -f1)
-	[ -n "$refused" ] && [ "$served" -gt "$refused" ]
+	[ -n "$refused" ]
+	[ "$served" -gt "$refused" ]
 }
 
 # haproxy_conf FILE TCPD_PORT V1_PORT V2_PORT: haproxy in TCP mode in
