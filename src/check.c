@@ -23,11 +23,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "access.h"
 #include "check.h"
 #include "conf.h"
-#include "log.h"
-#include "services/service.h"
+#include "conf_net.h"
 #include "sockdiag.h"
 
 /* The most socket inodes of a running master taken as its own. */
@@ -191,28 +189,6 @@ check_program(const struct conf *c, const struct conf_service *sv, FILE *fp)
 	return 1;
 }
 
-/* Does an access list, set, allow anyone? */
-int
-check_access_allows(const struct conf_net *n)
-{
-	if (n->naccess == 0)
-		return 1;
-	for (int i = 0; i < n->naccess; i++)
-		if (n->access[i].allow)
-			return 1;
-	return 0;
-}
-
-/* The warning for a service whose access list refuses every client. */
-void
-check_access_text(const struct conf_service *sv, char *buf, size_t len)
-{
-	snprintf(buf, len, "%s: warning: service '%s': access has no allow "
-	    "rule, so every client is refused (no rule matching is a "
-	    "refusal); to refuse only those denied, end the list with "
-	    "\"allow all\"", sv->at, sv->name);
-}
-
 /* Every check above, warnings to fp; returns how many were said. */
 int
 check_host(const struct conf *c, FILE *fp)
@@ -235,25 +211,12 @@ check_host(const struct conf *c, FILE *fp)
 			    fp);
 		if (sv->exec.argv != NULL)
 			n += check_program(c, sv, fp);
-		if (!check_access_allows(&sv->net)) {
-			check_access_text(sv, text, sizeof(text));
+		if (!conf_access_allows(&sv->net)) {
+			conf_access_warning(sv, text, sizeof(text));
 			fprintf(fp, "%s\n", text);
 			n++;
 		}
 	}
 	free(ours);
 	return n;
-}
-
-/* At start and at each reload: the same warning, in the log. */
-void
-check_access_log(const struct conf *c)
-{
-	char	 text[512];
-
-	for (int i = 0; i < c->nservices; i++)
-		if (!check_access_allows(&c->services[i].net)) {
-			check_access_text(&c->services[i], text, sizeof(text));
-			log_warnx("%s", text);
-		}
 }

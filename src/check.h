@@ -10,8 +10,5 @@ struct conf_net;
 struct conf_service;
 
 int	check_host(const struct conf *, FILE *);
-int	check_access_allows(const struct conf_net *);
-void	check_access_text(const struct conf_service *, char *, size_t);
-void	check_access_log(const struct conf *);
 
 #endif

@@ -12,8 +12,10 @@
 #include <string.h>
 
 #include "access.h"
+#include "conf.h"
 #include "conf_get.h"
 #include "conf_net.h"
+#include "log.h"
 #include "proxy.h"
 
 const char *const conf_net_keys[] = {
@@ -354,4 +356,39 @@ int
 conf_net_key(const char *name)
 {
 	return conf_key_in(conf_net_keys, name);
+}
+
+/* Does an access list, set, allow anyone? */
+int
+conf_access_allows(const struct conf_net *n)
+{
+	if (n->naccess == 0)
+		return 1;
+	for (int i = 0; i < n->naccess; i++)
+		if (n->access[i].allow)
+			return 1;
+	return 0;
+}
+
+/* The warning for a service whose access list refuses every client. */
+void
+conf_access_warning(const struct conf_service *sv, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s: warning: service '%s': access has no allow "
+	    "rule, so every client is refused (no rule matching is a "
+	    "refusal); to refuse only those denied, end the list with "
+	    "\"allow all\"", sv->at, sv->name);
+}
+
+/* At start and at each reload: that warning, in the log. */
+void
+conf_access_log(const struct conf *c)
+{
+	char	 text[512];
+
+	for (int i = 0; i < c->nservices; i++)
+		if (!conf_access_allows(&c->services[i].net)) {
+			conf_access_warning(&c->services[i], text, sizeof(text));
+			log_warnx("%s", text);
+		}
 }

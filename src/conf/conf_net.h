@@ -7,6 +7,9 @@
 #ifndef TCPD_CONF_NET_H
 #define TCPD_CONF_NET_H
 
+struct conf;
+struct conf_service;
+
 #include <libconfig.h>
 #include <stddef.h>
 
@@ -57,6 +60,9 @@ extern const char *const conf_net_keys[];
 
 void	conf_net_defaults(struct conf_net *);
 int	conf_net_key(const char *);
+int	conf_access_allows(const struct conf_net *);
+void	conf_access_warning(const struct conf_service *, char *, size_t);
+void	conf_access_log(const struct conf *);
 int	conf_net_load(struct conf_ctx *, const config_setting_t *,
 	    const struct conf_net *inherit, struct conf_net *);
 void	conf_net_free(struct conf_net *);

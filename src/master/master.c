@@ -15,8 +15,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "check.h"
 #include "conf.h"
+#include "conf_net.h"
 #include "control.h"
 #include "health.h"
 #include "listener.h"
@@ -390,7 +390,7 @@ master_start(struct master *m)
 		log_warnx("cannot start: %s", err);
 		return -1;
 	}
-	check_access_log(m->conf);
+	conf_access_log(m->conf);
 	m->sup.starting = 1;
 	if (sup_apply(&m->sup, m->conf, m->counts, m->gen) == -1)
 		fatal("cannot make the slot table");

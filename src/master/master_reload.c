@@ -8,8 +8,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "check.h"
 #include "conf.h"
+#include "conf_net.h"
 #include "control.h"
 #include "listener.h"
 #include "log.h"
@@ -158,7 +158,7 @@ master_reload_apply(struct master *m, struct conf *c)
 		log_notice("reload: a new control_socket takes effect at "
 		    "restart");
 	master_log_changes(m->conf, c);
-	check_access_log(c);
+	conf_access_log(c);
 	conf_log_open(c, m->foreground);
 	conf_free(m->conf);
 	free(m->counts);
