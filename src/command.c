@@ -63,6 +63,19 @@ pidfile_pid(int fd)
 	return (pid_t)pid;
 }
 
+/* Until no process holds the lock of the pid file at path. */
+static void
+pidfile_wait(const char *path)
+{
+	int	 fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return;		/* gone already */
+	while (flock(fd, LOCK_SH | LOCK_NB) == -1 && errno == EWOULDBLOCK)
+		sleep_ms(10);
+	close(fd);
+}
+
 /*
  * -s without a control socket: send sig to the master named in the pid
  * file; with wait, until it is gone (it holds the file's lock to its end).
@@ -224,6 +237,12 @@ command_master(const struct where *w, const struct command *a)
 		if (rc != 0 || a->sig == SIGHUP || a->sig == CMD_NO_SIGNAL)
 			fputs(ans, rc == 0 ? stdout : stderr);
 		free(ans);
+		/*
+		 * The socket closes as the master finishes; it is gone once
+		 * it lets go of its pid file's lock, at its exit.
+		 */
+		if (rc == 0 && a->wait && w->pid_file != NULL)
+			pidfile_wait(w->pid_file);
 		return rc;
 	}
 	free(ans);

@@ -105,12 +105,12 @@ static int	daemon_errfd = -1;
  * until this is read.
  */
 static void
-daemon_announce(pid_t master, const char *status)
+daemon_announce(struct notifier *n, pid_t master, const char *status)
 {
 	char	 state[64];
 
 	snprintf(state, sizeof(state), "MAINPID=%ld\nREADY=1", (long)master);
-	notify_send(state, status);
+	notify_send(n, state, status);
 }
 
 /*
@@ -121,7 +121,7 @@ daemon_announce(pid_t master, const char *status)
  * /dev/null, and so cannot keep the caller's pipe open.
  */
 static int
-daemon_start(void)
+daemon_start(struct notifier *notifier)
 {
 	int	 p[2], null;
 	char	 ok[512];
@@ -143,7 +143,7 @@ daemon_start(void)
 		if (n < 1 || ok[0] != '1')
 			_exit(1);
 		ok[n] = '\0';
-		daemon_announce(pid, ok + 1);
+		daemon_announce(notifier, pid, ok + 1);
 		_exit(0);
 	}
 	close(p[0]);
@@ -233,6 +233,7 @@ static int
 run(struct conf *conf, int foreground, int argc, char *argv[])
 {
 	struct master	*m;
+	struct notifier	*n;
 	char		*pid_file = NULL, err[512];
 	const char	*at;
 	int		 pidfd = -1, parent = -1, rc;
@@ -243,9 +244,9 @@ run(struct conf *conf, int foreground, int argc, char *argv[])
 	 * the title then covers the original (/proc/PID/environ) too.
 	 */
 	proctitle_init(argc, argv);
-	notify_init();
+	n = notify_init();
 	if (!foreground)
-		parent = daemon_start();
+		parent = daemon_start(n);
 	/* A daemon's caller sees its warnings until it has started. */
 	log_open(conf->log_facility, conf->log_level, !foreground ||
 	    conf->log_target == LOG_TARGET_SYSLOG ||
@@ -276,7 +277,7 @@ run(struct conf *conf, int foreground, int argc, char *argv[])
 		}
 	}
 	raise_nofile();
-	if ((m = master_new(conf, pidfd, foreground)) == NULL)
+	if ((m = master_new(conf, pidfd, foreground, n)) == NULL)
 		fatal("calloc");
 	if (master_listen(m) == -1 ||
 	    (pidfd != -1 && pidfile_write(pidfd, pid_file) == -1) ||
@@ -288,7 +289,7 @@ run(struct conf *conf, int foreground, int argc, char *argv[])
 		return 1;
 	}
 	if (parent != -1) {
-		daemon_ready(parent, notify_status());
+		daemon_ready(parent, notify_status(n));
 		conf_log_open(conf, 0);
 	}
 	rc = master_run(m);

@@ -111,7 +111,9 @@ load helpers
 	TCPD_PID=$!
 	wait_for 10 log_has_n 1 "^$LOG_TS tcpd\\[$TCPD_PID\\]: worker [0-9]+ started"
 	run -0 "$TCPD" --config "$CONF" --signal stop --wait
-	dead "$TCPD_PID"
+	# --wait returned: the master has let go of its pid file and gone.
+	[ ! -e "$PIDFILE" ]
+	wait "$TCPD_PID"
 	TCPD_PID=
 }
 
@@ -162,9 +164,10 @@ load helpers
 	run -0 "$TCPD" -c "$T/absent.conf" -S "$T/tcpd.sock" -s status
 	assert_line --regexp '^prog +exec +1/1 '
 	run -0 "$TCPD" -c "$CONF" -s quit --wait
-	# --wait returned: the master is gone, its pid file too.
-	dead "$TCPD_PID"
+	# --wait returned: the master is gone, its pid file too (it is our
+	# child: reaped here, with its exit status 0).
 	[ ! -e "$PIDFILE" ]
+	wait "$TCPD_PID"
 	TCPD_PID=
 }
 
@@ -175,7 +178,8 @@ load helpers
 	assert_output --partial "reload signalled to pid $TCPD_PID; with no control socket, its outcome is in the log only"
 	wait_for 5 log_has_n 1 'reload: generation 2 started'
 	run -0 "$TCPD" -c "$CONF" -s stop -w
-	dead "$TCPD_PID"
+	[ ! -e "$PIDFILE" ]
+	wait "$TCPD_PID"
 	TCPD_PID=
 	run -2 "$TCPD" -c "$CONF" -s status -w
 	assert_output --partial -- "--wait goes with -s quit or -s stop"

@@ -92,7 +92,8 @@ systemd_version() {
 	assert_line --regexp '^e +echo +1/1 '
 	printf 'services = ( );\n' >"$T/none.conf"
 	run -0 "$P/sbin/tcpd" -c "$T/none.conf" -s stop --wait
-	dead "$TCPD_PID"
+	[ ! -e "$P/var/run/tcpd/tcpd.pid" ]
+	wait "$TCPD_PID"
 	TCPD_PID=
 	# Nothing there any more: said, exit 1.
 	run -1 "$P/sbin/tcpd" -c "$T/absent.conf" -s status

@@ -145,7 +145,7 @@ master_stop(struct master *m, enum stop_how how)
 	if (m->stopping >= how)
 		return;
 	log_info("stopping (%s)", how == STOP_FAST ? "fast" : "graceful");
-	notify_stopping(how == STOP_FAST ? "stopping (fast)" :
+	notify_stopping(m->notify, how == STOP_FAST ? "stopping (fast)" :
 	    "stopping (graceful)");
 	m->stopping = how;
 	sup_stop(&m->sup, how, m->conf->shutdown_timeout);
@@ -171,7 +171,7 @@ master_turn(struct master *m)
 	int64_t	 before = m->loop.now;
 	int	 timeout, late, ct;
 
-	timeout = notify_timeout(m->loop.now, sup_timeout(&m->sup));
+	timeout = notify_timeout(m->notify, m->loop.now, sup_timeout(&m->sup));
 
 	ct = control_timeout(m->control);
 	if (ct >= 0 && (timeout < 0 || ct < timeout))
@@ -221,19 +221,21 @@ master_turn(struct master *m)
 		master_release(m);
 	master_reload_settled(m);
 	master_title(m);
-	notify_tick(m->loop.now, &m->sup, m->reloading != NULL,
+	notify_tick(m->notify, m->loop.now, &m->sup, m->reloading != NULL,
 	    strcmp(master_state(m), "draining") == 0);
 }
 
 /* A master for conf, before anything is bound or started. */
 struct master *
-master_new(struct conf *conf, int pidfd, int foreground)
+master_new(struct conf *conf, int pidfd, int foreground,
+    struct notifier *n)
 {
 	struct master	*m;
 
 	if ((m = calloc(1, sizeof(*m))) == NULL)
 		return NULL;
 	m->conf = conf;
+	m->notify = n;
 	m->pidfd = pidfd;
 	m->foreground = foreground;
 	m->gen = 1;
@@ -405,7 +407,7 @@ master_start(struct master *m)
 		    conf_workers_total(m->conf),
 		    conf_workers_total(m->conf) == 1 ? "" : "s");
 		/* A daemon's parent says READY=1: systemd listens to it. */
-		notify_started(m->foreground, &m->sup);
+		notify_started(m->notify, m->foreground, &m->sup);
 		return 0;
 	}
 	if (state == -1)

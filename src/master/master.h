@@ -5,10 +5,12 @@
 #include <stddef.h>
 
 struct conf;
+struct notifier;
 
 struct master;
 
-struct master	*master_new(struct conf *, int pidfd, int foreground);
+struct master	*master_new(struct conf *, int pidfd, int foreground,
+		    struct notifier *);
 int		 master_fds_needed(const struct conf *, int reloading);
 int		 master_check_limits(const struct conf *, int at_start,
 		    char *err, size_t errlen);

@@ -11,10 +11,12 @@
 
 struct conf;
 struct control;
+struct notifier;
 struct reload;
 
 struct master {
 	struct conf		*conf;
+	struct notifier		*notify;	/* what systemd hears */
 	struct loop		 loop;
 	struct io		 sig_io;
 	struct io		 reload_io;	/* the reload thread is done */

@@ -42,7 +42,7 @@ master_refused(struct master *m, const char *why)
 	snprintf(text, sizeof(text), "reload refused: %s; still running "
 	    "generation %u", why, m->gen);
 	log_warnx("%s", text);
-	notify_refused(text);
+	notify_refused(m->notify, text);
 	master_reloaded(m, 0, why);
 	snprintf(text, sizeof(text), "error: reload refused: %s; still "
 	    "running generation %u\n", why, m->gen);
@@ -100,7 +100,7 @@ master_reload_start(struct master *m)
 {
 	m->reloads_started++;
 	log_info("reload: reading %s", m->conf->path);
-	notify_reloading(m->conf->path);
+	notify_reloading(m->notify, m->conf->path);
 	if ((m->reloading = reload_start(m->conf->path, m->reload_io.fd)) ==
 	    NULL)
 		master_refused(m, strerror(errno));

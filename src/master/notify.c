@@ -21,27 +21,34 @@
 /* A ping due while a slot is down: look again this soon, at the latest. */
 #define RECHECK_MS	100
 
-static int			 notify_fd = -1;
-static struct sockaddr_un	 notify_addr;
-static socklen_t		 notify_len;
-static int			 send_failed;	/* said once, until one works */
-/* What was said: from READY=1 at start to STOPPING=1. */
-static int			 started;
-static int			 reload_owed;	/* READY=1, to a RELOADING=1 */
-static char			 refused[1100];	/* why that reload was */
-static char			 last_status[256];
-static int64_t			 ping_every;	/* ms; 0: no watchdog */
-static int64_t			 ping_at;	/* the next ping is due then */
-static int			 ping_paused;	/* a slot is down */
 /*
- * The variables taken out of the environment.  Their strings are kept
- * for good, as environ's are: unsetenv() frees none, since they may be
- * the process's original ones or copies (proctitle.c).
+ * What the service manager hears, and what it was told: one per
+ * process, made before the master (whose parent, as a daemon's, may speak
+ * for it) and then the master's.
  */
-static char			*taken[3];
+struct notifier {
+	int			 fd;		/* -1: nobody to notify */
+	struct sockaddr_un	 addr;
+	socklen_t		 len;
+	int			 send_failed;	/* said once, until one works */
+	/* What was said: from READY=1 at start to STOPPING=1. */
+	int			 started;
+	int			 reload_owed;	/* READY=1, to a RELOADING=1 */
+	char			 refused[1100];	/* why that reload was */
+	char			 last_status[256];
+	int64_t			 ping_every;	/* ms; 0: no watchdog */
+	int64_t			 ping_at;	/* the next ping is due then */
+	int			 ping_paused;	/* a slot is down */
+	/*
+	 * The variables taken out of the environment.  Their strings are
+	 * kept for good, as environ's are: unsetenv() frees none, since
+	 * they may be the process's original ones or copies (proctitle.c).
+	 */
+	char			*taken[3];
+};
 
 /*
- * A variable's value, taken out of the environment: workers inherit it,
+ * A variable's value, n->taken out of the environment: workers inherit it,
  * and whatever reads it there would speak to the service manager as if
  * it were tcpd.
  */
@@ -61,19 +68,19 @@ env_take(const char *name, char **keep)
 
 /* "/path", or "@name" for an abstract socket (a leading NUL). */
 static int
-notify_address(const char *s)
+notify_address(struct notifier *n, const char *s)
 {
-	size_t	 n = strlen(s);
+	size_t	 slen = strlen(s);
 
-	if ((s[0] != '/' && s[0] != '@') || n < 2 ||
-	    n > sizeof(notify_addr.sun_path))
+	if ((s[0] != '/' && s[0] != '@') || slen < 2 ||
+	    slen > sizeof(n->addr.sun_path))
 		return -1;
-	memset(&notify_addr, 0, sizeof(notify_addr));
-	notify_addr.sun_family = AF_UNIX;
-	memcpy(notify_addr.sun_path, s, n);
+	memset(&n->addr, 0, sizeof(n->addr));
+	n->addr.sun_family = AF_UNIX;
+	memcpy(n->addr.sun_path, s, slen);
 	if (s[0] == '@')
-		notify_addr.sun_path[0] = '\0';
-	notify_len = offsetof(struct sockaddr_un, sun_path) + n;
+		n->addr.sun_path[0] = '\0';
+	n->len = offsetof(struct sockaddr_un, sun_path) + slen;
 	return 0;
 }
 
@@ -82,7 +89,7 @@ notify_address(const char *s)
  * set, says which process it asks.  Ping at half the interval.
  */
 static void
-watchdog_init(const char *usec, const char *pid)
+watchdog_init(struct notifier *n, const char *usec, const char *pid)
 {
 	unsigned long long	 us;
 	char			*end;
@@ -98,35 +105,41 @@ watchdog_init(const char *usec, const char *pid)
 		    "no watchdog pings", usec);
 		return;
 	}
-	ping_every = us / 2000 > 0 ? (int64_t)(us / 2000) : 1;
+	n->ping_every = us / 2000 > 0 ? (int64_t)(us / 2000) : 1;
 }
 
 /*
  * Read NOTIFY_SOCKET, WATCHDOG_USEC and WATCHDOG_PID, and take all three
  * out of the environment.  Before daemonizing: the parent may have to
- * speak for the master, and WATCHDOG_PID names the process started.
+ * speak for the master, and WATCHDOG_PID names the process n->started.
  */
-void
+struct notifier *
 notify_init(void)
 {
-	const char	*sock = env_take("NOTIFY_SOCKET", &taken[0]);
-	const char	*usec = env_take("WATCHDOG_USEC", &taken[1]);
-	const char	*pid = env_take("WATCHDOG_PID", &taken[2]);
+	struct notifier	*n;
+	const char	*sock, *usec, *pid;
 
+	if ((n = calloc(1, sizeof(*n))) == NULL)
+		fatal("calloc");
+	n->fd = -1;
+	sock = env_take("NOTIFY_SOCKET", &n->taken[0]);
+	usec = env_take("WATCHDOG_USEC", &n->taken[1]);
+	pid = env_take("WATCHDOG_PID", &n->taken[2]);
 	if (sock == NULL)
-		return;
-	if (notify_address(sock) == -1) {
+		return n;
+	if (notify_address(n, sock) == -1) {
 		log_warnx("NOTIFY_SOCKET=%s is neither an absolute path nor "
 		    "@name: not notifying", sock);
-		return;
+		return n;
 	}
-	notify_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	n->fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
 	    0);
-	if (notify_fd == -1) {
+	if (n->fd == -1) {
 		log_warn("NOTIFY_SOCKET: socket");
-		return;
+		return n;
 	}
-	watchdog_init(usec, pid);
+	watchdog_init(n, usec, pid);
+	return n;
 }
 
 /*
@@ -136,33 +149,34 @@ notify_init(void)
  * spaces, since a newline would start another assignment.
  */
 void
-notify_send(const char *state, const char *status)
+notify_send(struct notifier *n, const char *state, const char *status)
 {
 	char	 msg[NOTIFY_MAX];
-	size_t	 n, from;
+	size_t	 len, from;
 
-	if (notify_fd == -1)
+	if (n->fd == -1)
 		return;
-	n = snprintf(msg, sizeof(msg), "%s%s", state != NULL ? state : "",
+	len = snprintf(msg, sizeof(msg), "%s%s", state != NULL ? state : "",
 	    state != NULL && status != NULL ? "\n" : "");
-	from = n + strlen("STATUS=");
-	if (status != NULL && n < sizeof(msg))
-		n += snprintf(msg + n, sizeof(msg) - n, "STATUS=%s", status);
-	if (n >= sizeof(msg))
-		n = sizeof(msg) - 1;
-	for (size_t i = from; status != NULL && i < n; i++)
+	from = len + strlen("STATUS=");
+	if (status != NULL && len < sizeof(msg))
+		len += snprintf(msg + len, sizeof(msg) - len, "STATUS=%s",
+		    status);
+	if (len >= sizeof(msg))
+		len = sizeof(msg) - 1;
+	for (size_t i = from; status != NULL && i < len; i++)
 		if ((unsigned char)msg[i] < 0x20 || msg[i] == 0x7f)
 			msg[i] = ' ';
-	if (sendto(notify_fd, msg, n, MSG_DONTWAIT | MSG_NOSIGNAL,
-	    (struct sockaddr *)&notify_addr, notify_len) == -1) {
-		if (!send_failed)
+	if (sendto(n->fd, msg, len, MSG_DONTWAIT | MSG_NOSIGNAL,
+	    (struct sockaddr *)&n->addr, n->len) == -1) {
+		if (!n->send_failed)
 			log_warn("cannot notify the service manager");
-		send_failed = 1;
+		n->send_failed = 1;
 		return;
 	}
-	if (send_failed)
+	if (n->send_failed)
 		log_info("notifying the service manager again");
-	send_failed = 0;
+	n->send_failed = 0;
 }
 
 /*
@@ -171,19 +185,19 @@ notify_send(const char *state, const char *status)
  * changes, and the watchdog's pings start.
  */
 void
-notify_started(int say, const struct sup *s)
+notify_started(struct notifier *n, int say, const struct sup *s)
 {
-	sup_status(s, last_status, sizeof(last_status));
+	sup_status(s, n->last_status, sizeof(n->last_status));
 	if (say)
-		notify_send("READY=1", last_status);
-	started = 1;
+		notify_send(n, "READY=1", n->last_status);
+	n->started = 1;
 }
 
 /* The last STATUS= given. */
 const char *
-notify_status(void)
+notify_status(const struct notifier *n)
 {
-	return last_status;
+	return n->last_status;
 }
 
 /*
@@ -192,47 +206,47 @@ notify_status(void)
  * the reload done.  A reload asked for during one owes the same READY=1.
  */
 void
-notify_reloading(const char *path)
+notify_reloading(struct notifier *n, const char *path)
 {
 	struct timespec	 ts;
-	char		 state[64], status[sizeof(last_status)];
+	char		 state[64], status[sizeof(n->last_status)];
 
-	refused[0] = '\0';
-	if (!started || reload_owed)
+	n->refused[0] = '\0';
+	if (!n->started || n->reload_owed)
 		return;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	snprintf(state, sizeof(state), "RELOADING=1\nMONOTONIC_USEC=%llu",
 	    (unsigned long long)ts.tv_sec * 1000000ULL +
 	    (unsigned long long)ts.tv_nsec / 1000);
 	snprintf(status, sizeof(status), "reloading %s", path);
-	notify_send(state, status);
-	reload_owed = 1;
+	notify_send(n, state, status);
+	n->reload_owed = 1;
 }
 
 /* The reload changed nothing: its READY=1 says why, in STATUS=. */
 void
-notify_refused(const char *why)
+notify_refused(struct notifier *n, const char *why)
 {
-	snprintf(refused, sizeof(refused), "%s", why);
+	snprintf(n->refused, sizeof(n->refused), "%s", why);
 }
 
 /* STOPPING=1: nothing more but STATUS= until the exit. */
 void
-notify_stopping(const char *status)
+notify_stopping(struct notifier *n, const char *status)
 {
-	notify_send("STOPPING=1", started ? status : NULL);
-	started = 0;
+	notify_send(n, "STOPPING=1", n->started ? status : NULL);
+	n->started = 0;
 }
 
 /* The loop's timeout: ms, the sooner of other's and the next ping's. */
 int
-notify_timeout(int64_t now, int other)
+notify_timeout(const struct notifier *n, int64_t now, int other)
 {
 	int	 ping;
 
-	if (!started || notify_fd == -1 || ping_every == 0)
+	if (!n->started || n->fd == -1 || n->ping_every == 0)
 		return other;
-	ping = ping_at <= now ? 0 : (int)(ping_at - now);
+	ping = n->ping_at <= now ? 0 : (int)(n->ping_at - now);
 	return other == -1 || ping < other ? ping : other;
 }
 
@@ -242,26 +256,26 @@ notify_timeout(int64_t now, int other)
  * slot served again within the other half costs no restart.
  */
 static void
-notify_ping(int64_t now, int healthy)
+notify_ping(struct notifier *n, int64_t now, int healthy)
 {
-	int64_t	 again = ping_every / 4 < RECHECK_MS ? ping_every / 4 :
+	int64_t	 again = n->ping_every / 4 < RECHECK_MS ? n->ping_every / 4 :
 	    RECHECK_MS;
 
-	if (ping_every == 0 || now < ping_at)
+	if (n->ping_every == 0 || now < n->ping_at)
 		return;
 	if (!healthy) {
-		if (!ping_paused)
+		if (!n->ping_paused)
 			log_notice("watchdog: not pinging the service manager "
 			    "while a slot is down");
-		ping_paused = 1;
-		ping_at = now + (again > 0 ? again : 1);
+		n->ping_paused = 1;
+		n->ping_at = now + (again > 0 ? again : 1);
 		return;
 	}
-	if (ping_paused)
+	if (n->ping_paused)
 		log_info("watchdog: pinging the service manager again");
-	ping_paused = 0;
-	notify_send("WATCHDOG=1", NULL);
-	ping_at = now + ping_every;
+	n->ping_paused = 0;
+	notify_send(n, "WATCHDOG=1", NULL);
+	n->ping_at = now + n->ping_every;
 }
 
 /*
@@ -272,23 +286,24 @@ notify_ping(int64_t now, int healthy)
  * changes.
  */
 void
-notify_tick(int64_t now, const struct sup *s, int reading, int draining)
+notify_tick(struct notifier *n, int64_t now, const struct sup *s,
+    int reading, int draining)
 {
-	char	 status[sizeof(last_status)];
-	size_t	 n = 0;
+	char	 status[sizeof(n->last_status)];
+	size_t	 off = 0;
 
-	if (!started || notify_fd == -1)
+	if (!n->started || n->fd == -1)
 		return;
 	if (draining)
-		n = snprintf(status, sizeof(status), "draining: ");
-	sup_status(s, status + n, sizeof(status) - n);
-	if (reload_owed && !reading && sup_settled(s)) {
-		reload_owed = 0;
-		notify_send("READY=1", refused[0] != '\0' ? refused : status);
-		snprintf(last_status, sizeof(last_status), "%s", status);
-	} else if (!reload_owed && strcmp(status, last_status) != 0) {
-		notify_send(NULL, status);
-		snprintf(last_status, sizeof(last_status), "%s", status);
+		off = snprintf(status, sizeof(status), "draining: ");
+	sup_status(s, status + off, sizeof(status) - off);
+	if (n->reload_owed && !reading && sup_settled(s)) {
+		n->reload_owed = 0;
+		notify_send(n, "READY=1", n->refused[0] != '\0' ? n->refused : status);
+		snprintf(n->last_status, sizeof(n->last_status), "%s", status);
+	} else if (!n->reload_owed && strcmp(status, n->last_status) != 0) {
+		notify_send(n, NULL, status);
+		snprintf(n->last_status, sizeof(n->last_status), "%s", status);
 	}
-	notify_ping(now, !sup_down(s));
+	notify_ping(n, now, !sup_down(s));
 }
