@@ -9,22 +9,6 @@ load helpers
 : "${TCPD_CONVERT:=$(dirname "$TCPD")/tcpd-convert}"
 DATA=$(dirname "$BATS_TEST_FILENAME")/convert
 
-eval "helpers_$(declare -f teardown)"
-teardown() {
-	[ -z "${PUB:-}" ] || rm -rf "$PUB"
-	helpers_teardown
-}
-
-# A directory every user can read, for programs run as nobody.
-public_dir() {
-	PUB=$(mktemp -d /tmp/tcpd-convert.XXXXXX)
-	chmod 755 "$PUB"
-}
-
-need_root() {
-	[ "$(id -u)" -eq 0 ] || skip "$1 needs root"
-}
-
 # Debian's xinetd files, copied into $T/xinetd: skip without them.
 debian_xinetd() {
 	dpkg -s xinetd >/dev/null 2>&1 && [ -f /etc/xinetd.conf ] ||

@@ -24,6 +24,7 @@ setup() {
 teardown() {
 	stop_tcpd
 	[ -n "${BG_PIDS:-}" ] && kill $BG_PIDS 2>/dev/null
+	[ -z "${PUB:-}" ] || rm -rf "$PUB"
 	if [ -n "${CG:-}" ] && [ -d "$CG" ]; then
 		echo max >"$CG/pids.max" 2>/dev/null
 		wait_for 10 cgroup_empty && rmdir "$CG"
@@ -35,6 +36,17 @@ teardown() {
 		echo "# tcpd log ($LOG):" >&3
 		sed 's/^/#   /' "$LOG" >&3
 	fi
+}
+
+need_root() {	# need_root WHAT: skip, saying WHAT needs root, unless root
+	[ "$(id -u)" -eq 0 ] || skip "$1 needs root"
+}
+
+# public_dir: a directory every user can read, in $PUB, for programs
+# run as nobody ($T is root's alone); the teardown removes it.
+public_dir() {
+	PUB=$(mktemp -d /tmp/tcpd-public.XXXXXX)
+	chmod 755 "$PUB"
 }
 
 # A pids cgroup of this test's own, in $CG (v1 or v2), or skip; the

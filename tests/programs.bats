@@ -31,21 +31,6 @@ need() {
 }
 
 # need_root WHY: skip the test unless run as root.
-need_root() {
-	[ "$(id -u)" -eq 0 ] || skip "$1 needs root"
-}
-
-# A directory every user can read, for the programs that run as nobody
-# ($T is root's alone); removed after each test.
-eval "helpers_$(declare -f teardown)"
-teardown() {
-	[ -z "${PUB:-}" ] || rm -rf "$PUB"
-	helpers_teardown
-}
-public_dir() {
-	PUB=$(mktemp -d /tmp/tcpd-programs.XXXXXX)
-	chmod 755 "$PUB"
-}
 
 # program_pid N: once the log says N programs were started, the pid of
 # the last one.
