@@ -90,7 +90,7 @@ status_sums(const struct status_in *in)
 			continue;
 		sum = &sums[i];
 		sum->slots++;
-		if (sl->cur != NULL && sl->cur->ready)
+		if (slot_served(sl))
 			sum->running++;
 		if (sl->cur != NULL)
 			add_proc(sum, sl->cur, in->now);
@@ -121,13 +121,9 @@ slot_state(const struct status_in *in, const struct slot *sl,
     int64_t *retry_ms)
 {
 	*retry_ms = -1;
-	if (sl->cur != NULL && sl->cur->ready)
-		return "ready";
-	if (sl->cur != NULL || sl->next != NULL)
-		return "starting";
-	if (sl->retry_at > in->now)
+	if (!slot_manned(sl) && sl->retry_at > in->now)
 		*retry_ms = sl->retry_at - in->now;
-	return slot_failing(in->sup, sl) ? "failing" : "down";
+	return slot_state_name(in->sup, sl);
 }
 
 /* ms as "42s", "3m07s", "2h05m" or "4d03h". */
