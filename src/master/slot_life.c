@@ -24,6 +24,14 @@ static const char *const state_names[SLOT_NSTATES] = {
 	[SLOT_REPLACING] = "replacing", [SLOT_STOPPED] = "stopped",
 };
 
+static const char *const event_names[SE_NEVENTS] = {
+	[SE_FORKED] = "forked", [SE_FORK_FAILED] = "fork failed",
+	[SE_READY] = "ready", [SE_CUR_DIED] = "serving worker died",
+	[SE_NEXT_DIED] = "starting worker died",
+	[SE_NEW_GEN] = "new generation", [SE_START_FAILED] = "start failed",
+	[SE_STOP] = "stop",
+};
+
 /* Milliseconds to wait after the n-th failure in a row (n from 0). */
 int64_t
 sup_backoff(int n)
@@ -50,7 +58,7 @@ slot_served(const struct slot *sl)
 
 /* Has the slot a worker at all, serving or starting? */
 int
-slot_manned(const struct slot *sl)
+slot_has_worker(const struct slot *sl)
 {
 	return slot_served(sl) || sl->state == SLOT_STARTING;
 }
@@ -355,8 +363,8 @@ slot_step(struct sup *s, struct slot *sl, const struct slot_event *e)
 	enum slot_state	 from = sl->state;
 
 	if (transitions[from][e->type].act == NULL) {
-		log_warnx("%s slot %d: event %d in state %s ignored",
-		    sl->service, sl->index, (int)e->type, state_names[from]);
+		log_warnx("%s slot %d: \"%s\" ignored while %s", sl->service,
+		    sl->index, event_names[e->type], state_names[from]);
 		return;
 	}
 	transitions[from][e->type].act(s, sl, e);

@@ -466,7 +466,7 @@ int
 sup_empty(const struct sup *s)
 {
 	for (int i = 0; i < s->nslots; i++)
-		if (slot_manned(s->slots[i]))
+		if (slot_has_worker(s->slots[i]))
 			return 0;
 	return s->retiring == NULL && s->orphans == NULL;
 }

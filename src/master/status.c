@@ -166,7 +166,7 @@ gather_slot(struct status_slot *v, const struct status_in *in,
 	v->svc = svc_index(in, sl->service);
 	v->index = sl->index;
 	v->state = slot_state_name(in->sup, sl);
-	v->retry_ms = !slot_manned(sl) && sl->retry_at > in->now ?
+	v->retry_ms = !slot_has_worker(sl) && sl->retry_at > in->now ?
 	    sl->retry_at - in->now : -1;
 	v->restarts = sl->restarts;
 	gather_worker(v, sl, in->now);

@@ -139,7 +139,7 @@ const struct conf_service *
 
 /* What a slot's state says (slot_life.c). */
 int	slot_served(const struct slot *);
-int	slot_manned(const struct slot *);
+int	slot_has_worker(const struct slot *);
 int	slot_wants(const struct slot *);
 int	slot_down(const struct slot *);
 int	slot_failing(const struct sup *, const struct slot *);

@@ -27,7 +27,7 @@ health_slot_out(const struct sup *s, const struct slot *sl)
 {
 	if (slot_served(sl))
 		return 0;
-	return !slot_manned(sl) || slot_failing(s, sl);
+	return !slot_has_worker(sl) || slot_failing(s, sl);
 }
 
 /*
