@@ -64,11 +64,8 @@ master_reload_settled(struct master *m)
 	    !sup_settled(&m->sup))
 		return;
 	down = 0;
-	for (int i = 0; i < m->sup.nslots; i++) {
-		const struct slot *sl = m->sup.slots[i];
-		if (sl->cur == NULL || sl->cur->gen != m->gen)
-			down++;
-	}
+	for (int i = 0; i < m->sup.nslots; i++)
+		down += m->sup.slots[i]->state != SLOT_SERVING;
 	if (down == 0)
 		snprintf(text, sizeof(text), "ok: generation %u serving\n",
 		    m->gen);

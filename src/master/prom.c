@@ -1,21 +1,16 @@
 /*
  * The metrics handler's text: the figures of tcpd -s status in the
  * Prometheus text exposition format (version 0.0.4), each metric with
- * its HELP and TYPE lines.
+ * its HELP and TYPE lines; printed from the figures gathered (status.c),
+ * nothing else.
  */
 #include "config.h"
 
-#include <stdatomic.h>
 #include <stddef.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "buf.h"
-#include "conf.h"
-#include "orphan.h"
-#include "proc.h"
-#include "status.h"
-#include "supervise.h"
+#include "status_int.h"
 #include "util.h"
 
 /* The figures per service and per slot, as the tables below name them. */
@@ -79,51 +74,45 @@ head(struct buf *b, const char *name, const char *type, const char *help)
 }
 
 static unsigned long long
-service_value(const struct status_in *in, const struct conf_service *sv,
-    const struct svc_sum *sum, enum fig fig)
+service_value(const struct status_svc *v, enum fig fig)
 {
 	switch (fig) {
-	case F_WORKERS:		return sum->slots;
-	case F_READY:		return sum->running;
-	case F_OPEN:		return sum->open;
-	case F_ACCEPTED:	return sum->accepted;
-	case F_BYTES_IN:	return sum->bytes_in;
-	case F_BYTES_OUT:	return sum->bytes_out;
-	case F_MAX:		return sv->max_connections;
-	case F_MAX_USED:	return status_maxconn_used(in, sv);
-	case F_ORPHANED:	return orphans_count(in->sup->orphans, sv->name);
+	case F_WORKERS:		return v->slots;
+	case F_READY:		return v->running;
+	case F_OPEN:		return v->open;
+	case F_ACCEPTED:	return v->accepted;
+	case F_BYTES_IN:	return v->bytes_in;
+	case F_BYTES_OUT:	return v->bytes_out;
+	case F_MAX:		return v->max_connections;
+	case F_MAX_USED:	return v->max_used;
+	case F_ORPHANED:	return v->orphaned;
 	default:		return 0;
 	}
 }
 
-/* One slot's figure, as the text of its value. */
+/* One slot's figure, as the text of its value: of its serving worker. */
 static void
-slot_value(struct buf *b, const struct status_in *in, const struct slot *sl,
-    enum fig fig)
+slot_value(struct buf *b, const struct status_slot *v, enum fig fig)
 {
-	const struct proc	*p = sl->cur;
-	unsigned		 qn, qm;
-	int64_t			 ms;
+	int64_t	 ms;
 
 	switch (fig) {
 	case F_UP:
-		buf_printf(b, "%d\n", p != NULL && p->ready);
+		buf_printf(b, "%d\n", v->serving);
 		break;
 	case F_RESTARTS:
-		buf_printf(b, "%u\n", sl->restarts);
+		buf_printf(b, "%u\n", v->restarts);
 		break;
 	case F_BEAT:
-		ms = p == NULL ? 0 : in->now - atomic_load(&p->beat->ms);
+		ms = v->serving ? v->beat_age_ms : 0;
 		buf_printf(b, "%lld.%03lld\n", (long long)(ms / 1000),
 		    (long long)(ms % 1000));
 		break;
 	case F_SLOT_OPEN:
-		buf_printf(b, "%u\n", p == NULL ? 0 :
-		    atomic_load(&p->beat->conns));
+		buf_printf(b, "%u\n", v->serving ? v->open : 0);
 		break;
 	default:
-		status_slot_queue(in, slot_service(in->sup, sl), sl, &qn, &qm);
-		buf_printf(b, "%u\n", fig == F_QUEUE ? qn : qm);
+		buf_printf(b, "%u\n", fig == F_QUEUE ? v->queue : v->backlog);
 	}
 }
 
@@ -132,79 +121,67 @@ static const char *const prom_states[] = {
 };
 
 static void
-master_metrics(struct buf *b, const struct status_in *in)
+master_metrics(struct buf *b, const struct status_figs *f)
 {
 	head(b, "info", "gauge", "The running tcpd, by version.");
 	buf_printf(b, "tcpd_info{version=\"%s\"} 1\n", PACKAGE_VERSION);
 	head(b, "start_time_seconds", "gauge",
 	    "When the master started, in seconds since the epoch.");
 	buf_printf(b, "tcpd_start_time_seconds %lld\n",
-	    (long long)in->started_at);
+	    (long long)f->started_at);
 	head(b, "generation", "gauge",
 	    "The configuration's generation: 1 at start, +1 per reload.");
-	buf_printf(b, "tcpd_generation %u\n", in->gen);
+	buf_printf(b, "tcpd_generation %u\n", f->gen);
 	head(b, "reloads_total", "counter", "Reloads asked for, by result.");
 	buf_printf(b, "tcpd_reloads_total{result=\"ok\"} %u\n"
-	    "tcpd_reloads_total{result=\"refused\"} %u\n", in->reloads_ok,
-	    in->reloads_refused);
+	    "tcpd_reloads_total{result=\"refused\"} %u\n", f->reloads_ok,
+	    f->reloads_refused);
 	head(b, "draining", "gauge",
 	    "1 while tcpd tells balancers to send it nothing new: draining "
 	    "or stopping.");
-	buf_printf(b, "tcpd_draining %d\n", strcmp(in->state, "serving") != 0);
+	buf_printf(b, "tcpd_draining %d\n", strcmp(f->state, "serving") != 0);
 	head(b, "state", "gauge", "1 for the master's state: serving, "
 	    "draining (for a balancer) or stopping.");
 	for (size_t i = 0; i < nitems(prom_states); i++)
 		buf_printf(b, "tcpd_state{state=\"%s\"} %d\n", prom_states[i],
-		    strcmp(in->state, prom_states[i]) == 0);
+		    strcmp(f->state, prom_states[i]) == 0);
 }
 
 /* Refusals, by service and reason. */
 static void
-refused_metrics(struct buf *b, const struct status_in *in,
-    const struct svc_sum *sums)
+refused_metrics(struct buf *b, const struct status_figs *f)
 {
 	head(b, "connections_refused_total", "counter",
 	    "Connections refused, by reason: access, per_source, rate, "
 	    "table_full, proxy.");
-	for (int i = 0; i < in->conf->nservices; i++)
+	for (int i = 0; i < f->nsvcs; i++)
 		for (int r = 0; r < REFUSED_KINDS; r++)
 			buf_printf(b, "tcpd_connections_refused_total{service="
-			    "\"%s\",reason=\"%s\"} %llu\n",
-			    in->conf->services[i].name, refusal_names[r],
-			    sums[i].refused[r]);
+			    "\"%s\",reason=\"%s\"} %llu\n", f->svcs[i].name,
+			    refusal_names[r], f->svcs[i].refused[r]);
 }
 
+/* The metrics, master's, services' and slots'. */
 void
-status_prom(struct buf *b, const struct status_in *in)
+status_prom(struct buf *b, const struct status_figs *f)
 {
-	const struct sup	*s = in->sup;
-	struct svc_sum		*sums;
-	int			 n = in->conf->nservices;
-
-	/* Each service's figures, summed once for all its rows. */
-	if ((sums = status_sums(in)) == NULL) {
-		b->failed = 1;
-		return;
-	}
-	master_metrics(b, in);
+	master_metrics(b, f);
 	for (size_t m = 0; m < nitems(service_metrics); m++) {
 		const struct metric *mt = &service_metrics[m];
 		head(b, mt->name, mt->type, mt->help);
-		for (int i = 0; i < n; i++)
+		for (int i = 0; i < f->nsvcs; i++)
 			buf_printf(b, "tcpd_%s{service=\"%s\"} %llu\n",
-			    mt->name, in->conf->services[i].name,
-			    service_value(in, &in->conf->services[i],
-			    &sums[i], mt->fig));
+			    mt->name, f->svcs[i].name,
+			    service_value(&f->svcs[i], mt->fig));
 	}
-	refused_metrics(b, in, sums);
-	free(sums);
+	refused_metrics(b, f);
 	for (size_t m = 0; m < nitems(slot_metrics); m++) {
 		const struct metric *mt = &slot_metrics[m];
 		head(b, mt->name, mt->type, mt->help);
-		for (int i = 0; i < s->nslots; i++) {
+		for (int i = 0; i < f->nslots; i++) {
 			buf_printf(b, "tcpd_%s{service=\"%s\",slot=\"%d\"} ",
-			    mt->name, s->slots[i]->service, s->slots[i]->index);
-			slot_value(b, in, s->slots[i], mt->fig);
+			    mt->name, f->slots[i].service, f->slots[i].index);
+			slot_value(b, &f->slots[i], mt->fig);
 		}
 	}
 }

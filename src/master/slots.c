@@ -12,6 +12,7 @@
 #include "proc.h"
 #include "source.h"
 #include "supervise.h"
+#include "supervise_int.h"
 
 /*
  * The per_source table sv wants in l: the one it has, unless its size
@@ -196,10 +197,8 @@ slot_new(const char *service, int index)
 static void
 slot_free(struct sup *s, struct slot *sl)
 {
-	if (sl->next != NULL)
-		sup_retire(s, sl->next, STOP_DRAIN);
-	if (sl->cur != NULL)
-		sup_retire(s, sl->cur, STOP_DRAIN);
+	slot_step(s, sl, &(struct slot_event){ .type = SE_STOP,
+	    .how = STOP_DRAIN });
 	free(sl->service);
 	free(sl);
 }
@@ -227,20 +226,6 @@ slot_find(struct slot **sorted, int n, const char *service, int index)
 		return NULL;
 	found = bsearch(&kp, sorted, n, sizeof(*sorted), slot_cmp);
 	return found != NULL ? *found : NULL;
-}
-
-/*
- * A new generation: what the slot knew of failures starts over, and a
- * successor that was starting for the last one is not wanted any more.
- */
-static void
-slot_new_generation(struct sup *s, struct slot *sl)
-{
-	sl->deaths = 0;
-	sl->spawn_fails = 0;
-	sl->retry_at = 0;
-	if (sl->next != NULL)
-		sup_retire(s, sl->next, STOP_RETIRE);
 }
 
 /*
@@ -320,9 +305,14 @@ sup_apply(struct sup *s, const struct conf *c, const int *counts, unsigned gen)
 			k = 0;
 		}
 		slots[i]->svc = &c->services[sv];
+		/* A slot made while tcpd stops is never to be served. */
+		if (slots[i]->fresh && s->stopping != STOP_NONE)
+			slot_step(s, slots[i], &(struct slot_event){
+			    .type = SE_STOP, .how = s->stopping });
+		else if (gen != s->gen)
+			slot_step(s, slots[i], &(struct slot_event){
+			    .type = SE_NEW_GEN });
 		slots[i]->kept = slots[i]->fresh = 0;
-		if (gen != s->gen)
-			slot_new_generation(s, slots[i]);
 		slots[i]->limit = sup_limit(s, slot_service(s, slots[i]));
 	}
 	s->gen = gen;
@@ -349,11 +339,11 @@ title_list(const struct sup *s, int (*sel)(const struct sup *,
 	return n;
 }
 
+/* Down, and not failing (ps shows that instead). */
 static int
-slot_down(const struct sup *s, const struct slot *sl)
+slot_down_only(const struct sup *s, const struct slot *sl)
 {
-	return !slot_failing(s, sl) && sl->down_why[0] != '\0' &&
-	    sl->cur == NULL;
+	return !slot_failing(s, sl) && slot_down(sl);
 }
 
 /*
@@ -367,7 +357,7 @@ sup_title(const struct sup *s, char *buf, size_t len)
 
 	buf[0] = '\0';
 	n = title_list(s, slot_failing, " [failing:", buf, len, n);
-	title_list(s, slot_down, " [down:", buf, len, n);
+	title_list(s, slot_down_only, " [down:", buf, len, n);
 }
 
 /* How many slots a worker serves now, of whatever generation. */
@@ -377,7 +367,7 @@ sup_served(const struct sup *s)
 	int	 n = 0;
 
 	for (int i = 0; i < s->nslots; i++)
-		n += s->slots[i]->cur != NULL;
+		n += slot_served(s->slots[i]);
 	return n;
 }
 
@@ -408,7 +398,7 @@ int
 sup_down(const struct sup *s)
 {
 	for (int i = 0; i < s->nslots; i++)
-		if (s->slots[i]->cur == NULL && s->slots[i]->down_why[0] != '\0')
+		if (slot_down(s->slots[i]))
 			return 1;
 	return 0;
 }
@@ -420,12 +410,9 @@ sup_down(const struct sup *s)
 int
 sup_settled(const struct sup *s)
 {
-	for (int i = 0; i < s->nslots; i++) {
-		const struct slot *sl = s->slots[i];
-		if ((sl->cur == NULL || sl->cur->gen != s->gen) &&
-		    sl->down_why[0] == '\0' && !slot_failing(s, sl))
+	for (int i = 0; i < s->nslots; i++)
+		if (!slot_settled(s, s->slots[i]))
 			return 0;
-	}
 	return 1;
 }
 
@@ -479,7 +466,7 @@ int
 sup_empty(const struct sup *s)
 {
 	for (int i = 0; i < s->nslots; i++)
-		if (s->slots[i]->cur != NULL || s->slots[i]->next != NULL)
+		if (slot_has_worker(s->slots[i]))
 			return 0;
 	return s->retiring == NULL && s->orphans == NULL;
 }

@@ -1,8 +1,10 @@
 /*
  * What tcpd -s status prints: the master, each service, each slot and
- * the accept queue behind its sockets, as a table for people or as one
- * JSON object for scripts.  Built by the master from its own records and
- * the workers' heartbeats; nothing here waits on anyone.
+ * the accept queue behind its sockets, as a table for people, as one
+ * JSON object for scripts, or as metrics.  The figures are gathered here
+ * once, from the master's own records and the workers' heartbeats
+ * (nothing here waits on anyone), then printed by one of three printers
+ * that read nothing else.
  */
 #include "config.h"
 
@@ -24,6 +26,7 @@
 #include "proc.h"
 #include "services/service.h"
 #include "status.h"
+#include "status_int.h"
 #include "util.h"
 #include "supervise.h"
 
@@ -44,7 +47,7 @@ queue_of(int fd, unsigned *now, unsigned *max)
 
 /* A worker's figures, as far as they could be true (proc_count()). */
 static void
-add_proc(struct svc_sum *sum, const struct proc *p, int64_t now)
+add_proc(struct status_svc *sum, const struct proc *p, int64_t now)
 {
 	unsigned long long	 acc, open = atomic_load(&p->beat->conns);
 
@@ -69,227 +72,6 @@ svc_index(const struct status_in *in, const char *name)
 	return sv != NULL ? (int)(sv - in->conf->services) : -1;
 }
 
-/*
- * Every service's figures, summed over its slots, retiring workers and
- * gone workers' counts, in one pass over each: services[i]'s in [i].
- * calloc'd; NULL when out of memory.
- */
-struct svc_sum *
-status_sums(const struct status_in *in)
-{
-	const struct sup	*s = in->sup;
-	struct svc_sum		*sums, *sum;
-	int			 i;
-
-	if ((sums = calloc(in->conf->nservices ? in->conf->nservices : 1,
-	    sizeof(*sums))) == NULL)
-		return NULL;
-	for (int k = 0; k < s->nslots; k++) {
-		const struct slot *sl = s->slots[k];
-		if ((i = svc_index(in, sl->service)) == -1)
-			continue;
-		sum = &sums[i];
-		sum->slots++;
-		if (sl->cur != NULL && sl->cur->ready)
-			sum->running++;
-		if (sl->cur != NULL)
-			add_proc(sum, sl->cur, in->now);
-		if (sl->next != NULL)
-			add_proc(sum, sl->next, in->now);
-	}
-	for (const struct proc *p = s->retiring; p != NULL; p = p->next)
-		if ((i = svc_index(in, p->service)) != -1) {
-			add_proc(&sums[i], p, in->now);
-			sums[i].retiring++;
-		}
-	for (const struct svc_stats *st = s->stats; st != NULL; st = st->next) {
-		if ((i = svc_index(in, st->service)) == -1)
-			continue;
-		sum = &sums[i];
-		add_counted(&sum->accepted, st->accepted);
-		add_counted(&sum->bytes_in, st->bytes_in);
-		add_counted(&sum->bytes_out, st->bytes_out);
-		for (int r = 0; r < REFUSED_KINDS; r++)
-			add_counted(&sum->refused[r], st->refused[r]);
-	}
-	return sums;
-}
-
-/* "ready", "starting", "down" or "failing", and the next retry. */
-static const char *
-slot_state(const struct status_in *in, const struct slot *sl,
-    int64_t *retry_ms)
-{
-	*retry_ms = -1;
-	if (sl->cur != NULL && sl->cur->ready)
-		return "ready";
-	if (sl->cur != NULL || sl->next != NULL)
-		return "starting";
-	if (sl->retry_at > in->now)
-		*retry_ms = sl->retry_at - in->now;
-	return slot_failing(in->sup, sl) ? "failing" : "down";
-}
-
-/* ms as "42s", "3m07s", "2h05m" or "4d03h". */
-static const char *
-duration(char *text, size_t len, int64_t ms)
-{
-	long long	 s = ms / 1000;
-
-	if (s >= 86400)
-		snprintf(text, len, "%lldd%02lldh", s / 86400, s % 86400 / 3600);
-	else if (s >= 3600)
-		snprintf(text, len, "%lldh%02lldm", s / 3600, s % 3600 / 60);
-	else if (s >= 60)
-		snprintf(text, len, "%lldm%02llds", s / 60, s % 60);
-	else
-		snprintf(text, len, "%llds", s);
-	return text;
-}
-
-static void
-wall(struct buf *b, time_t t)
-{
-	char		 text[64];
-	struct tm	 tm;
-
-	gmtime_r(&t, &tm);
-	strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	buf_printf(b, "%s", text);
-}
-
-static unsigned long long
-refused_total(const struct svc_sum *sum)
-{
-	unsigned long long	 n = 0;
-
-	for (int i = 0; i < REFUSED_KINDS; i++)
-		add_counted(&n, sum->refused[i]);
-	return n;
-}
-
-/* The slot's queue, summed over its sockets. */
-void
-status_slot_queue(const struct status_in *in, const struct conf_service *sv,
-    const struct slot *sl, unsigned *now, unsigned *max)
-{
-	unsigned	 n, m;
-
-	*now = *max = 0;
-	for (int i = 0; i < sv->nlisten; i++) {
-		queue_of(listeners_fd(in->listeners, &sv->listen[i],
-		    sl->index), &n, &m);
-		*now += n;
-		*max += m;
-	}
-}
-
-static void
-text_master(struct buf *b, const struct status_in *in)
-{
-	char	 up[32];
-
-	buf_printf(b, "tcpd %s, pid %ld, up %s, config %s, generation %u\n",
-	    PACKAGE_VERSION, (long)in->pid,
-	    duration(up, sizeof(up), in->now - in->started_ms),
-	    in->conf->path, in->gen);
-	if (in->reload_at == 0)
-		buf_printf(b, "last reload: none\n");
-	else {
-		buf_printf(b, "last reload: ");
-		wall(b, in->reload_at);
-		buf_printf(b, ", %s\n", in->reload_result);
-	}
-	buf_printf(b, "state: %s", in->state);
-	if (in->stop_in_ms >= 0)
-		buf_printf(b, ", stopping (graceful) in %lld.%03lld s",
-		    (long long)(in->stop_in_ms / 1000),
-		    (long long)(in->stop_in_ms % 1000));
-	buf_printf(b, "\n");
-}
-
-static void
-text_services(struct buf *b, const struct status_in *in)
-{
-	struct svc_sum	*sums;
-
-	if ((sums = status_sums(in)) == NULL) {
-		b->failed = 1;
-		return;
-	}
-	buf_printf(b, "\n%-16s %-8s %7s %6s %10s %8s %9s  %s\n", "SERVICE",
-	    "HANDLER", "WORKERS", "OPEN", "ACCEPTED", "REFUSED", "MAXCONN",
-	    "LISTEN");
-	for (int i = 0; i < in->conf->nservices; i++) {
-		const struct conf_service *sv = &in->conf->services[i];
-		const struct svc_sum *sum = &sums[i];
-		char	 workers[24], maxconn[24] = "-";
-
-		snprintf(workers, sizeof(workers), "%d/%d", sum->running,
-		    sum->slots);
-		if (sv->max_connections > 0)
-			snprintf(maxconn, sizeof(maxconn), "%d/%d",
-			    status_maxconn_used(in, sv), sv->max_connections);
-		buf_printf(b, "%-16s %-8s %7s %6llu %10llu %8llu %9s ",
-		    sv->name, sv->handler->name, workers, sum->open,
-		    sum->accepted, refused_total(sum), maxconn);
-		for (int j = 0; j < sv->nlisten; j++)
-			buf_printf(b, " %s", sv->listen[j].text);
-		buf_printf(b, "\n");
-	}
-	free(sums);
-}
-
-static void
-text_slots(struct buf *b, const struct status_in *in)
-{
-	const struct sup	*s = in->sup;
-	int64_t			 retry;
-	unsigned		 qn, qm;
-
-	buf_printf(b, "\n%-20s %-8s %8s %5s %8s %8s %6s %6s %10s %7s\n",
-	    "SLOT", "STATE", "PID", "GEN", "UP", "RESTARTS", "BEAT", "OPEN",
-	    "ACCEPTED", "QUEUE");
-	for (int i = 0; i < s->nslots; i++) {
-		const struct slot *sl = s->slots[i];
-		const struct proc *p = sl->cur != NULL ? sl->cur : sl->next;
-		const struct conf_service *sv = slot_service(s, sl);
-		char	 name[96], up[32];
-
-		snprintf(name, sizeof(name), "%s/%d", sl->service, sl->index);
-		buf_printf(b, "%-20s %-8s ", name, slot_state(in, sl, &retry));
-		if (p == NULL) {
-			buf_printf(b, "%8s %5s %8s %8u %6s %6s %10s ", "-",
-			    "-", "-", sl->restarts, "-", "-", "-");
-		} else {
-			buf_printf(b, "%8ld %5u %8s %8u %4lldms %6u %10llu ",
-			    (long)p->pid, p->gen,
-			    duration(up, sizeof(up), in->now - p->started),
-			    sl->restarts,
-			    (long long)(in->now - atomic_load(&p->beat->ms)),
-			    atomic_load(&p->beat->conns),
-			    atomic_load(&p->beat->accepted));
-		}
-		status_slot_queue(in, sv, sl, &qn, &qm);
-		buf_printf(b, "%u/%u", qn, qm);
-		if (retry >= 0)
-			buf_printf(b, "  (retry in %lld ms)", (long long)retry);
-		buf_printf(b, "\n");
-	}
-	for (const struct proc *p = s->retiring; p != NULL; p = p->next)
-		buf_printf(b, "%-20s %-8s %8ld %5u %8s %8s %6s %6u\n",
-		    p->name, "retiring", (long)p->pid, p->gen, "-", "-", "-",
-		    atomic_load(&p->beat->conns));
-	for (int i = 0; i < in->conf->nservices; i++) {
-		const char	*name = in->conf->services[i].name;
-		int		 n = orphans_count(s->orphans, name);
-
-		if (n > 0)
-			buf_printf(b, "%s: %d program%s of dead workers being "
-			    "ended\n", name, n, n == 1 ? "" : "s");
-	}
-}
-
 /* Connections counted against sv's max_connections now. */
 int
 status_maxconn_used(const struct status_in *in, const struct conf_service *sv)
@@ -301,135 +83,223 @@ status_maxconn_used(const struct status_in *in, const struct conf_service *sv)
 	return 0;
 }
 
+/* t as UTC, ISO 8601. */
 static void
-json_slot(struct buf *b, const struct status_in *in,
-    const struct conf_service *sv, const struct slot *sl)
+wall(char *text, size_t len, time_t t)
+{
+	struct tm	 tm;
+
+	gmtime_r(&t, &tm);
+	strftime(text, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* What the master says of itself. */
+static void
+gather_master(struct status_figs *f, const struct status_in *in)
+{
+	f->pid = (long)in->pid;
+	f->config = in->conf->path;
+	f->gen = in->gen;
+	f->uptime_ms = in->now - in->started_ms;
+	f->started_at = in->started_at;
+	wall(f->started, sizeof(f->started), in->started_at);
+	if (in->reload_at != 0)
+		wall(f->reload_at, sizeof(f->reload_at), in->reload_at);
+	f->reload_ok = in->reload_ok;
+	f->reload_result = in->reload_result;
+	f->reloads_ok = in->reloads_ok;
+	f->reloads_refused = in->reloads_refused;
+	f->state = in->state;
+	f->stop_in_ms = in->stop_in_ms;
+}
+
+/* Each service's own figures, before its workers' are added. */
+static void
+gather_services(struct status_figs *f, const struct status_in *in)
+{
+	const char	**listen = f->listen;
+
+	for (int i = 0; i < in->conf->nservices; i++) {
+		const struct conf_service *sv = &in->conf->services[i];
+		struct status_svc *v = &f->svcs[i];
+
+		v->name = sv->name;
+		v->handler = sv->handler->name;
+		v->listen = listen;
+		v->nlisten = sv->nlisten;
+		for (int j = 0; j < sv->nlisten; j++)
+			*listen++ = sv->listen[j].text;
+		v->max_connections = sv->max_connections;
+		v->max_used = status_maxconn_used(in, sv);
+		v->orphaned = orphans_count(in->sup->orphans, sv->name);
+	}
+}
+
+/* The worker shown for the slot: the serving one, else the starting. */
+static void
+gather_worker(struct status_slot *v, const struct slot *sl, int64_t now)
 {
 	const struct proc	*p = sl->cur != NULL ? sl->cur : sl->next;
-	int64_t			 retry;
-	unsigned		 qn, qm;
 
-	buf_printf(b, "{\"index\":%d,\"state\":\"%s\",\"restarts\":%u,",
-	    sl->index, slot_state(in, sl, &retry), sl->restarts);
-	if (retry >= 0)
-		buf_printf(b, "\"retry_in_ms\":%lld,", (long long)retry);
-	if (p != NULL)
-		buf_printf(b, "\"pid\":%ld,\"generation\":%u,\"uptime_ms\":%lld,"
-		    "\"heartbeat_age_ms\":%lld,\"open\":%u,\"accepted\":%llu,",
-		    (long)p->pid, p->gen, (long long)(in->now - p->started),
-		    (long long)(in->now - atomic_load(&p->beat->ms)),
-		    atomic_load(&p->beat->conns),
-		    atomic_load(&p->beat->accepted));
-	if (sl->cur != NULL && sl->next != NULL)
-		buf_printf(b, "\"successor_pid\":%ld,", (long)sl->next->pid);
-	buf_printf(b, "\"sockets\":[");
-	for (int i = 0; i < sv->nlisten; i++) {
-		queue_of(listeners_fd(in->listeners, &sv->listen[i],
-		    sl->index), &qn, &qm);
-		buf_printf(b, "%s{\"listen\":", i ? "," : "");
-		buf_json_string(b, sv->listen[i].text);
-		buf_printf(b, ",\"queue\":%u,\"backlog\":%u}", qn, qm);
-	}
-	buf_printf(b, "]}");
-}
-
-static void
-json_service(struct buf *b, const struct status_in *in,
-    const struct conf_service *sv, const struct svc_sum *sum)
-{
-	int		 first = 1;
-
-	buf_printf(b, "{\"name\":");
-	buf_json_string(b, sv->name);
-	buf_printf(b, ",\"handler\":\"%s\",\"listen\":[", sv->handler->name);
-	for (int i = 0; i < sv->nlisten; i++) {
-		buf_printf(b, "%s", i ? "," : "");
-		buf_json_string(b, sv->listen[i].text);
-	}
-	buf_printf(b, "],\"workers\":%d,\"running\":%d,\"open\":%llu,"
-	    "\"accepted\":%llu,\"refused\":{", sum->slots, sum->running,
-	    sum->open, sum->accepted);
-	for (int i = 0; i < REFUSED_KINDS; i++)
-		buf_printf(b, "%s\"%s\":%llu", i ? "," : "", refusal_names[i],
-		    sum->refused[i]);
-	buf_printf(b, "},\"max_connections\":%d,\"max_connections_used\":%d,"
-	    "\"orphaned_programs\":%d,\"slots\":[", sv->max_connections,
-	    status_maxconn_used(in, sv), orphans_count(in->sup->orphans,
-	    sv->name));
-	for (int i = 0; sum->slots > 0 && i < in->sup->nslots; i++) {
-		const struct slot *sl = in->sup->slots[i];
-		if (sl->svc != sv && strcmp(sl->service, sv->name) != 0)
-			continue;
-		buf_printf(b, "%s", first ? "" : ",");
-		json_slot(b, in, sv, sl);
-		first = 0;
-	}
-	buf_printf(b, "],\"retiring\":[");
-	first = 1;
-	for (const struct proc *p = in->sup->retiring; sum->retiring > 0 &&
-	    p != NULL; p = p->next)
-		if (strcmp(p->service, sv->name) == 0) {
-			buf_printf(b, "%s{\"pid\":%ld,\"generation\":%u,"
-			    "\"open\":%u}", first ? "" : ",", (long)p->pid,
-			    p->gen, atomic_load(&p->beat->conns));
-			first = 0;
-		}
-	buf_printf(b, "]}");
-}
-
-static void
-json_all(struct buf *b, const struct status_in *in)
-{
-	struct svc_sum	*sums;
-
-	buf_printf(b, "{\"version\":\"%s\",\"pid\":%ld,\"config\":",
-	    PACKAGE_VERSION, (long)in->pid);
-	buf_json_string(b, in->conf->path);
-	buf_printf(b, ",\"generation\":%u,\"uptime_ms\":%lld,\"started\":\"",
-	    in->gen, (long long)(in->now - in->started_ms));
-	wall(b, in->started_at);
-	buf_printf(b, "\",\"last_reload\":");
-	if (in->reload_at == 0)
-		buf_printf(b, "null");
-	else {
-		buf_printf(b, "{\"at\":\"");
-		wall(b, in->reload_at);
-		buf_printf(b, "\",\"ok\":%s,\"result\":",
-		    in->reload_ok ? "true" : "false");
-		buf_json_string(b, in->reload_result);
-		buf_printf(b, "}");
-	}
-	buf_printf(b, ",\"state\":\"%s\"", in->state);
-	if (in->stop_in_ms >= 0)
-		buf_printf(b, ",\"stop_in_ms\":%lld", (long long)in->stop_in_ms);
-	buf_printf(b, ",\"services\":[");
-	if ((sums = status_sums(in)) == NULL) {
-		b->failed = 1;
+	if (p == NULL)
 		return;
+	v->worker = 1;
+	v->serving = slot_served(sl);
+	v->pid = (long)p->pid;
+	v->gen = p->gen;
+	v->uptime_ms = now - p->started;
+	v->beat_age_ms = now - atomic_load(&p->beat->ms);
+	v->open = atomic_load(&p->beat->conns);
+	v->accepted = atomic_load(&p->beat->accepted);
+	if (sl->cur != NULL && sl->next != NULL)
+		v->successor_pid = (long)sl->next->pid;
+}
+
+/* A slot's figures, its sockets' taken from *socks on. */
+static void
+gather_slot(struct status_slot *v, const struct status_in *in,
+    const struct slot *sl, struct status_sock **socks)
+{
+	const struct conf_service	*sv = slot_service(in->sup, sl);
+
+	v->service = sl->service;
+	v->svc = svc_index(in, sl->service);
+	v->index = sl->index;
+	v->state = slot_state_name(in->sup, sl);
+	v->retry_ms = !slot_has_worker(sl) && sl->retry_at > in->now ?
+	    sl->retry_at - in->now : -1;
+	v->restarts = sl->restarts;
+	gather_worker(v, sl, in->now);
+	v->socks = *socks;
+	v->nsocks = sv->nlisten;
+	for (int i = 0; i < sv->nlisten; i++) {
+		struct status_sock *k = (*socks)++;
+		k->listen = sv->listen[i].text;
+		queue_of(listeners_fd(in->listeners, &sv->listen[i],
+		    sl->index), &k->queue, &k->backlog);
+		v->queue += k->queue;
+		v->backlog += k->backlog;
 	}
-	for (int i = 0; i < in->conf->nservices; i++) {
-		buf_printf(b, "%s", i ? "," : "");
-		json_service(b, in, &in->conf->services[i], &sums[i]);
+}
+
+/* The slots, each added to its service's sums. */
+static void
+gather_slots(struct status_figs *f, const struct status_in *in)
+{
+	const struct sup	*s = in->sup;
+	struct status_sock	*socks = f->socks;
+
+	for (int k = 0; k < s->nslots; k++) {
+		const struct slot *sl = s->slots[k];
+		struct status_slot *v = &f->slots[k];
+		struct status_svc *sum;
+
+		gather_slot(v, in, sl, &socks);
+		if (v->svc == -1)
+			continue;
+		sum = &f->svcs[v->svc];
+		sum->slots++;
+		sum->running += v->serving;
+		if (sl->cur != NULL)
+			add_proc(sum, sl->cur, in->now);
+		if (sl->next != NULL)
+			add_proc(sum, sl->next, in->now);
 	}
-	free(sums);
-	buf_printf(b, "]}\n");
+	f->nslots = s->nslots;
+}
+
+/* The retiring workers, and the counts of gone ones, in their services'. */
+static void
+gather_gone(struct status_figs *f, const struct status_in *in)
+{
+	const struct sup	*s = in->sup;
+	struct status_svc	*sum;
+	int			 i;
+
+	for (const struct proc *p = s->retiring; p != NULL; p = p->next) {
+		struct status_retiring *r = &f->retiring[f->nretiring++];
+
+		*r = (struct status_retiring){ .name = p->name,
+		    .svc = svc_index(in, p->service), .pid = (long)p->pid,
+		    .gen = p->gen, .open = atomic_load(&p->beat->conns) };
+		if (r->svc != -1) {
+			add_proc(&f->svcs[r->svc], p, in->now);
+			f->svcs[r->svc].retiring++;
+		}
+	}
+	for (const struct svc_stats *st = s->stats; st != NULL; st = st->next) {
+		if ((i = svc_index(in, st->service)) == -1)
+			continue;
+		sum = &f->svcs[i];
+		add_counted(&sum->accepted, st->accepted);
+		add_counted(&sum->bytes_in, st->bytes_in);
+		add_counted(&sum->bytes_out, st->bytes_out);
+		for (int r = 0; r < REFUSED_KINDS; r++)
+			add_counted(&sum->refused[r], st->refused[r]);
+	}
+	for (i = 0; i < f->nsvcs; i++)
+		for (int r = 0; r < REFUSED_KINDS; r++)
+			add_counted(&f->svcs[i].refused_total,
+			    f->svcs[i].refused[r]);
+}
+
+static void
+figs_free(struct status_figs *f)
+{
+	free(f->svcs);
+	free(f->slots);
+	free(f->retiring);
+	free(f->socks);
+	free(f->listen);
+}
+
+/* Every figure status shows, gathered once; -1 when out of memory. */
+static int
+figs_gather(struct status_figs *f, const struct status_in *in)
+{
+	const struct sup	*s = in->sup;
+	size_t			 nsocks = 0, nlisten = 0, nret = 0;
+
+	for (int i = 0; i < s->nslots; i++)
+		nsocks += slot_service(s, s->slots[i])->nlisten;
+	for (int i = 0; i < in->conf->nservices; i++)
+		nlisten += in->conf->services[i].nlisten;
+	for (const struct proc *p = s->retiring; p != NULL; p = p->next)
+		nret++;
+	*f = (struct status_figs){ .nsvcs = in->conf->nservices };
+	f->svcs = calloc(f->nsvcs ? f->nsvcs : 1, sizeof(*f->svcs));
+	f->slots = calloc(s->nslots ? s->nslots : 1, sizeof(*f->slots));
+	f->retiring = calloc(nret ? nret : 1, sizeof(*f->retiring));
+	f->socks = calloc(nsocks ? nsocks : 1, sizeof(*f->socks));
+	f->listen = calloc(nlisten ? nlisten : 1, sizeof(*f->listen));
+	if (f->svcs == NULL || f->slots == NULL || f->retiring == NULL ||
+	    f->socks == NULL || f->listen == NULL) {
+		figs_free(f);
+		return -1;
+	}
+	gather_master(f, in);
+	gather_services(f, in);
+	gather_slots(f, in);
+	gather_gone(f, in);
+	return 0;
 }
 
 /* The answer, malloc'd, its length in *len; NULL when out of memory. */
 char *
 status_build(const struct status_in *in, enum status_form form, size_t *len)
 {
-	struct buf	 b = { 0 };
+	struct status_figs	 f;
+	struct buf		 b = { 0 };
 
+	if (figs_gather(&f, in) == -1)
+		return NULL;
 	if (form == STATUS_JSON)
-		json_all(&b, in);
+		status_json(&b, &f);
 	else if (form == STATUS_METRICS)
-		status_prom(&b, in);
-	else {
-		text_master(&b, in);
-		text_services(&b, in);
-		text_slots(&b, in);
-	}
+		status_prom(&b, &f);
+	else
+		status_text(&b, &f);
+	figs_free(&f);
 	if (b.failed) {
 		buf_free(&b);
 		return NULL;

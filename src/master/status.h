@@ -40,28 +40,9 @@ enum status_form {
 	STATUS_METRICS,		/* the metrics handler: Prometheus text */
 };
 
-/* A service's figures, summed over its slots and retiring workers. */
-struct svc_sum {
-	int			 running;	/* slots with a ready worker */
-	int			 slots;
-	unsigned long long	 open, accepted;
-	unsigned long long	 refused[REFUSED_KINDS];
-	unsigned long long	 bytes_in, bytes_out;
-	int			 retiring;	/* workers */
-};
-
-struct buf;
-struct slot;
-
 char	*status_build(const struct status_in *, enum status_form,
 	    size_t *len);
 int	 status_maxconn_used(const struct status_in *,
 	    const struct conf_service *);
-struct svc_sum
-	*status_sums(const struct status_in *);
-void	 status_slot_queue(const struct status_in *,
-	    const struct conf_service *, const struct slot *, unsigned *now,
-	    unsigned *max);
-void	 status_prom(struct buf *, const struct status_in *);
 
 #endif

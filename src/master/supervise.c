@@ -28,8 +28,6 @@
 /* How often the watchdog looks, and how long SIGABRT has before SIGKILL. */
 #define WATCHDOG_LOOK_MS	250
 #define WATCHDOG_GRACE_MS	500
-/* Beyond its deadline, before a stopping worker gets SIGKILL. */
-#define KILL_GRACE_MS		5000
 /* At start: the longest a worker may take, from its own fork, to accept. */
 #define START_MAX_MS		10000
 /*
@@ -40,15 +38,6 @@
 
 static void	sup_ctl_cb(struct io *, uint32_t);
 
-/* Milliseconds to wait after the n-th failure in a row (n from 0). */
-int64_t
-sup_backoff(int n)
-{
-	int64_t	 ms = (int64_t)RESPAWN_FIRST_MS << (n < 6 ? n : 6);
-
-	return ms > RESPAWN_MAX_MS ? RESPAWN_MAX_MS : ms;
-}
-
 const struct conf_service *
 slot_service(const struct sup *s, const struct slot *sl)
 {
@@ -56,99 +45,21 @@ slot_service(const struct sup *s, const struct slot *sl)
 	return sl->svc;
 }
 
-/* Is the slot failing: dying at start respawn_limit times in a row? */
-int
-slot_failing(const struct sup *s, const struct slot *sl)
-{
-	return sl->deaths >= s->conf->respawn_limit;
-}
-
-/* Does the master still hold every socket the worker accepts on? */
-static int
-sockets_kept(const struct sup *s, const struct proc *p)
-{
-	for (int i = 0; i < p->nlisten; i++)
-		if (listeners_fd(s->listeners, &p->listen[i], p->slot_index) ==
-		    -1)
-			return 0;
-	return 1;
-}
-
-/*
- * Take p out of its slot and let it finish: it stops accepting (having
- * first served what is queued on sockets that leave with it) and ends
- * when its connections do, with no deadline unless retire_timeout says.
- */
-void
-sup_retire(struct sup *s, struct proc *p, enum stop_how how)
-{
-	int	 t = s->conf->retire_timeout;
-
-	/* Sockets that leave with it are first drained, whoever asks. */
-	if (how == STOP_RETIRE && !sockets_kept(s, p))
-		how = STOP_DRAIN;
-
-	if (p->slot != NULL) {
-		if (p->slot->cur == p)
-			p->slot->cur = NULL;
-		if (p->slot->next == p)
-			p->slot->next = NULL;
-		p->slot = NULL;
-		/*
-		 * At the end: workers mostly end in the order they were
-		 * asked to, so the reaper finds them near the head.
-		 */
-		p->next = NULL;
-		*(s->retiring != NULL ? &s->retiring_tail->next :
-		    &s->retiring) = p;
-		s->retiring_tail = p;
-	}
-	if (p->stopping != STOP_NONE)
-		return;
-	proc_stop(p, how, t, s->loop->now);
-	p->kill_at = t > 0 ? s->loop->now + (int64_t)t * 1000 + KILL_GRACE_MS
-	    : 0;
-}
-
-/* Say, once per change, why a slot is not served as it should be. */
-void
-slot_say_down(struct slot *sl, const char *why, int64_t delay)
-{
-	if (strcmp(sl->down_why, why) == 0) {
-		log_debug("%s slot %d: retrying in %lld ms", sl->service,
-		    sl->index, (long long)delay);
-		return;
-	}
-	snprintf(sl->down_why, sizeof(sl->down_why), "%s", why);
-	if (sl->cur == NULL)
-		log_warnx("%s slot %d is down: %s; retrying in %lld s, then "
-		    "with back-off up to %d s", sl->service, sl->index, why,
-		    (long long)(delay / 1000), RESPAWN_MAX_MS / 1000);
-	else
-		log_warnx("%s slot %d: %s; its generation %u worker serves "
-		    "on meanwhile; retrying in %lld s, then with back-off up "
-		    "to %d s", sl->service, sl->index, why, sl->cur->gen,
-		    (long long)(delay / 1000), RESPAWN_MAX_MS / 1000);
-}
-
 /* A worker could not be made for the slot: retry later, and say so. */
 static void
 slot_spawn_failed(struct sup *s, struct slot *sl, const char *failed, int err)
 {
-	char	 why[160];
-	int64_t	 delay = sup_backoff(sl->spawn_fails++);
+	char			 why[160];
+	struct slot_event	 e = { .type = SE_FORK_FAILED, .why = why };
 
 	snprintf(why, sizeof(why), "cannot start a worker: %s: %s", failed,
 	    strerror(err));
 	if (s->starting) {
 		snprintf(s->start_error, sizeof(s->start_error), "%s slot %d: %s",
 		    sl->service, sl->index, why);
-		return;
+		e.type = SE_START_FAILED;
 	}
-	sl->retry_at = s->loop->now + delay;
-	if (sl->cur == NULL && sl->down_since == 0)
-		sl->down_since = s->loop->now;
-	slot_say_down(sl, why, delay);
+	slot_step(s, sl, &e);
 }
 
 /*
@@ -205,36 +116,9 @@ slot_spawn(struct sup *s, struct slot *sl)
 		slot_spawn_failed(s, sl, failed, errno);
 		return;
 	}
-	p->slot = sl;
-	sl->next = p;
+	slot_step(s, sl, &(struct slot_event){ .type = SE_FORKED, .p = p });
 	if (sup_bypid_add(s, p) == -1)
 		s->bypid_lost = 1;
-}
-
-/* The slot's new worker accepts: it takes the slot, its predecessor goes. */
-static void
-slot_ready(struct sup *s, struct slot *sl, struct proc *p)
-{
-	struct proc	*old = sl->cur;
-
-	sl->cur = p;
-	sl->next = NULL;
-	if (sl->down_since != 0)
-		log_info("worker %ld started: service %s slot %d generation %u, "
-		    "%s%lld ms after the last one died", (long)p->pid,
-		    sl->service, sl->index, p->gen, sl->down_unsure ? "at most " :
-		    "", (long long)(s->loop->now - sl->down_since));
-	else
-		log_info("worker %ld started: service %s slot %d generation %u",
-		    (long)p->pid, sl->service, sl->index, p->gen);
-	if (sl->down_why[0] != '\0')
-		log_notice("%s slot %d is served again", sl->service, sl->index);
-	sl->down_why[0] = '\0';
-	sl->down_since = 0;
-	sl->down_unsure = 0;
-	sl->spawn_fails = 0;
-	if (old != NULL)
-		sup_retire(s, old, STOP_RETIRE);
 }
 
 /*
@@ -289,7 +173,8 @@ sup_ctl_cb(struct io *io, uint32_t ev)
 	if (n == (ssize_t)sizeof(msg) && msg.type == WORKER_READY && !p->ready) {
 		p->ready = 1;
 		if (p->slot != NULL && p->slot->next == p)
-			slot_ready(s, p->slot, p);
+			slot_step(s, p->slot, &(struct slot_event){
+			    .type = SE_READY, .p = p });
 		return;
 	}
 	if (n == 0 || (n == -1 && errno != EAGAIN && errno != EINTR)) {
@@ -343,7 +228,7 @@ slot_check_recovered(struct sup *s, struct slot *sl)
 {
 	struct proc	*p = sl->cur;
 
-	if (sl->deaths == 0 || p == NULL || s->loop->now - p->started <
+	if (sl->deaths == 0 || !slot_served(sl) || s->loop->now - p->started <
 	    (int64_t)s->conf->respawn_window * 1000)
 		return;
 	if (slot_failing(s, sl))
@@ -351,14 +236,6 @@ slot_check_recovered(struct sup *s, struct slot *sl)
 		    sl->service, sl->index, (long)p->pid,
 		    s->conf->respawn_window);
 	sl->deaths = 0;
-}
-
-/* Does the slot want a worker of the current generation? */
-static int
-slot_wants(const struct sup *s, const struct slot *sl)
-{
-	return s->stopping == STOP_NONE && sl->next == NULL &&
-	    (sl->cur == NULL || sl->cur->gen != s->gen);
 }
 
 /*
@@ -373,7 +250,7 @@ sup_tend(struct sup *s)
 	for (int i = 0; i < s->nslots; i++) {
 		struct slot *sl = s->slots[i];
 		/* The rest at the next turn: sup_timeout() makes it now. */
-		if (slot_wants(s, sl) && sl->retry_at <= s->loop->now &&
+		if (slot_wants(sl) && sl->retry_at <= s->loop->now &&
 		    forked++ < SPAWN_BATCH)
 			slot_spawn(s, sl);
 		slot_check_recovered(s, sl);
@@ -401,7 +278,7 @@ sup_started(struct sup *s)
 	for (int i = 0; s->start_error[0] == '\0' && i < s->nslots; i++) {
 		struct slot *sl = s->slots[i];
 		struct proc *p = sl->next;
-		if (sl->cur != NULL)
+		if (slot_served(sl))
 			continue;
 		all = 0;
 		if (p == NULL || s->loop->now - p->started < START_MAX_MS)
@@ -409,7 +286,7 @@ sup_started(struct sup *s)
 		/* Its READY may wait unread behind other workers' messages. */
 		if (p->io.fd != -1)
 			sup_ctl_cb(&p->io, EPOLLIN);
-		if (sl->cur == p)
+		if (slot_served(sl))
 			continue;
 		snprintf(s->start_error, sizeof(s->start_error), "the worker "
 		    "for %s was not accepting %d s after it was forked",
@@ -428,13 +305,9 @@ sup_stop(struct sup *s, enum stop_how how, int timeout)
 	    (how == STOP_FAST ? 0 : (int64_t)timeout * 1000);
 
 	s->stopping = how;
-	for (int i = 0; i < s->nslots; i++) {
-		struct slot *sl = s->slots[i];
-		if (sl->next != NULL)
-			sup_retire(s, sl->next, how);
-		if (sl->cur != NULL)
-			sup_retire(s, sl->cur, how);
-	}
+	for (int i = 0; i < s->nslots; i++)
+		slot_step(s, s->slots[i], &(struct slot_event){
+		    .type = SE_STOP, .how = how });
 	for (struct proc *p = s->retiring; p != NULL; p = p->next) {
 		proc_stop(p, how, timeout, s->loop->now);
 		if (p->kill_at == 0 || p->kill_at > at)
@@ -457,9 +330,9 @@ sup_timeout(const struct sup *s)
 
 	for (int i = 0; i < s->nslots; i++) {
 		const struct slot *sl = s->slots[i];
-		if (slot_wants(s, sl))
+		if (slot_wants(sl))
 			earliest(&next, sl->retry_at > now ? sl->retry_at : now);
-		if (sl->deaths > 0 && sl->cur != NULL)
+		if (sl->deaths > 0 && slot_served(sl))
 			earliest(&next, sl->cur->started +
 			    (int64_t)s->conf->respawn_window * 1000);
 		if (sl->cur != NULL)

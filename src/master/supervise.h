@@ -44,17 +44,35 @@ struct svc_stats {
 };
 
 /*
- * One slot: a service's index-th worker and its sockets.  It has a
- * worker serving (cur), or a worker starting (next: a respawn, or the
- * successor at a reload while cur serves on), or neither, and then it is
- * down and retried at retry_at.
+ * Where a slot is in its life: which workers it has, and what it waits
+ * for.  Its transitions are one table, in slot_life.c.
+ */
+enum slot_state {
+	SLOT_EMPTY,	/* no worker: one is started at retry_at (at once
+			   after a single death; with back-off when it
+			   cannot start, or keeps dying) */
+	SLOT_STARTING,	/* a worker starting (next), none serving */
+	SLOT_SERVING,	/* cur serves the current generation */
+	SLOT_OUTDATED,	/* cur serves an older generation: a successor
+			   is started at retry_at */
+	SLOT_REPLACING,	/* the successor (next) starts while cur serves */
+	SLOT_STOPPED,	/* no worker will be: tcpd stops, or its start
+			   failed */
+	SLOT_NSTATES
+};
+
+/*
+ * One slot: a service's index-th worker and its sockets.  Its state says
+ * which workers it has; deaths, spawn_fails and down_why are the record
+ * of how it has been failing, which sets the back-off and what is said.
  */
 struct slot {
 	char			*service;
 	const struct conf_service *svc;	/* its service in sup->conf */
 	int			 index;
-	struct proc		*cur;
-	struct proc		*next;
+	enum slot_state		 state;
+	struct proc		*cur;		/* serving */
+	struct proc		*next;		/* starting */
 	int			 deaths;	/* quick deaths in a row */
 	unsigned		 restarts;	/* deaths not asked for */
 	int			 spawn_fails;	/* failed spawns in a row */
@@ -116,9 +134,17 @@ int	sup_started(struct sup *);
 int	sup_reaped(struct sup *, pid_t, int status);
 void	sup_stop(struct sup *, enum stop_how, int timeout);
 int	sup_timeout(const struct sup *);
-void	sup_retire(struct sup *, struct proc *, enum stop_how);
-int	slot_failing(const struct sup *, const struct slot *);
 const struct conf_service *
 	slot_service(const struct sup *, const struct slot *);
+
+/* What a slot's state says (slot_life.c). */
+int	slot_served(const struct slot *);
+int	slot_has_worker(const struct slot *);
+int	slot_wants(const struct slot *);
+int	slot_down(const struct slot *);
+int	slot_failing(const struct sup *, const struct slot *);
+int	slot_settled(const struct sup *, const struct slot *);
+const char *
+	slot_state_name(const struct sup *, const struct slot *);
 
 #endif

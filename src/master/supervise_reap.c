@@ -5,7 +5,6 @@
  */
 #include "config.h"
 
-#include <limits.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -84,45 +83,6 @@ bypid_del(struct sup *s, pid_t pid)
 	}
 }
 
-/*
- * A slot's worker died without being asked: replace it at once, unless
- * the slot is failing (too many quick deaths in a row): then after a
- * pause that doubles with each further quick death.
- */
-static void
-slot_died(struct sup *s, struct slot *sl, struct proc *p)
-{
-	const struct conf	*c = s->conf;
-	int64_t			 lived = s->loop->now - p->started, delay;
-	int			 over;
-
-	if (sl->cur == p) {
-		sl->cur = NULL;
-		sl->down_since = s->died_after ? s->died_after : s->loop->now;
-		sl->down_unsure = s->died_after != 0;
-	} else
-		sl->next = NULL;
-	sl->restarts++;
-	sl->deaths = lived < (int64_t)c->respawn_window * 1000 ?
-	    sl->deaths + 1 : 0;
-	if (!slot_failing(s, sl)) {
-		sl->retry_at = 0;
-		return;
-	}
-	over = sl->deaths - c->respawn_limit;
-	delay = sup_backoff(over);
-	sl->retry_at = s->loop->now + delay;
-	if (over == 0)
-		log_warnx("%s slot %d is failing: its workers died %d times in "
-		    "a row within %d s of starting; respawning with back-off "
-		    "from %d s up to %d s", sl->service, sl->index, sl->deaths,
-		    c->respawn_window, RESPAWN_FIRST_MS / 1000,
-		    RESPAWN_MAX_MS / 1000);
-	else
-		log_debug("%s slot %d: respawning in %lld ms", sl->service,
-		    sl->index, (long long)delay);
-}
-
 /* The process p, wherever the table keeps it. */
 static struct proc *
 sup_find(const struct sup *s, pid_t pid)
@@ -194,6 +154,22 @@ sup_account(struct sup *s, const struct proc *p)
 }
 
 /*
+ * What p's death is to its slot: at start, before it was ready, the
+ * start's failure (start_error says so); else the loss of its serving
+ * or its starting worker.
+ */
+static enum slot_event_type
+slot_loss(struct sup *s, const struct proc *p, const char *how)
+{
+	if (s->starting && !p->ready) {
+		snprintf(s->start_error, sizeof(s->start_error), "the worker "
+		    "for %s %s before it was ready", p->name, how);
+		return SE_START_FAILED;
+	}
+	return p->slot->cur == p ? SE_CUR_DIED : SE_NEXT_DIED;
+}
+
+/*
  * A child of the master ended.  Returns 0 if it was none of the
  * workers, 1 otherwise.
  */
@@ -217,17 +193,9 @@ sup_reaped(struct sup *s, pid_t pid, int status)
 	orphans_adopt(&s->orphans, p, s->loop->now);
 	if (p->slot == NULL)
 		sup_unlink_retiring(s, p);
-	else if (s->starting && !p->ready) {
-		snprintf(s->start_error, sizeof(s->start_error), "the worker "
-		    "for %s %s before it was ready", p->name, how);
-		/* The start has failed: no respawn, and no pointer to p. */
-		if (p->slot->cur == p)
-			p->slot->cur = NULL;
-		if (p->slot->next == p)
-			p->slot->next = NULL;
-		p->slot->retry_at = INT64_MAX;
-	} else
-		slot_died(s, p->slot, p);
+	else
+		slot_step(s, p->slot, &(struct slot_event){
+		    .type = slot_loss(s, p, how), .p = p });
 	proc_free(s->loop, p);
 	sup_limits_gc(s);
 	return 1;

@@ -25,9 +25,9 @@
 static int
 health_slot_out(const struct sup *s, const struct slot *sl)
 {
-	if (sl->cur != NULL && sl->cur->ready)
+	if (slot_served(sl))
 		return 0;
-	return (sl->cur == NULL && sl->next == NULL) || slot_failing(s, sl);
+	return !slot_has_worker(sl) || slot_failing(s, sl);
 }
 
 /*
