@@ -56,6 +56,7 @@ struct forker_req {
 struct forker_reply {
 	pid_t	pid;
 	int	err;
+	int	placed;		/* 0: fork here instead */
 };
 
 static void
@@ -154,32 +155,54 @@ forker_main(void *arg)
 {
 	struct forker		*f = arg;
 	struct forker_req	 req;
-	struct forker_reply	 rep = { 0, 0 };
-	int			 got[FORKER_MAX_FDS];
+	struct forker_reply	 rep = { 0, 0, 1 };
+	int			*got;
 	ssize_t			 n;
+
+	/*
+	 * A worker's malloc() starts in this thread's arena.  Allocating
+	 * here first gives the thread an arena of its own, small and clean,
+	 * before another thread's (a reload's parse) is left free for it to
+	 * pick up: each worker would sort through that one's free chunks,
+	 * copying its pages, at its first allocation.
+	 */
+	if ((got = calloc(FORKER_MAX_FDS, sizeof(*got))) == NULL) {
+		rep = (struct forker_reply){ -1, errno, 0 };
+		send(f->peer, &rep, sizeof(rep), MSG_NOSIGNAL);
+		return NULL;
+	}
 
 	/* Nothing is closed unless the table is this thread's alone. */
 	if (unshare(CLONE_FILES) == -1) {
-		rep = (struct forker_reply){ -1, errno };
+		rep = (struct forker_reply){ -1, errno, 0 };
 		send(f->peer, &rep, sizeof(rep), MSG_NOSIGNAL);
+		free(got);
 		return NULL;
 	}
 	if (f->peer > STDERR_FILENO + 1)
 		close_range(STDERR_FILENO + 1, f->peer - 1, 0);
 	close_range(f->peer + 1, ~0U, 0);
-	if (send(f->peer, &rep, sizeof(rep), MSG_NOSIGNAL) == -1)
+	if (send(f->peer, &rep, sizeof(rep), MSG_NOSIGNAL) == -1) {
+		free(got);
 		return NULL;
+	}
 	while ((n = forker_recv(f->peer, &req, got, FORKER_MAX_FDS)) != 0) {
-		rep = (struct forker_reply){ -1, errno };
+		rep = (struct forker_reply){ -1, errno, 0 };
 		if (n > 0 && forker_place(req.fds, got, req.nfds) == 0) {
-			if ((rep.pid = fork()) == 0)
-				req.fn(req.arg);
+			rep.placed = 1;
+			if ((rep.pid = fork()) == 0) {
+				/* Stdio and the fds it was given, nothing else. */
+				close(f->peer);
+				req.fn(req.arg, 1);
+			}
 			rep.err = errno;
 			close_all(req.fds, req.nfds);
-		}
+		} else
+			rep.err = errno;
 		if (send(f->peer, &rep, sizeof(rep), MSG_NOSIGNAL) == -1)
 			break;
 	}
+	free(got);
 	return NULL;
 }
 
@@ -227,14 +250,15 @@ forker_plain(forker_child_fn fn, void *arg)
 	pid_t	 pid;
 
 	if ((pid = fork()) == 0)
-		fn(arg);
+		fn(arg, 0);
 	return pid;
 }
 
 /*
- * Fork a worker that starts in fn(arg) with fds open at the numbers
- * they have here (and close-on-exec), and stdio; whatever else it finds
- * open it closes.  Returns its pid, or -1 with errno set.
+ * Fork a worker that starts in fn(arg, clean) with fds open at the
+ * numbers they have here (and close-on-exec), and stdio; clean says it
+ * has nothing else, else it must close whatever else it finds open.
+ * Returns its pid, or -1 with errno set.
  */
 pid_t
 forker_fork(struct forker *f, const int *fds, int nfds, forker_child_fn fn,
@@ -273,6 +297,9 @@ forker_fork(struct forker *f, const int *fds, int nfds, forker_child_fn fn,
 		f->fd = -1;
 		return forker_plain(fn, arg);
 	}
+	/* The fds could not be put there (no number free above them). */
+	if (!rep.placed)
+		return forker_plain(fn, arg);
 	errno = rep.err;
 	return rep.pid;
 }

@@ -6,8 +6,11 @@
 
 struct forker;
 
-/* In the new process: become it, never return. */
-typedef void (*forker_child_fn)(void *);
+/*
+ * In the new process: become it, never return.  Clean: it holds stdio
+ * and the fds it was given only; else all the master had.
+ */
+typedef void (*forker_child_fn)(void *, int clean);
 
 struct forker	*forker_new(void);
 pid_t		 forker_fork(struct forker *, const int *fds, int nfds,

@@ -60,7 +60,7 @@ struct proc_birth {
 
 /* The child's side of proc_spawn(): become the worker. */
 static void __attribute__((noreturn))
-proc_child(void *arg)
+proc_child(void *arg, int clean)
 {
 	const struct proc_birth	*b = arg;
 	const struct proc_args	*a = b->a;
@@ -70,7 +70,12 @@ proc_child(void *arg)
 
 	memcpy(keep, a->fds, n * sizeof(*keep));
 	keep[n] = b->ctl;
-	close_all_but(keep, n + 1);
+	if (clean) {
+		/* glibc's syslog socket is a number it does not have. */
+		log_detach();
+		log_reopen();
+	} else
+		close_all_but(keep, n + 1);
 	beat_only(p->beat);
 	spec = (struct worker_spec){
 		.conf = a->conf, .svc = a->svc, .slot = a->slot, .fds = a->fds,
