@@ -55,6 +55,23 @@ check_master(const struct conf *c)
 	return pid > 1 ? pid : 0;
 }
 
+/* The running master's sockets, for sockdiag_foreign(). */
+struct check_ours {
+	const ino_t	*v;
+	size_t		 n;
+};
+
+static int
+check_is_ours(void *arg, unsigned long inode)
+{
+	const struct check_ours	*o = arg;
+
+	for (size_t i = 0; i < o->n; i++)
+		if (o->v[i] == (ino_t)inode)
+			return 1;
+	return 0;
+}
+
 /* The inodes of pid's sockets into ours; how many. */
 static size_t
 check_inodes(pid_t pid, ino_t *ours, size_t max)
@@ -138,7 +155,8 @@ check_listen(const struct conf *c, const struct conf_service *sv,
 		    sv->name, check_port(&l->addr), l->text, (long)geteuid());
 	else if (err == EADDRINUSE) {
 		/* Busy: by the master of this very file, or another? */
-		if (sockdiag_foreign(&l->addr, ours, nours, &who) != 1)
+		struct check_ours o = { ours, nours };
+		if (sockdiag_foreign(&l->addr, check_is_ours, &o, &who) != 1)
 			return 0;
 		fprintf(fp, "%s: warning: service '%s': %s is in use by "
 		    "another process (uid %ld): tcpd would not start\n",

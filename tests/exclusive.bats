@@ -206,6 +206,31 @@ trial() {
 	only_listener "$PORT"
 }
 
+@test "among many new addresses, one taken between the binds and their check is found" {
+	hooks || skip "needs ./configure --enable-test-hooks"
+	local ports=$T/ports taken p
+	free_ports 40 "$ports"
+	many_services_conf "$ports"
+	taken=$(sed -n 20p "$ports")
+	# 40 new addresses are bound, then checked with one question to the
+	# kernel; this listener joins one of them in between.
+	TCPD_TEST_CLAIM_DELAY_MS=0,0,0,3000 "$TCPD" -f -c "$CONF" 2>>"$LOG" &
+	TCPD_PID=$!
+	wait_for 10 log_has_n 1 "test hook: 3000 ms before checking all from"
+	listening "$taken"
+	reuseport_listener 127.0.0.1 "$taken"
+	wait_for 10 dead "$TCPD_PID"
+	run wait "$TCPD_PID"
+	TCPD_PID=
+	[ "$status" -eq 1 ]
+	grep -q "cannot listen on 127.0.0.1:$taken: address already in use by another process (uid $(id -u))" "$LOG"
+	only_listener "$taken"
+	while read -r p; do
+		[ "$p" = "$taken" ] && continue
+		not_listening "$p"
+	done <"$ports"
+}
+
 @test "a reload adding an address another process holds is refused and changes nothing" {
 	PORT=$(free_port) OTHER=$(free_port)
 	write_conf '' "$(conf_service echo echo "\"127.0.0.1:$PORT\"" 'workers = 2;')"

@@ -114,8 +114,8 @@ assert_all_served() {
 	chmod 644 "$D/tcpd.conf"
 	as_nobody="ulimit -u 50 && exec setpriv --reuid=nobody --regid=nogroup --clear-groups \"$TCPD\""
 	run -1 bash -c "$as_nobody -t -c $D/tcpd.conf"
-	assert_output "$D/tcpd.conf: tcpd would not start: the configuration runs 61 processes and threads (per worker one, and one per listen address), and this user may run 50 (ulimit -u)"
+	assert_output "$D/tcpd.conf: tcpd would not start: the configuration runs 62 processes and threads (per worker one, and one per listen address), and this user may run 50 (ulimit -u)"
 	run -1 timeout 20 bash -c "$as_nobody -f -c $D/tcpd.conf"
-	assert_output --partial "cannot start: the configuration runs 61 processes and threads"
+	assert_output --partial "cannot start: the configuration runs 62 processes and threads"
 	rm -rf "$D"
 }

@@ -23,6 +23,9 @@
 #include "tcpopt.h"
 #include "util.h"
 
+/* From this many new addresses on, they are checked all at once. */
+#define CLAIM_MANY	32
+
 /*
  * A socket for one slot of one address.  Every slot of an address joins
  * one SO_REUSEPORT group, so the kernel spreads new connections over them.
@@ -125,45 +128,51 @@ lsock_leave(struct lsock *s)
 }
 
 /*
- * Does the kernel's group of s hold exactly the sockets the master's
- * picture has?  If not (a close that was not the last, a socket of
- * another process), the picture cannot steer.
+ * A reuseport group: its first socket, and the next of each socket in
+ * next[] (-1 at the end); built for all groups in one pass.
+ */
+#define GROUP_EACH(ls, first, next, p, i) \
+	for ((i) = (first); (i) != -1 && ((p) = &(ls)->socks[i], 1); \
+	    (i) = (next)[i])
+
+/*
+ * Does the kernel's group hold exactly the sockets the master's picture
+ * has?  If not (a close that was not the last, a socket of another
+ * process), the picture cannot steer.
  */
 static int
-lsock_group_checked(const struct listeners *ls, const struct lsock *s)
+lsock_group_checked(const struct listeners *ls, int first, const int *next)
 {
-	ino_t	 kernel[256];
-	int	 n, found;
+	const struct lsock	*p;
+	ino_t			 kernel[256];
+	int			 n, found, size = 0, i;
 
-	n = sockdiag_group(&s->l.addr, kernel, 256);
-	if (n != lsock_group_size(ls, s))
-		return 0;
-	for (int i = 0; i < ls->n; i++) {
-		if (!lsock_peer(&ls->socks[i], s))
-			continue;
+	n = sockdiag_group(&ls->socks[first].l.addr, kernel, 256);
+	GROUP_EACH(ls, first, next, p, i) {
+		size++;
 		found = 0;
 		for (int k = 0; k < n && !found; k++)
-			found = kernel[k] == ls->socks[i].ino;
+			found = kernel[k] == p->ino;
 		if (!found)
 			return 0;
 	}
-	return 1;
+	return n == size;
 }
 
 /*
- * Steer the group of s: while some of its sockets leave and some stay,
- * new connections go to those that stay only; otherwise the kernel's
- * hash spreads them as usual.
+ * Steer the group that begins at first: while some of its sockets leave
+ * and some stay, new connections go to those that stay only; otherwise
+ * the kernel's hash spreads them as usual.
  */
 static void
-lsock_steer(struct listeners *ls, struct lsock *s)
+lsock_steer(struct listeners *ls, int first, const int *next)
 {
-	int	 index[256], n = 0, leaving = 0, on, fd = -1;
+	struct lsock	*p, *s = &ls->socks[first];
+	int		 index[256], n = 0, leaving = 0, steered = 0, on;
+	int		 fd = -1, i;
 
-	for (int i = 0; i < ls->n; i++) {
-		struct lsock *p = &ls->socks[i];
-		if (!lsock_peer(p, s))
-			continue;
+	GROUP_EACH(ls, first, next, p, i) {
+		steered |= p->steered;
 		if (p->leaving)
 			leaving++;
 		else if (n < 256) {
@@ -172,7 +181,9 @@ lsock_steer(struct listeners *ls, struct lsock *s)
 		}
 	}
 	on = leaving > 0 && n > 0;
-	if (on && !lsock_group_checked(ls, s)) {
+	if (!on && !steered)
+		return;
+	if (on && !lsock_group_checked(ls, first, next)) {
 		log_debug("%s: its reuseport group is not as the master "
 		    "pictures it: not steered", s->l.text);
 		on = 0;
@@ -185,22 +196,43 @@ lsock_steer(struct listeners *ls, struct lsock *s)
 	if (!on && s->steered && steer_group_off(s->fd) == -1)
 		log_warn("%s: cannot let the kernel spread new connections "
 		    "again", s->l.text);
-	for (int i = 0; i < ls->n; i++)
-		if (lsock_peer(&ls->socks[i], s))
-			ls->socks[i].steered = on;
+	GROUP_EACH(ls, first, next, p, i)
+		p->steered = on;
 }
 
-/* Steer every group as its sockets now stand. */
+/*
+ * Steer every group as its sockets now stand.  The groups are chained in
+ * one pass over the index, so that thousands of addresses cost no more
+ * than thousands of sockets.
+ */
 static void
 listeners_steer(struct listeners *ls)
 {
-	for (int i = 0; i < ls->n; i++) {
-		int first = 1;
-		for (int k = 0; k < i && first; k++)
-			first = !lsock_peer(&ls->socks[k], &ls->socks[i]);
-		if (first)
-			lsock_steer(ls, &ls->socks[i]);
+	int	*next, *last;
+
+	if (ls->n == 0)
+		return;
+	next = malloc(ls->n * sizeof(*next));
+	last = malloc(ls->n * sizeof(*last));
+	if (next == NULL || last == NULL) {
+		free(next);
+		free(last);
+		log_warn("cannot steer the listening sockets");
+		return;
 	}
+	for (int i = 0; i < ls->n; i++) {
+		int first = (int)(lsock_find(ls, &ls->socks[i].l, -1) -
+		    ls->socks);
+		next[i] = -1;
+		if (first != i)
+			next[last[first]] = i;
+		last[first] = i;
+	}
+	for (int i = 0; i < ls->n; i++)
+		if (lsock_find(ls, &ls->socks[i].l, -1) == &ls->socks[i])
+			lsock_steer(ls, i, next);
+	free(next);
+	free(last);
 }
 
 static int
@@ -234,7 +266,7 @@ listener_slots(struct listeners *ls, const struct conf_listen *l, int n,
 	struct lsock	*s;
 	struct stat	 st;
 	const char	*what = NULL;
-	int		 backlog = sv->backlog;
+	int		 backlog = sv->backlog, size = -1;
 
 	for (int k = 0; k < n; k++) {
 		if ((s = lsock_find(ls, l, k)) != NULL) {
@@ -257,8 +289,14 @@ listener_slots(struct listeners *ls, const struct conf_listen *l, int n,
 		}
 		s->ino = fstat(s->fd, &st) == 0 ? st.st_ino : 0;
 		s->l = *l;
-		/* listen() put it at the end of its group's array. */
-		s->pos = lsock_group_size(ls, s);
+		/*
+		 * listen() put it at the end of its group's array.  A new
+		 * address's group is empty: counted only for a known one.
+		 */
+		if (size == -1)
+			size = lsock_find(ls, l, -1) == NULL ? 0 :
+			    lsock_group_size(ls, s);
+		s->pos = size++;
 		s->slot = k;
 		s->backlog = backlog;
 		s->used = 1;
@@ -280,8 +318,10 @@ int
 listeners_bind(struct listeners *ls, const struct conf *c, const int *counts,
     char *err, size_t errlen)
 {
-	int		 first_new = ls->n, total = ls->n, n, rc;
-	struct lsock	*s;
+	const struct conf_listen	**fresh = NULL;
+	int				 first_new = ls->n, total = ls->n;
+	int				 nfresh = 0, n, rc, many;
+	struct lsock			*s;
 
 	for (int i = 0; i < ls->n; i++)
 		ls->socks[i].used = 0;
@@ -294,7 +334,19 @@ listeners_bind(struct listeners *ls, const struct conf *c, const int *counts,
 		return -1;
 	}
 	ls->socks = s;
-
+	/*
+	 * Many new addresses are checked for other processes all at once,
+	 * after their binds; should one be found, all are let go and
+	 * claimed again one by one, which tells which and by whom.
+	 */
+	for (int i = 0; i < c->nservices; i++)
+		for (int a = 0; a < c->services[i].nlisten; a++)
+			nfresh += !addr_known(ls, &c->services[i].listen[a]);
+	many = nfresh >= CLAIM_MANY;
+	if (many && (fresh = calloc(nfresh, sizeof(*fresh))) == NULL)
+		many = 0;
+again:
+	nfresh = 0;
 	for (int i = 0; i < c->nservices; i++) {
 		const struct conf_service *sv = &c->services[i];
 		n = counts ? counts[i] : sv->workers;
@@ -302,14 +354,30 @@ listeners_bind(struct listeners *ls, const struct conf *c, const int *counts,
 			const struct conf_listen *l = &sv->listen[a];
 			if (addr_known(ls, l))
 				rc = listener_slots(ls, l, n, sv, err, errlen);
-			else
+			else if (many) {
+				fresh[nfresh++] = l;
+				rc = listener_claim_unchecked(ls, l, n, sv, err,
+				    errlen);
+			} else
 				rc = listener_claim(ls, l, n, sv, err, errlen);
 			if (rc == -1)
 				goto fail;
 		}
 	}
+	if (many && (rc = listener_claim_check(ls, fresh, nfresh, err,
+	    errlen)) != 0) {
+		if (rc == -1)
+			goto fail;
+		log_debug("%s: one by one, then", err);
+		while (ls->n > first_new)
+			lsock_drop(ls, ls->n - 1);
+		many = 0;
+		goto again;
+	}
+	free(fresh);
 	return 0;
 fail:
+	free(fresh);
 	while (ls->n > first_new)
 		lsock_drop(ls, ls->n - 1);
 	return -1;
@@ -428,6 +496,8 @@ listeners_free(struct listeners *ls)
 	free(ls->socks);
 	ls->socks = NULL;
 	free(ls->index);
+	free(ls->by_ino);
 	ls->index = NULL;
+	ls->by_ino = NULL;
 	ls->index_size = 0;
 }

@@ -20,6 +20,7 @@ struct listeners {
 	int		 n;
 	/* By address and slot, and by address (slot -1): socks[i] as i + 1. */
 	int		*index;
+	int		*by_ino;	/* by inode, the same way */
 	int		 index_size;	/* a power of 2, or 0 */
 	int		 indexed;	/* socks[0..indexed) are in it */
 };

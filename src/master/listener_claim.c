@@ -58,21 +58,10 @@ listener_probe(const struct conf_listen *l)
  * kernel cannot tell.  Ours are all the sockets in ls.
  */
 static int
-listener_foreign(const struct listeners *ls, const struct conf_listen *l,
+listener_foreign(struct listeners *ls, const struct conf_listen *l,
     struct sockdiag_sock *who)
 {
-	ino_t		*ours;
-	int		 rc, saved;
-
-	if ((ours = calloc(ls->n ? ls->n : 1, sizeof(*ours))) == NULL)
-		return -1;
-	for (int i = 0; i < ls->n; i++)
-		ours[i] = ls->socks[i].ino;
-	rc = sockdiag_foreign(&l->addr, ours, ls->n, who);
-	saved = errno;
-	free(ours);
-	errno = saved;
-	return rc;
+	return sockdiag_foreign(&l->addr, lsock_ours, ls, who);
 }
 
 /* "address already in use", and by whom when another process listens. */
@@ -139,22 +128,23 @@ claim_pause(int n)
 /*
  * Tests only, and a no-op without test hooks: at the first try, pause
  * before step 0 (binding), 1 (checking) or 2 (letting go) for as many
- * ms as $TCPD_TEST_CLAIM_DELAY_MS says ("bind[,check[,letgo]]"), as a
- * master preempted there would.
+ * ms as $TCPD_TEST_CLAIM_DELAY_MS says ("bind[,check[,letgo[,many]]]"),
+ * as a master preempted there would; step 3: before checking many
+ * addresses at once.
  */
 static void
 claim_test_delay(int try, int step, const struct conf_listen *l)
 {
 #ifdef TCPD_TEST_HOOKS
 	static const char	*const names[] = {
-		"binding", "checking", "letting go"
+		"binding", "checking", "letting go", "checking all from"
 	};
 	const char		*s = getenv("TCPD_TEST_CLAIM_DELAY_MS");
-	long			 ms[3] = { 0, 0, 0 };
+	long			 ms[4] = { 0, 0, 0, 0 };
 
 	if (try != 1 || s == NULL)
 		return;
-	sscanf(s, "%ld,%ld,%ld", &ms[0], &ms[1], &ms[2]);
+	sscanf(s, "%ld,%ld,%ld,%ld", &ms[0], &ms[1], &ms[2], &ms[3]);
 	if (ms[step] > 0) {
 		log_debug("test hook: %ld ms before %s %s", ms[step],
 		    names[step], l->text);
@@ -220,3 +210,61 @@ listener_claim(struct listeners *ls, const struct conf_listen *l, int n,
 	}
 }
 
+
+/*
+ * The slot sockets of an address none of ours is on yet, checked later
+ * with others (listener_claim_check): the probe, then the binds.  An
+ * address the probe finds taken is claimed at once, the one-by-one way,
+ * which tells by whom.
+ */
+int
+listener_claim_unchecked(struct listeners *ls, const struct conf_listen *l,
+    int n, const struct conf_service *sv, char *err, size_t errlen)
+{
+	if (listener_probe(l) == -1) {
+		if (errno == EADDRINUSE)
+			return listener_claim(ls, l, n, sv, err, errlen);
+		snprintf(err, errlen, "cannot listen on %s: %s", l->text,
+		    strerror(errno));
+		return -1;
+	}
+	return listener_slots(ls, l, n, sv, err, errlen);
+}
+
+/*
+ * After listener_claim_unchecked() of the addresses in ls[0..n): does
+ * another process listen on any of them?  One dump of every listener
+ * tells for all: the kernel walks them all for each request, so one
+ * request per address would make a start with thousands of addresses
+ * take the square of their number.  0: none; 1: one does (its address
+ * in err), and they must be claimed one by one; -1: the kernel could
+ * not be asked (the reason in err).
+ */
+int
+listener_claim_check(struct listeners *ls, const struct conf_listen **l,
+    int n, char *err, size_t errlen)
+{
+	const struct sockaddr_storage	**addrs;
+	struct sockdiag_sock		 who;
+	size_t				 which = 0;
+	int				 rc;
+
+	if (n == 0)
+		return 0;
+	if ((addrs = calloc(n, sizeof(*addrs))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	for (int i = 0; i < n; i++)
+		addrs[i] = &l[i]->addr;
+	claim_test_delay(1, 3, l[0]);
+	rc = sockdiag_foreign_any(addrs, n, lsock_ours, ls, &who, &which);
+	if (rc == 1) {
+		for (int i = 0; i < n; i++)
+			if (&l[i]->addr == addrs[which])
+				listener_in_use(l[i], &who, err, errlen);
+	} else if (rc == -1)
+		rc = listener_unchecked(l[0], err, errlen);
+	free(addrs);
+	return rc;
+}

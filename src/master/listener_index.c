@@ -49,30 +49,55 @@ lsock_cell(const struct listeners *ls, const struct conf_listen *l, int slot)
 	}
 }
 
+/* The slot of inode ino in the inode index, with sock i + 1 or 0. */
+static int *
+lsock_ino_cell(const struct listeners *ls, ino_t ino)
+{
+	unsigned	 mask = ls->index_size - 1;
+	unsigned	 at = (unsigned)(((uint64_t)ino * 0x9e3779b97f4a7c15ULL)
+	    >> 32);
+	int		*c;
+
+	for (;; at++) {
+		c = &ls->by_ino[at & mask];
+		if (*c == 0 || ls->socks[*c - 1].ino == ino)
+			return c;
+	}
+}
+
 /* Empty the index: a socket went, so positions changed. */
 void
 lsock_unindex(struct listeners *ls)
 {
 	ls->indexed = 0;
-	if (ls->index != NULL)
+	if (ls->index != NULL) {
 		memset(ls->index, 0, ls->index_size * sizeof(*ls->index));
+		memset(ls->by_ino, 0, ls->index_size * sizeof(*ls->by_ino));
+	}
 }
 
 /* Bring the index up to ls->n sockets; -1 (memory): scan instead. */
 static int
 lsock_index(struct listeners *ls)
 {
-	int	*c, size = 64;
+	int	*c, *ino, size = 64;
 
 	if (ls->indexed > ls->n)
 		lsock_unindex(ls);
 	if (ls->index == NULL || ls->index_size < 4 * ls->n) {
 		while (size < 4 * ls->n)
 			size *= 2;
-		if ((c = calloc(size, sizeof(*c))) == NULL)
+		c = calloc(size, sizeof(*c));
+		ino = calloc(size, sizeof(*ino));
+		if (c == NULL || ino == NULL) {
+			free(c);
+			free(ino);
 			return -1;
+		}
 		free(ls->index);
+		free(ls->by_ino);
 		ls->index = c;
+		ls->by_ino = ino;
 		ls->index_size = size;
 		ls->indexed = 0;
 	}
@@ -82,7 +107,29 @@ lsock_index(struct listeners *ls)
 			*c = ls->indexed + 1;
 		if (*(c = lsock_cell(ls, &s->l, -1)) == 0)
 			*c = ls->indexed + 1;
+		if (*(c = lsock_ino_cell(ls, s->ino)) == 0)
+			*c = ls->indexed + 1;
 	}
+	return 0;
+}
+
+/*
+ * Is the socket with this inode one of ls's (sockdiag_ours_fn)?  An
+ * inode of 0 (fstat failed) is never known: such a socket passes for
+ * another process's, so a check errs towards refusing.
+ */
+int
+lsock_ours(void *arg, unsigned long inode)
+{
+	struct listeners	*ls = arg;
+
+	if (inode == 0)
+		return 0;
+	if (lsock_index(ls) == 0)
+		return *lsock_ino_cell(ls, (ino_t)inode) != 0;
+	for (int i = 0; i < ls->n; i++)
+		if (ls->socks[i].ino == (ino_t)inode)
+			return 1;
 	return 0;
 }
 

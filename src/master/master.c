@@ -18,6 +18,7 @@
 #include "conf.h"
 #include "conf_net.h"
 #include "control.h"
+#include "forker.h"
 #include "health.h"
 #include "listener.h"
 #include "log.h"
@@ -369,6 +370,10 @@ master_init(struct master *m)
 	    loop_add(&m->loop, &m->sig_io, sigfd, EPOLLIN, master_sig_cb) ||
 	    loop_add(&m->loop, &m->reload_io, efd, EPOLLIN, master_reload_cb))
 		fatal("epoll");
+	/* After the signals are blocked: it and the workers inherit that. */
+	if ((m->sup.forker = forker_new()) == NULL)
+		log_notice("cannot make the forking thread: workers are "
+		    "forked by the master, slower with many services");
 	m->awake_at = m->loop.now;
 	m->started_ms = m->loop.now;
 	m->started_at = time(NULL);

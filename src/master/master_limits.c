@@ -49,13 +49,13 @@ master_fds_needed(const struct conf *c, int reloading)
 }
 
 /*
- * Processes and threads c runs: the master, and per worker its main
- * thread and an acceptor thread per listen address.
+ * Processes and threads c runs: the master and its forking thread, and
+ * per worker its main thread and an acceptor thread per listen address.
  */
 static long
 master_tasks_needed(const struct conf *c)
 {
-	long	 n = 1;
+	long	 n = 2;
 
 	for (int i = 0; i < c->nservices; i++)
 		n += (long)c->services[i].workers *

@@ -15,6 +15,7 @@
 
 #include "beat.h"
 #include "conf.h"
+#include "forker.h"
 #include "limit.h"
 #include "source.h"
 #include "log.h"
@@ -50,20 +51,35 @@ close_all_but(int *keep, int n)
 	log_reopen();
 }
 
+/* What proc_child() is given, in the new process's copy of memory. */
+struct proc_birth {
+	const struct proc_args	*a;
+	struct proc		*p;
+	int			 ctl;
+};
+
 /* The child's side of proc_spawn(): become the worker. */
 static void __attribute__((noreturn))
-proc_child(const struct proc_args *a, struct proc *p, int ctl)
+proc_child(void *arg, int clean)
 {
+	const struct proc_birth	*b = arg;
+	const struct proc_args	*a = b->a;
+	struct proc		*p = b->p;
 	struct worker_spec	 spec;
 	int			 n = a->svc->nlisten, keep[n + 1];
 
 	memcpy(keep, a->fds, n * sizeof(*keep));
-	keep[n] = ctl;
-	close_all_but(keep, n + 1);
+	keep[n] = b->ctl;
+	if (clean) {
+		/* glibc's syslog socket is a number it does not have. */
+		log_detach();
+		log_reopen();
+	} else
+		close_all_but(keep, n + 1);
 	beat_only(p->beat);
 	spec = (struct worker_spec){
 		.conf = a->conf, .svc = a->svc, .slot = a->slot, .fds = a->fds,
-		.ctl = ctl, .master = getppid(), .beat = p->beat,
+		.ctl = b->ctl, .master = getppid(), .beat = p->beat,
 		.limit = { a->limit != NULL ? limit_count(a->limit) : NULL,
 		    p->cell, a->svc->max_connections },
 		.src = { p->src, p->ledger.base, &a->svc->net.per_source },
@@ -72,14 +88,18 @@ proc_child(const struct proc_args *a, struct proc *p, int ctl)
 }
 
 /*
- * fork(), with the new worker's own shared memory, and no other, copied
- * into it: every other worker's heartbeat and ledger and every other
- * service's counts stay out of its reach.  -1 with errno set; a child
+ * Fork (by the forking thread: forker.c), with the new worker's own
+ * shared memory, and no other, copied into it: every other worker's
+ * heartbeat and ledger and every other service's counts stay out of its
+ * reach; and of the master's fds, only its slot's sockets and its end of
+ * the control socket.  -1 with errno set; a child
  * that would see more than its own is not let run.
  */
 static pid_t
-proc_fork(const struct proc_args *a, const struct proc *p)
+proc_fork(const struct proc_args *a, struct proc *p, int ctl)
 {
+	struct proc_birth	 birth = { a, p, ctl };
+	int			 n = a->svc->nlisten, fds[n + 1];
 	const struct shm	*own[] = { &p->ledger,
 	    a->limit != NULL ? limit_shm(a->limit) : NULL,
 	    p->src != NULL ? source_shm(p->src) : NULL };
@@ -88,8 +108,9 @@ proc_fork(const struct proc_args *a, const struct proc *p)
 
 	if (shm_inherit(own, nitems(own), 1) == -1)
 		return -1;
-	if ((pid = fork()) == 0)
-		return 0;
+	memcpy(fds, a->fds, n * sizeof(*fds));
+	fds[n] = ctl;
+	pid = forker_fork(a->forker, fds, n + 1, proc_child, &birth);
 	saved = errno;
 	if (shm_inherit(own, nitems(own), 0) == -1) {
 		saved = errno;
@@ -142,10 +163,8 @@ proc_spawn(const struct proc_args *a, const char **failed)
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) == -1)
 		goto fail;
 	*failed = "fork";
-	if ((p->pid = proc_fork(a, p)) == -1)
+	if ((p->pid = proc_fork(a, p, sp[1])) == -1)
 		goto fail;
-	if (p->pid == 0)
-		proc_child(a, p, sp[1]);
 	close(sp[1]);
 	sp[1] = -1;
 	*failed = "epoll";

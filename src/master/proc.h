@@ -14,6 +14,7 @@
 
 struct conf;
 struct conf_service;
+struct forker;
 struct limit;
 struct slot;
 struct source_table;
@@ -55,6 +56,7 @@ struct proc_args {
 	unsigned			 gen;
 	struct loop			*loop;	/* the master's */
 	io_cb				 ctl_cb;	/* its control messages */
+	struct forker			*forker;	/* NULL: fork here */
 	void				*arg;		/* for ctl_cb */
 };
 

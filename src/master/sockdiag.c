@@ -13,6 +13,7 @@
 
 #include <errno.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -41,6 +42,18 @@ diag_open(void)
 		return -1;
 	}
 	return fd;
+}
+
+/* The port of an address, in network order; 0 with errno if none. */
+static in_port_t
+diag_port(const struct sockaddr_storage *addr)
+{
+	if (addr->ss_family == AF_INET)
+		return ((const struct sockaddr_in *)(const void *)addr)->sin_port;
+	if (addr->ss_family == AF_INET6)
+		return ((const struct sockaddr_in6 *)(const void *)addr)->sin6_port;
+	errno = EAFNOSUPPORT;
+	return 0;
 }
 
 static int	diag_ask(int, int, in_port_t, uint32_t, uint32_t);
@@ -149,16 +162,6 @@ diag_clash(const struct sockaddr_storage *addr, const struct sockdiag_sock *s)
 	return addr_clash(addr, &s->addr);
 }
 
-/* Is the socket with this inode one of ours? */
-static int
-diag_ours(const ino_t *ours, size_t nours, unsigned long inode)
-{
-	for (size_t i = 0; i < nours; i++)
-		if (ours[i] == (ino_t)inode)
-			return 1;
-	return 0;
-}
-
 /*
  * Read the answers to request seq up to its end, giving each socket to
  * cb until it returns non-zero: then that value, 0 at the end, -1 with
@@ -212,66 +215,130 @@ diag_walk(int fd, uint32_t seq, int (*cb)(struct nlmsghdr *, void *),
 	}
 }
 
-/* What diag_scan looks for, and where it says what it found. */
+/*
+ * What diag_scan looks for (a socket not ours that clashes with one of
+ * the addresses, sorted by port), and where it says what it found.
+ */
 struct diag_find {
-	const struct sockaddr_storage	*addr;
-	const ino_t			*ours;
-	size_t				 nours;
+	const struct sockaddr_storage	*const *addrs;
+	size_t				 naddrs;
+	sockdiag_ours_fn		 ours;
+	void				*arg;
 	struct sockdiag_sock		*who;
+	size_t				 which;
 };
 
-/* 1 at a socket that clashes with the address and is not ours. */
+/* 1 at a socket that clashes with an address and is not ours. */
 static int
 diag_foreign_cb(struct nlmsghdr *h, void *arg)
 {
 	struct diag_find	*f = arg;
+	in_port_t		 port;
+	size_t			 lo = 0, hi = f->naddrs;
 
-	return diag_parse(h, f->who) == 0 && diag_clash(f->addr, f->who) &&
-	    !diag_ours(f->ours, f->nours, f->who->inode);
+	if (diag_parse(h, f->who) == -1 ||
+	    (port = diag_port(&f->who->addr)) == 0)
+		return 0;
+	/* The first address of the port, then each of it. */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (ntohs(diag_port(f->addrs[mid])) < ntohs(port))
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (; lo < f->naddrs && diag_port(f->addrs[lo]) == port; lo++)
+		if (diag_clash(f->addrs[lo], f->who) &&
+		    !f->ours(f->arg, f->who->inode)) {
+			f->which = lo;
+			return 1;
+		}
+	return 0;
 }
 
 /*
- * Read the answers to request seq up to its end: 1 at the first socket
- * that clashes with addr and is not ours (into *who), 0 if none does.
+ * Ask for the listeners of a family (on one port, or on all: 0) and read
+ * the answers up to their end: 1 at the first that clashes with one of
+ * f's addresses and is not ours, 0 if none does, -1 with errno.
  */
 static int
-diag_scan(int fd, uint32_t seq, const struct sockaddr_storage *addr,
-    const ino_t *ours, size_t nours, struct sockdiag_sock *who)
+diag_scan(int fd, int family, in_port_t port, uint32_t seq,
+    struct diag_find *f)
 {
-	struct diag_find	 f = { addr, ours, nours, who };
+	if (diag_request(fd, family, port, seq) == -1)
+		return -1;
+	return diag_walk(fd, seq, diag_foreign_cb, f);
+}
 
-	return diag_walk(fd, seq, diag_foreign_cb, &f);
+static int
+diag_port_cmp(const void *a, const void *b)
+{
+	in_port_t	 pa = ntohs(diag_port(*(const struct sockaddr_storage
+	    *const *)a));
+	in_port_t	 pb = ntohs(diag_port(*(const struct sockaddr_storage
+	    *const *)b));
+
+	return (pa > pb) - (pa < pb);
 }
 
 /*
- * Is a socket not in ours[] listening on an address that clashes with
- * addr? 1 (and *who), 0, or -1 with errno.
+ * Is a socket that ours() does not own listening on an address that
+ * clashes with one of addrs[0..n)?  One dump of every listener of each
+ * family answers for them all, where one request per address would make
+ * the kernel walk every listener each time.  1 (the socket in *who, the
+ * address it clashes with in *which), 0, or -1 with errno.  addrs is
+ * sorted by port.
  */
 int
-sockdiag_foreign(const struct sockaddr_storage *addr, const ino_t *ours,
-    size_t nours, struct sockdiag_sock *who)
+sockdiag_foreign_any(const struct sockaddr_storage **addrs, size_t n,
+    sockdiag_ours_fn ours, void *arg, struct sockdiag_sock *who,
+    size_t *which)
 {
-	in_port_t	 port;
-	int		 fd, rc, saved;
+	struct diag_find	 f = { addrs, n, ours, arg, who, 0 };
+	int			 fd, rc, saved;
 
-	if (addr->ss_family == AF_INET)
-		port = ((const struct sockaddr_in *)(const void *)addr)->sin_port;
-	else if (addr->ss_family == AF_INET6)
-		port = ((const struct sockaddr_in6 *)(const void *)addr)->sin6_port;
-	else {
-		errno = EAFNOSUPPORT;
-		return -1;
-	}
+	for (size_t i = 0; i < n; i++)
+		if (diag_port(addrs[i]) == 0)
+			return -1;
+	qsort(addrs, n, sizeof(*addrs), diag_port_cmp);
 	if ((fd = diag_open()) == -1)
 		return -1;
-	rc = diag_request(fd, addr->ss_family, port, 1);
-	if (rc == 0)
-		rc = diag_scan(fd, 1, addr, ours, nours, who);
+	rc = diag_scan(fd, AF_INET, 0, 1, &f);
+	if (rc == 0) {
+		rc = diag_scan(fd, AF_INET6, 0, 2, &f);
+		/* A kernel without IPv6 has no IPv6 listeners. */
+		if (rc == -1 && (errno == ENOENT || errno == EAFNOSUPPORT))
+			rc = 0;
+	}
+	saved = errno;
+	close(fd);
+	if (rc == 1)
+		*which = f.which;
+	errno = saved;
+	return rc;
+}
+
+/*
+ * Is a socket that ours() does not own listening on an address that
+ * clashes with addr? 1 (and *who), 0, or -1 with errno.
+ */
+int
+sockdiag_foreign(const struct sockaddr_storage *addr, sockdiag_ours_fn ours,
+    void *arg, struct sockdiag_sock *who)
+{
+	const struct sockaddr_storage	*addrs[1] = { addr };
+	struct diag_find		 f = { addrs, 1, ours, arg, who, 0 };
+	in_port_t			 port;
+	int				 fd, rc, saved;
+
+	if ((port = diag_port(addr)) == 0)
+		return -1;
+	if ((fd = diag_open()) == -1)
+		return -1;
+	rc = diag_scan(fd, addr->ss_family, port, 1, &f);
 	/* IPv6 sockets can take IPv4 connections; IPv4 ones no IPv6 ones. */
 	if (rc == 0 && addr->ss_family == AF_INET) {
-		rc = diag_request(fd, AF_INET6, port, 2);
-		if (rc == 0)
-			rc = diag_scan(fd, 2, addr, ours, nours, who);
+		rc = diag_scan(fd, AF_INET6, port, 2, &f);
 		/* A kernel without IPv6 has no IPv6 listeners. */
 		if (rc == -1 && (errno == ENOENT || errno == EAFNOSUPPORT))
 			rc = 0;
@@ -280,18 +347,6 @@ sockdiag_foreign(const struct sockaddr_storage *addr, const ino_t *ours,
 	close(fd);
 	errno = saved;
 	return rc;
-}
-
-/* The port of an address, in network order; 0 with errno if none. */
-static in_port_t
-diag_port(const struct sockaddr_storage *addr)
-{
-	if (addr->ss_family == AF_INET)
-		return ((const struct sockaddr_in *)(const void *)addr)->sin_port;
-	if (addr->ss_family == AF_INET6)
-		return ((const struct sockaddr_in6 *)(const void *)addr)->sin6_port;
-	errno = EAFNOSUPPORT;
-	return 0;
 }
 
 /* Is the socket of an answer bound to exactly addr (family, address, port)? */

@@ -104,6 +104,7 @@ slot_spawn(struct sup *s, struct slot *sl)
 		    NULL,
 		.src = sl->limit ? sl->limit->src : NULL, .gen = s->gen,
 		.loop = s->loop, .ctl_cb = sup_ctl_cb, .arg = s,
+		.forker = s->forker,
 	};
 	spawn_test_delay();
 	/*

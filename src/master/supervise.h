@@ -87,6 +87,7 @@ struct slot {
 struct sup {
 	struct loop		*loop;
 	struct listeners	*listeners;	/* the slots' sockets */
+	struct forker		*forker;	/* forks workers; NULL: here */
 	const struct conf	*conf;		/* what the slots serve now */
 	unsigned		 gen;
 	struct slot		**slots;
