@@ -185,6 +185,7 @@ static const char *const exec_keys[] = {
 const struct service service_exec = {
 	.name = "exec",
 	.keys = exec_keys,
+	.detaches = 1,
 	.check = exec_check,
 	.start = exec_start,
 	.open = exec_open,
