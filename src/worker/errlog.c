@@ -10,6 +10,7 @@
 #include <sys/epoll.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,7 +28,6 @@
 /* The read end of a program's stderr. */
 struct errlog {
 	struct io	 io;
-	struct loop	*loop;
 	struct errlog	*prev, *next;
 	char		 tag[96];	/* "service[pid]" */
 	size_t		 len;
@@ -98,12 +98,16 @@ errlog_take(struct errlog *e, const char *chunk, ssize_t n)
 	}
 }
 
+/*
+ * The worker holds the only copy of the read end (close-on-exec, and
+ * each child closes all but its fds 0 to 2), so close() takes it off
+ * epoll: no epoll_ctl() of its own.
+ */
 static void
 errlog_close(struct errlog *e)
 {
 	errlog_flush(e);
 	errlog_say_dropped();
-	loop_del(e->loop, &e->io);
 	close(e->io.fd);
 	if (e->prev != NULL)
 		e->prev->next = e->next;
@@ -114,6 +118,11 @@ errlog_close(struct errlog *e)
 	free(e);
 }
 
+/*
+ * The pipe holds something (EPOLLIN: one read cannot block, though the
+ * fd does), or every writer is gone and it is empty (EPOLLHUP alone, a
+ * program that wrote nothing: closed without a read).
+ */
 static void
 errlog_cb(struct io *io, uint32_t ev)
 {
@@ -121,7 +130,10 @@ errlog_cb(struct io *io, uint32_t ev)
 	char		 chunk[65536];
 	ssize_t		 n;
 
-	(void)ev;
+	if (!(ev & EPOLLIN)) {
+		errlog_close(e);
+		return;
+	}
 	n = read(io->fd, chunk, sizeof(chunk));
 	if (n == -1 && (errno == EAGAIN || errno == EINTR))
 		return;
@@ -149,7 +161,14 @@ errlog_init(int workers)
 struct errlog *
 errlog_new(void)
 {
-	return calloc(1, sizeof(struct errlog));
+	struct errlog	*e;
+
+	/* Not calloc(): its line buffer needs no zeroing. */
+	if ((e = malloc(sizeof(*e))) != NULL) {
+		e->prev = e->next = NULL;
+		e->len = 0;
+	}
+	return e;
 }
 
 void
@@ -164,7 +183,6 @@ errlog_start(struct errlog *e, struct loop *loop, int fd, const char *service,
     pid_t pid)
 {
 	snprintf(e->tag, sizeof(e->tag), "%s[%ld]", service, (long)pid);
-	e->loop = loop;
 	if (loop_add(loop, &e->io, fd, EPOLLIN, errlog_cb) == -1) {
 		close(fd);
 		free(e);
@@ -187,6 +205,8 @@ errlog_drain_all(void)
 	ssize_t	 n;
 
 	while (errlogs != NULL) {
+		/* A child left behind may hold the write end: never wait. */
+		fcntl(errlogs->io.fd, F_SETFL, O_NONBLOCK);
 		for (int i = 0; i < 16 &&
 		    (n = read(errlogs->io.fd, chunk, sizeof(chunk))) > 0; i++)
 			errlog_take(errlogs, chunk, n);
