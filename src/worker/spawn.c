@@ -6,6 +6,7 @@
 #include "config.h"
 
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/timerfd.h>
 
@@ -18,6 +19,7 @@
 #include <unistd.h>
 
 #include "addr.h"
+#include "conf.h"
 #include "conf_exec.h"
 #include "conn.h"
 #include "errlog.h"
@@ -230,20 +232,26 @@ spawn_program(struct spawner *s, struct conn *c, const struct conf_exec *x,
 {
 	struct spawn_req	 r = { .x = x, .sock = c->io.fd };
 	struct errlog		*e = NULL;
-	int			 errp[2] = { -1, -1 }, fl, saved;
+	int			 errp[2] = { -1, -1 }, off = 0, saved;
 	pid_t			 pid = -1;
 
-	/* The program gets a plain blocking socket. */
-	if ((fl = fcntl(c->io.fd, F_GETFL)) == -1 ||
-	    fcntl(c->io.fd, F_SETFL, fl & ~O_NONBLOCK) == -1 ||
-	    (r.env = spawn_env(c, x)) == NULL ||
+	/*
+	 * The program gets a plain blocking socket.  The worker's end of
+	 * the pipe blocks too: it is read only when epoll says it holds
+	 * something (errlog.c), which spares a system call a program.
+	 */
+	if (ioctl(c->io.fd, FIONBIO, &off) == -1 ||
 	    (e = errlog_new()) == NULL ||
 	    pipe2(errp, O_CLOEXEC) == -1) {
 		snprintf(why, whylen, "%s", strerror(errno));
 		goto out;
 	}
-	fcntl(errp[0], F_SETFL, O_NONBLOCK);
 	r.errfd = errp[1];
+	r.env = spawn_env(&s->env, c);
+	r.parent = s->self;
+	if (!s->sigs.known)
+		spawn_sigs_find(&s->sigs);
+	r.sigs = &s->sigs;
 	if ((pid = spawn_child(&r)) == -1) {
 		saved = errno;
 		spawn_why(&r, why, whylen);
@@ -260,7 +268,6 @@ out:
 	if (errp[1] != -1)
 		close(errp[1]);
 	errlog_free(e);
-	spawn_env_free(r.env);
 	errno = saved;
 	return pid;
 }
@@ -277,20 +284,25 @@ spawn_subreaper(void)
 }
 
 /*
- * A worker's table of programs, for the service name (for the log), on
- * loop, saying their process groups in beat (NULL: nowhere).  NULL when
- * out of memory.
+ * A worker's table of the programs of sv, on loop, saying their process
+ * groups in beat (NULL: nowhere).  NULL when out of memory.
  */
 struct spawner *
-spawn_new(struct loop *loop, const char *name, struct heartbeat *beat)
+spawn_new(struct loop *loop, const struct conf_service *sv,
+    struct heartbeat *beat)
 {
 	struct spawner	*s;
 
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return NULL;
+	if (spawn_env_init(&s->env, sv) == -1) {
+		free(s);
+		return NULL;
+	}
 	s->loop = loop;
-	s->name = name;
+	s->name = sv->name;
 	s->beat = beat;
+	s->self = getpid();
 	s->timer.fd = -1;
 	return s;
 }
@@ -303,6 +315,7 @@ spawn_free(struct spawner *s)
 		return;
 	if (s->timer.fd != -1)
 		close(s->timer.fd);
+	spawn_env_free(&s->env);
 	free(s);
 }
 

@@ -10,13 +10,14 @@
 #include <stddef.h>
 
 struct conf_exec;
+struct conf_service;
 struct conn;
 struct heartbeat;
 struct loop;
 struct spawner;
 
 int		 spawn_subreaper(void);
-struct spawner	*spawn_new(struct loop *, const char *name,
+struct spawner	*spawn_new(struct loop *, const struct conf_service *,
 		    struct heartbeat *);
 void		 spawn_free(struct spawner *);
 int		 spawn_run(struct spawner *, struct conn *,

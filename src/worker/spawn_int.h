@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "loop.h"
+#include "spawn_child.h"
 
 /* From SIGTERM to SIGKILL, at a stop and at a program's timeout. */
 #define TERM_GRACE_MS	2000
@@ -45,6 +46,9 @@ struct spawner {
 	struct loop		*loop;
 	const char		*name;		/* the service's, for the log */
 	struct heartbeat	*beat;		/* groups go there; or NULL */
+	pid_t			 self;		/* the worker */
+	struct spawn_sigs	 sigs;		/* what its programs reset */
+	struct spawn_env	 env;		/* what they are given */
 	struct pqueue		 running;	/* SIGTERM at its timeout, if any */
 	struct pqueue		 ending;	/* SIGTERM sent: SIGKILL after grace */
 	struct pqueue		 killed;	/* SIGKILL sent: to be reaped */

@@ -89,7 +89,9 @@ spawn_gone(struct spawner *s, pid_t pid, int st)
 	if ((p = spawn_find(s, pid, 0)) == NULL)
 		return;
 	alone = group_gone(p);
-	spawn_exited(s, p, st, alone);
+	/* Its lines are info and debug: not even formatted below that. */
+	if (log_level() >= LOG_INFO)
+		spawn_exited(s, p, st, alone);
 	p->c->status = st;	/* for the connection's line */
 	if (alone) {
 		spawn_release(s, p);

@@ -265,7 +265,7 @@ worker_init(struct worker *w, pid_t master, int ctl)
 	if (loop_add(&w->loop, &w->sig_io, sigfd, EPOLLIN, worker_sig_cb) ||
 	    loop_add(&w->loop, &w->ctl_io, ctl, EPOLLIN, worker_ctl_cb))
 		fatal("epoll_ctl");
-	if ((w->spawn = spawn_new(&w->loop, w->svc->name, w->beat)) == NULL)
+	if ((w->spawn = spawn_new(&w->loop, w->svc, w->beat)) == NULL)
 		fatal("calloc");
 	connlog_init(w->svc->name, w->svc->net.log_connections);
 	conn_set_init(&w->conns, &w->loop, w->svc,
