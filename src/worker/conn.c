@@ -312,9 +312,13 @@ conn_close(struct conn *c, const char *reason)
 		c->closer = "server";
 	/*
 	 * close() of the last fd of a socket takes it out of epoll: only
-	 * when a program holds copies must the worker say so itself.
+	 * when a program holds copies must the worker say so itself.  In a
+	 * worker that starts programs, a child in execve() may hold a copy
+	 * of any fd for a moment (vfork() lets the worker go on before the
+	 * close-on-exec ones are closed), so there it always says so.
 	 */
-	if (c->holder != 0 && !(c->flags & CONN_OFF_LOOP))
+	if ((c->holder != 0 || c->set->svc->detaches) &&
+	    !(c->flags & CONN_OFF_LOOP))
 		loop_del(c->set->loop, &c->io);
 	conn_timer_clear(c);
 	conn_close_fd(c);

@@ -28,6 +28,7 @@
 /* The read end of a program's stderr. */
 struct errlog {
 	struct io	 io;
+	struct loop	*loop;
 	struct errlog	*prev, *next;
 	char		 tag[96];	/* "service[pid]" */
 	size_t		 len;
@@ -99,15 +100,17 @@ errlog_take(struct errlog *e, const char *chunk, ssize_t n)
 }
 
 /*
- * The worker holds the only copy of the read end (close-on-exec, and
- * each child closes all but its fds 0 to 2), so close() takes it off
- * epoll: no epoll_ctl() of its own.
+ * Off epoll first: close() alone would not take it off while another
+ * copy of the read end lives, and one does for a moment in a child
+ * that is in execve(): vfork() lets the worker go on before the
+ * close-on-exec fds are closed.  Its next event would find e freed.
  */
 static void
 errlog_close(struct errlog *e)
 {
 	errlog_flush(e);
 	errlog_say_dropped();
+	loop_del(e->loop, &e->io);
 	close(e->io.fd);
 	if (e->prev != NULL)
 		e->prev->next = e->next;
@@ -183,6 +186,7 @@ errlog_start(struct errlog *e, struct loop *loop, int fd, const char *service,
     pid_t pid)
 {
 	snprintf(e->tag, sizeof(e->tag), "%s[%ld]", service, (long)pid);
+	e->loop = loop;
 	if (loop_add(loop, &e->io, fd, EPOLLIN, errlog_cb) == -1) {
 		close(fd);
 		free(e);
