@@ -25,6 +25,17 @@ load helpers
 	refute_line --regexp '^TCPD='
 }
 
+@test "TCPLOCALIP is the address the client reached, behind a wildcard too" {
+	PORT=$(free_port)
+	write_conf '' "$(conf_service prog exec "\"0.0.0.0:$PORT\"" 'exec = [ "/usr/bin/env" ];')"
+	start_tcpd
+	run -0 timeout 5 nc -d 127.0.0.2 "$PORT"
+	assert_line "TCPLOCALIP=127.0.0.2"
+	assert_line "TCPLOCALPORT=$PORT"
+	run -0 timeout 5 nc -d 127.0.0.1 "$PORT"
+	assert_line "TCPLOCALIP=127.0.0.1"
+}
+
 @test "the program has fds 0, 1, 2 only, a clean signal mask, its own session" {
 	# The last command replaces the shell, so it reads the program's own
 	# signal state (a shell blocks signals for a moment while it forks).

@@ -87,11 +87,11 @@ children_list(pid_t **out)
 }
 
 /*
- * Send sig (0: none) to each child of this process that skip does not
- * claim, and return how many there were.
+ * Send sig (0: none) to each child of this process that skip (called
+ * with arg) does not claim, and return how many there were.
  */
 int
-children_signal(int sig, int (*skip)(pid_t))
+children_signal(int sig, int (*skip)(pid_t, void *), void *arg)
 {
 	pid_t	*pids;
 	int	 n, signalled = 0;
@@ -99,7 +99,7 @@ children_signal(int sig, int (*skip)(pid_t))
 	if ((n = children_list(&pids)) <= 0)
 		return 0;
 	for (int i = 0; i < n; i++) {
-		if (skip != NULL && skip(pids[i]))
+		if (skip != NULL && skip(pids[i], arg))
 			continue;
 		if (sig != 0)
 			kill(pids[i], sig);

@@ -12,7 +12,7 @@ struct kin {
 	pid_t	 sid;
 };
 
-int	children_signal(int sig, int (*skip)(pid_t));
+int	children_signal(int sig, int (*skip)(pid_t, void *), void *arg);
 int	children_list(pid_t **);
 int	kin_read(pid_t, struct kin *);
 

@@ -341,7 +341,7 @@ strays_wait(int ms)
 	for (int waited = 0; waited < ms; waited += 10) {
 		while (waitpid(-1, NULL, WNOHANG) > 0)
 			;
-		if (children_signal(0, NULL) == 0)
+		if (children_signal(0, NULL, NULL) == 0)
 			return;
 		sleep_ms(10);
 	}
@@ -357,13 +357,13 @@ orphans_strays(void)
 {
 	int	 n;
 
-	if ((n = children_signal(SIGTERM, NULL)) == 0)
+	if ((n = children_signal(SIGTERM, NULL, NULL)) == 0)
 		return;
 	log_notice("%d process%s that programs of dead workers started, out "
 	    "of their process groups, still running: SIGTERM", n,
 	    n == 1 ? "" : "es");
 	strays_wait(ORPHAN_GRACE_MS);
-	if ((n = children_signal(SIGKILL, NULL)) == 0)
+	if ((n = children_signal(SIGKILL, NULL, NULL)) == 0)
 		return;
 	log_notice("%d of them still running %d s after SIGTERM: SIGKILL", n,
 	    ORPHAN_GRACE_MS / 1000);

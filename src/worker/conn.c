@@ -46,10 +46,13 @@ conn_set_init(struct conn_set *s, struct loop *loop,
 	s->scratchlen = scratchlen;
 }
 
-/* A connection on the loop with its timer, not yet shown to anyone. */
-struct conn *
-conn_alloc(struct conn_set *s, int fd, const struct sockaddr_storage *peer,
-    socklen_t peerlen)
+/*
+ * A connection with its timer, not yet shown to anyone: on the loop, or
+ * (watch 0) off it until conn_update() first asks for an event.
+ */
+static struct conn *
+conn_make(struct conn_set *s, int fd, const struct sockaddr_storage *peer,
+    socklen_t peerlen, int watch)
 {
 	struct conn	*c;
 
@@ -61,7 +64,11 @@ conn_alloc(struct conn_set *s, int fd, const struct sockaddr_storage *peer,
 	c->source = -1;
 	memcpy(&c->peer, peer, peerlen);
 	c->peerlen = peerlen;
-	if (loop_add(s->loop, &c->io, fd, EPOLLIN, conn_io) == -1) {
+	c->io.fd = fd;
+	c->io.cb = conn_io;
+	if (!watch)
+		c->flags |= CONN_OFF_LOOP;
+	else if (loop_add(s->loop, &c->io, fd, EPOLLIN, conn_io) == -1) {
 		free(c);
 		return NULL;
 	}
@@ -73,9 +80,19 @@ conn_alloc(struct conn_set *s, int fd, const struct sockaddr_storage *peer,
 	return c;
 }
 
+/* A connection on the loop with its timer, not yet shown to anyone. */
+struct conn *
+conn_alloc(struct conn_set *s, int fd, const struct sockaddr_storage *peer,
+    socklen_t peerlen)
+{
+	return conn_make(s, fd, peer, peerlen, 1);
+}
+
 /*
  * A freshly accepted connection, handed to its handler; it holds its
- * per_source entry (-1: none) until released.
+ * per_source entry (-1: none) until released.  A handler that gives the
+ * socket away as it opens (exec) finds it off the loop, which spares an
+ * epoll_ctl() to add it and one to take it off again.
  */
 struct conn *
 conn_new(struct conn_set *s, int fd, const struct sockaddr_storage *peer,
@@ -83,7 +100,7 @@ conn_new(struct conn_set *s, int fd, const struct sockaddr_storage *peer,
 {
 	struct conn	*c;
 
-	if ((c = conn_alloc(s, fd, peer, peerlen)) == NULL)
+	if ((c = conn_make(s, fd, peer, peerlen, !s->svc->detaches)) == NULL)
 		return NULL;
 	c->source = source;
 	conn_start(c);
@@ -295,9 +312,13 @@ conn_close(struct conn *c, const char *reason)
 		c->closer = "server";
 	/*
 	 * close() of the last fd of a socket takes it out of epoll: only
-	 * when a program holds copies must the worker say so itself.
+	 * when a program holds copies must the worker say so itself.  In a
+	 * worker that starts programs, a child in execve() may hold a copy
+	 * of any fd for a moment (vfork() lets the worker go on before the
+	 * close-on-exec ones are closed), so there it always says so.
 	 */
-	if (c->holder != 0)
+	if ((c->holder != 0 || c->set->svc->detaches) &&
+	    !(c->flags & CONN_OFF_LOOP))
 		loop_del(c->set->loop, &c->io);
 	conn_timer_clear(c);
 	conn_close_fd(c);

@@ -16,6 +16,7 @@ struct conf_service;
 struct heartbeat;
 struct limit_ref;
 struct source_ref;
+struct spawner;
 
 /* Output a connection may queue beyond what the kernel takes. */
 #define CONN_OUT_MAX	(256 * 1024)
@@ -58,6 +59,7 @@ struct conn_set {
 	const struct limit_ref	*limit;		/* max_connections, or NULL */
 	const struct source_ref	*src;		/* per_source, or NULL */
 	struct heartbeat	*beat;		/* bytes moved go there */
+	struct spawner		*spawn;		/* the worker's programs */
 	/*
 	 * For a handler that needs the master's text: what, a worker.h
 	 * question (WORKER_METRICS, WORKER_HEALTH); the answer goes to the
@@ -78,6 +80,7 @@ enum {
 	CONN_REFUSED	= 0x80,	/* refused: no handler, no max_connections */
 	CONN_GROUP_LEFT	= 0x100, /* its program exited, its process group not */
 	CONN_PROXY_WAIT	= 0x200, /* its PROXY header is not read yet */
+	CONN_OFF_LOOP	= 0x400, /* not on the loop (yet): conn_new() */
 };
 
 /* What a PROXY header said, beside the client (c->peer). */

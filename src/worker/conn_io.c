@@ -240,6 +240,13 @@ conn_update(struct conn *c)
 		ev |= EPOLLIN;
 	if (pending(c) > 0 || (c->flags & CONN_WANT_WRITE))
 		ev |= EPOLLOUT;
+	if (c->flags & CONN_OFF_LOOP) {
+		if (loop_add(c->set->loop, &c->io, c->io.fd, ev, conn_io) == -1)
+			conn_fail(c, "epoll");
+		else
+			c->flags &= ~CONN_OFF_LOOP;
+		return;
+	}
 	if (loop_set(c->set->loop, &c->io, ev) == -1)
 		conn_fail(c, "epoll");
 }

@@ -10,6 +10,7 @@
 #include <sys/epoll.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,6 +99,12 @@ errlog_take(struct errlog *e, const char *chunk, ssize_t n)
 	}
 }
 
+/*
+ * Off epoll first: close() alone would not take it off while another
+ * copy of the read end lives, and one does for a moment in a child
+ * that is in execve(): vfork() lets the worker go on before the
+ * close-on-exec fds are closed.  Its next event would find e freed.
+ */
 static void
 errlog_close(struct errlog *e)
 {
@@ -114,6 +121,11 @@ errlog_close(struct errlog *e)
 	free(e);
 }
 
+/*
+ * The pipe holds something (EPOLLIN: one read cannot block, though the
+ * fd does), or every writer is gone and it is empty (EPOLLHUP alone, a
+ * program that wrote nothing: closed without a read).
+ */
 static void
 errlog_cb(struct io *io, uint32_t ev)
 {
@@ -121,7 +133,10 @@ errlog_cb(struct io *io, uint32_t ev)
 	char		 chunk[65536];
 	ssize_t		 n;
 
-	(void)ev;
+	if (!(ev & EPOLLIN)) {
+		errlog_close(e);
+		return;
+	}
 	n = read(io->fd, chunk, sizeof(chunk));
 	if (n == -1 && (errno == EAGAIN || errno == EINTR))
 		return;
@@ -149,7 +164,14 @@ errlog_init(int workers)
 struct errlog *
 errlog_new(void)
 {
-	return calloc(1, sizeof(struct errlog));
+	struct errlog	*e;
+
+	/* Not calloc(): its line buffer needs no zeroing. */
+	if ((e = malloc(sizeof(*e))) != NULL) {
+		e->prev = e->next = NULL;
+		e->len = 0;
+	}
+	return e;
 }
 
 void
@@ -187,6 +209,8 @@ errlog_drain_all(void)
 	ssize_t	 n;
 
 	while (errlogs != NULL) {
+		/* A child left behind may hold the write end: never wait. */
+		fcntl(errlogs->io.fd, F_SETFL, O_NONBLOCK);
 		for (int i = 0; i < 16 &&
 		    (n = read(errlogs->io.fd, chunk, sizeof(chunk))) > 0; i++)
 			errlog_take(errlogs, chunk, n);

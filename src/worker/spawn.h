@@ -1,4 +1,7 @@
-/* A connection's program: started on the socket, its stderr logged, reaped. */
+/*
+ * A connection's program: started on the socket, its stderr logged,
+ * reaped; a worker's table of them.
+ */
 #ifndef TCPD_SPAWN_H
 #define TCPD_SPAWN_H
 
@@ -7,13 +10,19 @@
 #include <stddef.h>
 
 struct conf_exec;
+struct conf_service;
 struct conn;
+struct heartbeat;
 struct loop;
+struct spawner;
 
-int	spawn_init(const char *service);
-int	spawn_run(struct conn *, const struct conf_exec *, char *why,
-	    size_t whylen);
-void	spawn_reap(void);
-void	spawn_stop_all(struct loop *);
+int		 spawn_subreaper(void);
+struct spawner	*spawn_new(struct loop *, const struct conf_service *,
+		    struct heartbeat *);
+void		 spawn_free(struct spawner *);
+int		 spawn_run(struct spawner *, struct conn *,
+		    const struct conf_exec *, char *why, size_t whylen);
+void		 spawn_reap(struct spawner *);
+void		 spawn_stop_all(struct spawner *);
 
 #endif

@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "addr.h"
+#include "conf.h"
 #include "conf_exec.h"
 #include "conn.h"
 #include "spawn_child.h"
@@ -52,9 +53,12 @@ env_entry(const char *name, const char *value)
 	return s;
 }
 
-/* Put entry (taken) into v, in place of the entry of the same NAME. */
+/*
+ * Put entry into v, in place of the entry of the same NAME; own: v's
+ * entries are v's to free (the shared part), else they are not.
+ */
 static int
-env_put(char **v, int *n, char *entry)
+env_put(char **v, int *n, char *entry, int own)
 {
 	size_t	 klen;
 
@@ -63,7 +67,8 @@ env_put(char **v, int *n, char *entry)
 	klen = strcspn(entry, "=") + 1;
 	for (int i = 0; i < *n; i++)
 		if (strncmp(v[i], entry, klen) == 0) {
-			free(v[i]);
+			if (own)
+				free(v[i]);
 			v[i] = entry;
 			return 0;
 		}
@@ -71,54 +76,36 @@ env_put(char **v, int *n, char *entry)
 	return 0;
 }
 
+/* "NAME=value" into e's room for this program's own, put into its v. */
+static void
+env_tcp_put(struct spawn_env *e, int *n, const char *name, const char *value)
+{
+	size_t	 left = sizeof(e->buf) - e->used;
+	int	 len;
+
+	len = snprintf(e->buf + e->used, left, "%s=%s", name, value);
+	if (len < 0 || (size_t)len >= left)
+		return;		/* cannot be: buf holds the longest of all */
+	env_put(e->v, n, e->buf + e->used, 0);
+	e->used += len + 1;
+}
+
 /*
  * A balancer's: its own address (TCPPROXYIP, TCPPROXYPORT), and the
  * AUTHORITY and UNIQUE_ID (hex) its v2 header gave, if any.
  */
-static int
-env_proxy(char **v, int *n, const struct conn_proxy *px)
+static void
+env_proxy(struct spawn_env *e, int *n, const struct conn_proxy *px)
 {
 	char	 ip[INET6_ADDRSTRLEN], port[8];
-	int	 rc = 0;
 
 	addr_parts(&px->proxy, ip, sizeof(ip), port, sizeof(port));
-	rc |= env_put(v, n, env_entry("TCPPROXYIP", ip));
-	rc |= env_put(v, n, env_entry("TCPPROXYPORT", port));
+	env_tcp_put(e, n, "TCPPROXYIP", ip);
+	env_tcp_put(e, n, "TCPPROXYPORT", port);
 	if (px->authority[0] != '\0')
-		rc |= env_put(v, n, env_entry("PROXY_AUTHORITY",
-		    px->authority));
+		env_tcp_put(e, n, "PROXY_AUTHORITY", px->authority);
 	if (px->unique_id[0] != '\0')
-		rc |= env_put(v, n, env_entry("PROXY_UNIQUE_ID",
-		    px->unique_id));
-	return rc;
-}
-
-/* The variables tcpserver's programs expect: set last, over any other. */
-static int
-env_tcp(char **v, int *n, const struct conn *c)
-{
-	struct sockaddr_storage	 local;
-	socklen_t		 len = sizeof(local);
-	char			 ip[INET6_ADDRSTRLEN], port[8];
-	int			 rc = 0;
-
-	rc |= env_put(v, n, strdup("PROTO=TCP"));
-	addr_parts(&c->peer, ip, sizeof(ip), port, sizeof(port));
-	rc |= env_put(v, n, env_entry("TCPREMOTEIP", ip));
-	rc |= env_put(v, n, env_entry("TCPREMOTEPORT", port));
-	/* Behind a balancer: where the client connected, as it says. */
-	if (c->px != NULL && c->px->dst.ss_family != 0)
-		local = c->px->dst;
-	else if (getsockname(c->io.fd, (struct sockaddr *)&local, &len) == -1)
-		local.ss_family = 0;
-	if (local.ss_family != 0) {
-		addr_parts(&local, ip, sizeof(ip), port, sizeof(port));
-		rc |= env_put(v, n, env_entry("TCPLOCALIP", ip));
-		rc |= env_put(v, n, env_entry("TCPLOCALPORT", port));
-	}
-	if (c->px != NULL)
-		rc |= env_proxy(v, n, c->px);
-	return rc;
+		env_tcp_put(e, n, "PROXY_UNIQUE_ID", px->unique_id);
 }
 
 static int
@@ -132,41 +119,106 @@ count(char *const *v)
 }
 
 /*
- * The program's environment, in this order, each replacing what came
- * before under the same name: PATH, the passenv variables tcpd has,
- * env, then PROTO and the TCP* variables.  NULL: out of memory.
+ * The address every connection of sv arrives at, when it listens on
+ * one address only, and not a wildcard: no getsockname() a program.
  */
-char **
-spawn_env(const struct conn *c, const struct conf_exec *x)
+static void
+env_local(struct spawn_env *e, const struct conf_service *sv)
 {
-	char		**v;
-	const char	 *val;
-	int		  n = 0, rc = 0;
+	const struct sockaddr_storage	*ss;
 
-	if ((v = calloc(1 + count(x->passenv) + count(x->env) + 9 + 1,
-	    sizeof(*v))) == NULL)
-		return NULL;
-	rc |= env_put(v, &n, strdup(DEFAULT_PATH));
+	e->local.ss_family = 0;
+	if (sv->nlisten != 1)
+		return;
+	ss = &sv->listen[0].addr;
+	if (ss->ss_family == AF_INET && ((const struct sockaddr_in *)
+	    ss)->sin_addr.s_addr != htonl(INADDR_ANY))
+		e->local = *ss;
+	else if (ss->ss_family == AF_INET6 && !IN6_IS_ADDR_UNSPECIFIED(
+	    &((const struct sockaddr_in6 *)ss)->sin6_addr))
+		e->local = *ss;
+}
+
+/*
+ * What every program of sv is given, made once: PATH, the passenv
+ * variables tcpd has, then env, each replacing what came before under
+ * the same name.  -1: out of memory.
+ */
+int
+spawn_env_init(struct spawn_env *e, const struct conf_service *sv)
+{
+	const struct conf_exec	*x = &sv->exec;
+	const char		*val;
+	int			 max, rc = 0;
+
+	memset(e, 0, sizeof(*e));
+	max = 1 + count(x->passenv) + count(x->env);
+	if ((e->fixed = calloc(max + 1, sizeof(*e->fixed))) == NULL ||
+	    (e->v = calloc(max + SPAWN_ENV_TCP + 1, sizeof(*e->v))) == NULL) {
+		spawn_env_free(e);
+		return -1;
+	}
+	rc |= env_put(e->fixed, &e->nfixed, strdup(DEFAULT_PATH), 1);
 	for (char **p = x->passenv; p != NULL && *p != NULL; p++)
 		if ((val = getenv(*p)) != NULL)
-			rc |= env_put(v, &n, env_entry(*p, val));
+			rc |= env_put(e->fixed, &e->nfixed, env_entry(*p, val),
+			    1);
 	for (char **p = x->env; p != NULL && *p != NULL; p++)
-		rc |= env_put(v, &n, strdup(*p));
-	rc |= env_tcp(v, &n, c);
+		rc |= env_put(e->fixed, &e->nfixed, strdup(*p), 1);
+	env_local(e, sv);
 	if (rc != 0) {
-		spawn_env_free(v);
+		spawn_env_free(e);
 		errno = ENOMEM;
-		return NULL;
+		return -1;
 	}
-	return v;
+	return 0;
 }
 
 void
-spawn_env_free(char **v)
+spawn_env_free(struct spawn_env *e)
 {
-	for (char **p = v; p != NULL && *p != NULL; p++)
+	for (char **p = e->fixed; p != NULL && *p != NULL; p++)
 		free(*p);
-	free(v);
+	free(e->fixed);
+	free(e->v);
+	e->fixed = e->v = NULL;
+}
+
+/*
+ * c's program's environment: the shared part, then PROTO and the TCP*
+ * variables tcpserver's programs expect, set last, over any other.  In
+ * e's own memory, good until the next call: nothing is allocated.
+ */
+char **
+spawn_env(struct spawn_env *e, const struct conn *c)
+{
+	struct sockaddr_storage	 local;
+	socklen_t		 len = sizeof(local);
+	char			 ip[INET6_ADDRSTRLEN], port[8];
+	int			 n = e->nfixed;
+
+	memcpy(e->v, e->fixed, n * sizeof(*e->v));
+	e->used = 0;
+	env_tcp_put(e, &n, "PROTO", "TCP");
+	addr_parts(&c->peer, ip, sizeof(ip), port, sizeof(port));
+	env_tcp_put(e, &n, "TCPREMOTEIP", ip);
+	env_tcp_put(e, &n, "TCPREMOTEPORT", port);
+	/* Behind a balancer: where the client connected, as it says. */
+	if (c->px != NULL && c->px->dst.ss_family != 0)
+		local = c->px->dst;
+	else if (e->local.ss_family != 0)
+		local = e->local;
+	else if (getsockname(c->io.fd, (struct sockaddr *)&local, &len) == -1)
+		local.ss_family = 0;
+	if (local.ss_family != 0) {
+		addr_parts(&local, ip, sizeof(ip), port, sizeof(port));
+		env_tcp_put(e, &n, "TCPLOCALIP", ip);
+		env_tcp_put(e, &n, "TCPLOCALPORT", port);
+	}
+	if (c->px != NULL)
+		env_proxy(e, &n, c->px);
+	e->v[n] = NULL;
+	return e->v;
 }
 
 /* In the child: say which step failed, and end. */
@@ -202,27 +254,57 @@ child_fds(struct spawn_req *r)
 }
 
 /*
- * In the child: default dispositions for every signal, then an empty
- * mask.  A handler of the worker must never run here, in its memory,
- * which is why every signal stayed blocked until now.
+ * The signals whose disposition is not the default, and whether a
+ * handler's signal is unblocked in this thread; once, in the worker.
+ * glibc's own two signals (32 and 33), which sigaction() refuses to
+ * show, are counted in: tcpd may have inherited them ignored (glibc's
+ * posix_spawn() leaves them so, in the children of make, say), and an
+ * ignored signal stays ignored across execve().
+ */
+void
+spawn_sigs_find(struct spawn_sigs *ss)
+{
+	struct sigaction	 sa;
+	sigset_t		 mask;
+
+	pthread_sigmask(SIG_BLOCK, NULL, &mask);
+	ss->n = 0;
+	ss->block = 0;
+	for (int sig = 1; sig < NSIG; sig++) {
+		if (sig == SIGKILL || sig == SIGSTOP)
+			continue;
+		if (sigaction(sig, NULL, &sa) == -1) {
+			ss->sig[ss->n++] = sig;
+			continue;
+		}
+		if (sa.sa_handler == SIG_DFL && !(sa.sa_flags & SA_SIGINFO))
+			continue;
+		ss->sig[ss->n++] = sig;
+		if (sa.sa_handler != SIG_IGN && !sigismember(&mask, sig))
+			ss->block = 1;
+	}
+	ss->known = 1;
+}
+
+/*
+ * In the child: the default disposition for every signal that has
+ * another, then an empty mask.  A handler of the worker must never run
+ * here, in its memory, which is why every signal that has one stayed
+ * blocked until now.
  *
- * Straight to the kernel, not through sigaction(): glibc refuses its
- * own two signals (32 and 33), and tcpd may have inherited them ignored
- * (glibc's posix_spawn() leaves them so, in the children of make, say),
- * while an ignored signal stays ignored across execve().  An all-zero
- * kernel sigaction is SIG_DFL with no flags and an empty mask, whatever
- * the architecture's layout.
+ * Straight to the kernel, not through sigaction(), which refuses glibc's
+ * two signals.  An all-zero kernel sigaction is SIG_DFL with no flags
+ * and an empty mask, whatever the architecture's layout.
  */
 static void
-child_signals(void)
+child_signals(const struct spawn_sigs *ss)
 {
 	static const unsigned long	 dfl[16];
 	sigset_t			 none;
 
-	for (int sig = 1; sig < NSIG; sig++)
-		if (sig != SIGKILL && sig != SIGSTOP)
-			syscall(SYS_rt_sigaction, sig, dfl, NULL,
-			    (NSIG - 1) / 8);
+	for (int i = 0; i < ss->n; i++)
+		syscall(SYS_rt_sigaction, ss->sig[i], dfl, NULL,
+		    (NSIG - 1) / 8);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 }
@@ -261,7 +343,7 @@ child_run(struct spawn_req *r)
 			child_fail(r, "setrlimit");
 		}
 	}
-	child_signals();
+	child_signals(r->sigs);
 	execve(x->argv[0], x->argv, r->env);
 	child_fail(r, "execve");
 }
@@ -278,9 +360,15 @@ child_vfork(struct spawn_req *r)
 }
 
 /*
- * Start the program of r.  Returns its pid once it runs the program,
- * or -1 with errno, and r->step naming what failed (NULL: vfork
- * itself); a child that failed is reaped like any other.
+ * Start the program of r (r->parent and r->sigs filled in by the
+ * caller).  Returns its pid once it runs the program, or -1 with errno,
+ * and r->step naming what failed (NULL: vfork itself); a child that
+ * failed is reaped like any other.
+ *
+ * Every signal is blocked around vfork() only if a handler's signal is
+ * not blocked already in this thread; in a worker none is (its signals
+ * are read from a signalfd, and the acceptors' wake signal is blocked in
+ * the loop's thread), which spares two system calls a program.
  */
 pid_t
 spawn_child(struct spawn_req *r)
@@ -291,12 +379,14 @@ spawn_child(struct spawn_req *r)
 
 	r->err = 0;
 	r->step = NULL;
-	r->parent = getpid();
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
+	if (r->sigs->block) {
+		sigfillset(&all);
+		pthread_sigmask(SIG_SETMASK, &all, &old);
+	}
 	pid = child_vfork(r);
 	saved = errno;
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (r->sigs->block)
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (pid == -1) {
 		errno = saved;
 		return -1;

@@ -110,7 +110,7 @@ worker_sig_cb(struct io *io, uint32_t ev)
 			if (worker_signals[i].sig != sig)
 				continue;
 			switch (worker_signals[i].act) {
-			case WS_REAP:	spawn_reap(); break;
+			case WS_REAP:	spawn_reap(w->spawn); break;
 			case WS_DRAIN:
 				worker_ask(w, STOP_DRAIN,
 				    w->conf->shutdown_timeout);
@@ -265,6 +265,8 @@ worker_init(struct worker *w, pid_t master, int ctl)
 	if (loop_add(&w->loop, &w->sig_io, sigfd, EPOLLIN, worker_sig_cb) ||
 	    loop_add(&w->loop, &w->ctl_io, ctl, EPOLLIN, worker_ctl_cb))
 		fatal("epoll_ctl");
+	if ((w->spawn = spawn_new(&w->loop, w->svc, w->beat)) == NULL)
+		fatal("calloc");
 	connlog_init(w->svc->name, w->svc->net.log_connections);
 	conn_set_init(&w->conns, &w->loop, w->svc,
 	    w->limit.shm != NULL ? &w->limit : NULL, w->scratch,
@@ -272,6 +274,7 @@ worker_init(struct worker *w, pid_t master, int ctl)
 	if (w->src.table != NULL)
 		w->conns.src = &w->src;
 	w->conns.beat = w->beat;
+	w->conns.spawn = w->spawn;
 	conn_proxy_init(&w->conns);
 	w->conns.want = worker_want;
 	w->conns.want_arg = w;

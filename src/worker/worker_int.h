@@ -16,6 +16,7 @@ struct acceptor;
 struct conf;
 struct conf_service;
 struct drain;
+struct spawner;
 
 /* Reads land here; connections hold a buffer only for unsent output. */
 #define SCRATCH_SIZE	(64 * 1024)
@@ -52,6 +53,7 @@ struct worker {
 	int				 nacceptors;
 	const int			*fds;
 	struct conn_set			 conns;
+	struct spawner			*spawn;		/* its programs */
 	struct ask			 ask;		/* metrics, of the master */
 	struct ask			 health;	/* its health line */
 

@@ -42,7 +42,8 @@ worker_exit(struct worker *w, const char *why)
 	if (w->nacceptors > 0)
 		handoff_take(&w->handoff);
 	conn_close_all(&w->conns, why);
-	spawn_stop_all(&w->loop);
+	spawn_stop_all(w->spawn);
+	spawn_free(w->spawn);
 	connlog_flush(loop_now_ms());
 	log_debug("%s slot %d: exiting (%s)", w->svc->name, w->slot, why);
 	exit(0);

@@ -42,7 +42,7 @@ exec_open(struct conn *c)
 		conn_close(c, "the client was gone before its program started");
 		return;
 	}
-	if (spawn_run(c, &sv->exec, why, sizeof(why)) == -1) {
+	if (spawn_run(c->set->spawn, c, &sv->exec, why, sizeof(why)) == -1) {
 		log_warnx("%s: cannot run %s: %s", sv->name,
 		    sv->exec.argv[0], why);
 		conn_close(c, "the program did not start");
@@ -91,7 +91,7 @@ exec_start_limits(const struct conf_service *sv)
 static int
 exec_start(const struct conf_service *sv)
 {
-	if (spawn_init(sv->name) == -1) {
+	if (spawn_subreaper() == -1) {
 		log_warn("%s: prctl PR_SET_CHILD_SUBREAPER", sv->name);
 		return -1;
 	}
@@ -185,6 +185,7 @@ static const char *const exec_keys[] = {
 const struct service service_exec = {
 	.name = "exec",
 	.keys = exec_keys,
+	.detaches = 1,
 	.check = exec_check,
 	.start = exec_start,
 	.open = exec_open,

@@ -16,6 +16,10 @@ struct conf_service;
  * work there.  answer takes the master's text a connection asked for
  * with its set's want (NULL: none came).  Any may be NULL.
  *
+ * detaches says that open gives the socket to another process before it
+ * returns, or closes it (exec): the connection is not put on the loop
+ * unless open leaves it open there.
+ *
  * keys names the service settings only this handler takes (NULL-ended;
  * NULL: none); the configuration rejects them on any other handler.
  * check, if set, validates a service of this handler once its file is
@@ -25,6 +29,7 @@ struct conf_service;
 struct service {
 	const char		 *name;
 	const char *const	 *keys;
+	int			  detaches;
 	int			(*check)(const struct conf_service *,
 				    const char **key, char *err, size_t errlen);
 	int			(*start)(const struct conf_service *);
