@@ -199,11 +199,7 @@ orphans_adopt(struct orphan **head, struct proc *p, int64_t now)
 		    (long)foreign, nforeign > 1 ? ", ..." : "");
 	if (n == 0)
 		return 0;
-	if (p->cell != -1) {
-		held = limit_cell_hold(p->limit, p->cell, n);
-		if (held == 0)
-			p->cell = -1;	/* freed already */
-	}
+	held = admission_share_hold(&p->share, n);
 	log_warnx("%s: worker %ld left %d program%s running: SIGTERM to "
 	    "their process groups, SIGKILL in %d s; %d max_connections "
 	    "unit%s held until they end", p->service, (long)p->pid, n,
@@ -211,11 +207,11 @@ orphans_adopt(struct orphan **head, struct proc *p, int64_t now)
 	    held == 1 ? "" : "s");
 	/* The new ones lead the list; held <= n of them take the units. */
 	for (o = *head; held > 0; o = o->next, held--) {
-		o->limit = p->limit;
-		o->cell = p->cell;
+		o->limit = p->share.state->limit;
+		o->cell = p->share.cell;
 	}
 	/* The cell is theirs now; proc_free() must not give it back. */
-	p->cell = -1;
+	p->share.cell = -1;
 	return n;
 }
 

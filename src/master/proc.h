@@ -7,6 +7,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "admission.h"
 #include "conf.h"
 #include "loop.h"
 #include "shm.h"
@@ -14,9 +15,7 @@
 
 struct conf;
 struct conf_service;
-struct limit;
 struct slot;
-struct source_table;
 
 /* One worker process. */
 struct proc {
@@ -32,10 +31,7 @@ struct proc {
 	int64_t			 kill_at;	/* SIGKILL then; 0: never */
 	int			 aborted;	/* the watchdog sent SIGABRT */
 	struct heartbeat	*beat;		/* its cell, shared with it alone */
-	struct limit		*limit;		/* its service's, or NULL */
-	int			 cell;		/* its cell in it */
-	struct source_table	*src;		/* its per_source table, or NULL */
-	struct shm		 ledger;	/* its counts in it */
+	struct admission_share	 share;		/* what it counts in */
 	struct conf_listen	*listen;	/* its sockets' addresses */
 	int			 nlisten;
 	int			 slot_index;
@@ -50,8 +46,7 @@ struct proc_args {
 	const struct conf_service	*svc;
 	int				 slot;
 	const int			*fds;	/* its slot's sockets */
-	struct limit			*limit;	/* NULL: no max_connections */
-	struct source_table		*src;	/* NULL: no per_source */
+	struct admission_state		*adm;	/* its service's counts */
 	unsigned			 gen;
 	struct loop			*loop;	/* the master's */
 	io_cb				 ctl_cb;	/* its control messages */

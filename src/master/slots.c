@@ -7,32 +7,9 @@
 #include <string.h>
 
 #include "conf.h"
-#include "limit.h"
 #include "orphan.h"
 #include "proc.h"
-#include "source.h"
 #include "supervise.h"
-
-/*
- * The per_source table sv wants in l: the one it has, unless its size
- * changed (then a new one: workers of the old configuration keep theirs
- * until they exit), or none.  -1 when none can be made.
- */
-static int
-sup_source_table(struct svc_limit *l, const struct conf_service *sv)
-{
-	const struct per_source	*ps = &sv->net.per_source;
-
-	if (l->src != NULL && (!PER_SOURCE_ON(ps) ||
-	    source_size(l->src) != ps->sources)) {
-		source_release(l->src);
-		l->src = NULL;
-	}
-	if (PER_SOURCE_ON(ps) && l->src == NULL &&
-	    (l->src = source_new(ps->sources)) == NULL)
-		return -1;
-	return 0;
-}
 
 /*
  * The service's shared counts, made on first use: NULL when it has
@@ -59,9 +36,7 @@ sup_limit(struct sup *s, const struct conf_service *sv)
 		l->next = s->limits;
 		s->limits = l;
 	}
-	if (sv->max_connections > 0 && l->shm == NULL)
-		l->shm = limit_new();
-	sup_source_table(l, sv);
+	admission_want(&l->adm, sv);
 	return l;
 }
 
@@ -77,9 +52,7 @@ slot_counts(struct sup *s, struct slot *sl)
 	sl->limit = sup_limit(s, sv);
 	if (sv->max_connections == 0 && !PER_SOURCE_ON(&sv->net.per_source))
 		return 0;
-	if (sl->limit == NULL ||
-	    (sv->max_connections > 0 && sl->limit->shm == NULL) ||
-	    (PER_SOURCE_ON(&sv->net.per_source) && sl->limit->src == NULL))
+	if (sl->limit == NULL || admission_want(&sl->limit->adm, sv) == -1)
 		return -1;
 	return 0;
 }
@@ -160,17 +133,16 @@ sup_limits_gc(struct sup *s)
 	int			 used;
 
 	while ((l = *lp) != NULL) {
-		used = l->shm != NULL && limit_cells_used(l->shm) > 0;
+		used = 0;
 		for (int i = 0; !used && i < s->nslots; i++)
 			used = s->slots[i]->limit == l;
-		if (used) {
+		if (!used)
+			admission_gc(&l->adm, NULL);
+		if (used || l->adm.limit != NULL) {
 			lp = &l->next;
 			continue;
 		}
 		*lp = l->next;
-		if (l->shm != NULL)
-			limit_free(l->shm);
-		source_release(l->src);
 		free(l->service);
 		free(l);
 	}

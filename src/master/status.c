@@ -18,7 +18,6 @@
 
 #include "buf.h"
 #include "conf.h"
-#include "limit.h"
 #include "listener.h"
 #include "orphan.h"
 #include "proc.h"
@@ -296,8 +295,8 @@ status_maxconn_used(const struct status_in *in, const struct conf_service *sv)
 {
 	for (const struct svc_limit *l = in->sup->limits; l != NULL;
 	    l = l->next)
-		if (strcmp(l->service, sv->name) == 0 && l->shm != NULL)
-			return limit_active(l->shm);
+		if (strcmp(l->service, sv->name) == 0)
+			return admission_used(&l->adm);
 	return 0;
 }
 

@@ -14,7 +14,6 @@
 #include <string.h>
 
 #include "conf.h"
-#include "limit.h"
 #include "listener.h"
 #include "log.h"
 #include "loop.h"
@@ -189,9 +188,8 @@ slot_spawn(struct sup *s, struct slot *sl)
 		fds[i] = listeners_fd(s->listeners, &sv->listen[i], sl->index);
 	a = (struct proc_args){
 		.conf = s->conf, .svc = sv, .slot = sl->index, .fds = fds,
-		.limit = sl->limit && sv->max_connections ? sl->limit->shm :
-		    NULL,
-		.src = sl->limit ? sl->limit->src : NULL, .gen = s->gen,
+		.adm = sl->limit != NULL ? &sl->limit->adm : NULL,
+		.gen = s->gen,
 		.loop = s->loop, .ctl_cb = sup_ctl_cb, .arg = s,
 	};
 	spawn_test_delay();

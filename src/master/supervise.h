@@ -7,13 +7,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "admission.h"
 #include "proto.h"
 
 struct conf;
 struct conf_service;
-struct limit;
 struct listeners;
-struct source_table;
 struct loop;
 struct proc;
 
@@ -24,8 +23,7 @@ struct proc;
  */
 struct svc_limit {
 	char			*service;
-	struct limit		*shm;		/* NULL: not yet needed */
-	struct source_table	*src;		/* NULL: no per_source now */
+	struct admission_state	 adm;
 	struct svc_limit	*next;
 };
 

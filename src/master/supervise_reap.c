@@ -13,7 +13,6 @@
 #include <string.h>
 
 #include "conf.h"
-#include "limit.h"
 #include "log.h"
 #include "loop.h"
 #include "orphan.h"
