@@ -117,7 +117,6 @@ proc_spawn(const struct proc_args *a, const char **failed)
 	p->arg = a->arg;
 	p->slot_index = a->slot;
 	snprintf(p->name, sizeof(p->name), "%s slot %d", a->svc->name, a->slot);
-	snprintf(p->service, sizeof(p->service), "%s", a->svc->name);
 	if ((p->listen = calloc(a->svc->nlisten, sizeof(*p->listen))) == NULL)
 		goto fail;
 	memcpy(p->listen, a->svc->listen, a->svc->nlisten * sizeof(*p->listen));

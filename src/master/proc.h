@@ -16,6 +16,7 @@
 struct conf;
 struct conf_service;
 struct slot;
+struct svc;
 
 /* One worker process. */
 struct proc {
@@ -23,7 +24,7 @@ struct proc {
 	pid_t			 pid;
 	unsigned		 gen;
 	char			 name[96];	/* "echo slot 0", for logs */
-	char			 service[CONF_NAME_MAX + 1];
+	struct svc		*svc;		/* its service's record */
 	int			 ready;		/* it said it accepts */
 	enum stop_how		 stopping;	/* what it was asked */
 	int64_t			 started;

@@ -91,7 +91,8 @@ service_value(const struct status_in *in, const struct conf_service *sv,
 	case F_BYTES_OUT:	return sum->bytes_out;
 	case F_MAX:		return sv->max_connections;
 	case F_MAX_USED:	return status_maxconn_used(in, sv);
-	case F_ORPHANED:	return orphans_count(in->sup->orphans, sv->name);
+	case F_ORPHANED:	return orphans_count(in->sup->orphans,
+				    svcs_of(&in->sup->svcs, sv));
 	default:		return 0;
 	}
 }
@@ -122,7 +123,7 @@ slot_value(struct buf *b, const struct status_in *in, const struct slot *sl,
 		    atomic_load(&p->beat->conns));
 		break;
 	default:
-		status_slot_queue(in, slot_service(in->sup, sl), sl, &qn, &qm);
+		status_slot_queue(in, sl->svc->conf, sl, &qn, &qm);
 		buf_printf(b, "%u\n", fig == F_QUEUE ? qn : qm);
 	}
 }
@@ -203,7 +204,7 @@ status_prom(struct buf *b, const struct status_in *in)
 		head(b, mt->name, mt->type, mt->help);
 		for (int i = 0; i < s->nslots; i++) {
 			buf_printf(b, "tcpd_%s{service=\"%s\",slot=\"%d\"} ",
-			    mt->name, s->slots[i]->service, s->slots[i]->index);
+			    mt->name, s->slots[i]->svc->name, s->slots[i]->index);
 			slot_value(b, in, s->slots[i], mt->fig);
 		}
 	}

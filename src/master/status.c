@@ -59,13 +59,11 @@ add_proc(struct svc_sum *sum, const struct proc *p, int64_t now)
 		    &p->beat->refused[i], PROC_CONNS_PER_MS, now));
 }
 
-/* The index of the service named so in in->conf, or -1. */
+/* The index of a service's record in in->conf, or -1: not in it now. */
 static int
-svc_index(const struct status_in *in, const char *name)
+svc_index(const struct status_in *in, const struct svc *v)
 {
-	const struct conf_service	*sv = conf_service_find(in->conf, name);
-
-	return sv != NULL ? (int)(sv - in->conf->services) : -1;
+	return v->conf != NULL ? (int)(v->conf - in->conf->services) : -1;
 }
 
 /*
@@ -85,7 +83,7 @@ status_sums(const struct status_in *in)
 		return NULL;
 	for (int k = 0; k < s->nslots; k++) {
 		const struct slot *sl = s->slots[k];
-		if ((i = svc_index(in, sl->service)) == -1)
+		if ((i = svc_index(in, sl->svc)) == -1)
 			continue;
 		sum = &sums[i];
 		sum->slots++;
@@ -97,12 +95,13 @@ status_sums(const struct status_in *in)
 			add_proc(sum, sl->next, in->now);
 	}
 	for (const struct proc *p = s->retiring; p != NULL; p = p->next)
-		if ((i = svc_index(in, p->service)) != -1) {
+		if ((i = svc_index(in, p->svc)) != -1) {
 			add_proc(&sums[i], p, in->now);
 			sums[i].retiring++;
 		}
-	for (const struct svc_stats *st = s->stats; st != NULL; st = st->next) {
-		if ((i = svc_index(in, st->service)) == -1)
+	for (const struct svc *v = s->svcs.all; v != NULL; v = v->next) {
+		const struct svc_stats *st = &v->gone;
+		if ((i = svc_index(in, v)) == -1)
 			continue;
 		sum = &sums[i];
 		add_counted(&sum->accepted, st->accepted);
@@ -252,10 +251,10 @@ text_slots(struct buf *b, const struct status_in *in)
 	for (int i = 0; i < s->nslots; i++) {
 		const struct slot *sl = s->slots[i];
 		const struct proc *p = sl->cur != NULL ? sl->cur : sl->next;
-		const struct conf_service *sv = slot_service(s, sl);
+		const struct conf_service *sv = sl->svc->conf;
 		char	 name[96], up[32];
 
-		snprintf(name, sizeof(name), "%s/%d", sl->service, sl->index);
+		snprintf(name, sizeof(name), "%s/%d", sl->svc->name, sl->index);
 		buf_printf(b, "%-20s %-8s ", name, slot_state(in, sl, &retry));
 		if (p == NULL) {
 			buf_printf(b, "%8s %5s %8s %8u %6s %6s %10s ", "-",
@@ -281,7 +280,8 @@ text_slots(struct buf *b, const struct status_in *in)
 		    atomic_load(&p->beat->conns));
 	for (int i = 0; i < in->conf->nservices; i++) {
 		const char	*name = in->conf->services[i].name;
-		int		 n = orphans_count(s->orphans, name);
+		int		 n = orphans_count(s->orphans, svcs_of(&s->svcs,
+		    &in->conf->services[i]));
 
 		if (n > 0)
 			buf_printf(b, "%s: %d program%s of dead workers being "
@@ -293,11 +293,7 @@ text_slots(struct buf *b, const struct status_in *in)
 int
 status_maxconn_used(const struct status_in *in, const struct conf_service *sv)
 {
-	for (const struct svc_limit *l = in->sup->limits; l != NULL;
-	    l = l->next)
-		if (strcmp(l->service, sv->name) == 0)
-			return admission_used(&l->adm);
-	return 0;
+	return admission_used(&svcs_of(&in->sup->svcs, sv)->adm);
 }
 
 static void
@@ -354,10 +350,10 @@ json_service(struct buf *b, const struct status_in *in,
 	buf_printf(b, "},\"max_connections\":%d,\"max_connections_used\":%d,"
 	    "\"orphaned_programs\":%d,\"slots\":[", sv->max_connections,
 	    status_maxconn_used(in, sv), orphans_count(in->sup->orphans,
-	    sv->name));
+	    svcs_of(&in->sup->svcs, sv)));
 	for (int i = 0; sum->slots > 0 && i < in->sup->nslots; i++) {
 		const struct slot *sl = in->sup->slots[i];
-		if (sl->svc != sv && strcmp(sl->service, sv->name) != 0)
+		if (sl->svc->conf != sv)
 			continue;
 		buf_printf(b, "%s", first ? "" : ",");
 		json_slot(b, in, sv, sl);
@@ -367,7 +363,7 @@ json_service(struct buf *b, const struct status_in *in,
 	first = 1;
 	for (const struct proc *p = in->sup->retiring; sum->retiring > 0 &&
 	    p != NULL; p = p->next)
-		if (strcmp(p->service, sv->name) == 0) {
+		if (p->svc->conf == sv) {
 			buf_printf(b, "%s{\"pid\":%ld,\"generation\":%u,"
 			    "\"open\":%u}", first ? "" : ",", (long)p->pid,
 			    p->gen, atomic_load(&p->beat->conns));

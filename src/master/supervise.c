@@ -48,13 +48,6 @@ sup_backoff(int n)
 	return ms > RESPAWN_MAX_MS ? RESPAWN_MAX_MS : ms;
 }
 
-const struct conf_service *
-slot_service(const struct sup *s, const struct slot *sl)
-{
-	(void)s;
-	return sl->svc;
-}
-
 /* Is the slot failing: dying at start respawn_limit times in a row? */
 int
 slot_failing(const struct sup *s, const struct slot *sl)
@@ -114,19 +107,19 @@ void
 slot_say_down(struct slot *sl, const char *why, int64_t delay)
 {
 	if (strcmp(sl->down_why, why) == 0) {
-		log_debug("%s slot %d: retrying in %lld ms", sl->service,
+		log_debug("%s slot %d: retrying in %lld ms", sl->svc->name,
 		    sl->index, (long long)delay);
 		return;
 	}
 	snprintf(sl->down_why, sizeof(sl->down_why), "%s", why);
 	if (sl->cur == NULL)
 		log_warnx("%s slot %d is down: %s; retrying in %lld s, then "
-		    "with back-off up to %d s", sl->service, sl->index, why,
+		    "with back-off up to %d s", sl->svc->name, sl->index, why,
 		    (long long)(delay / 1000), RESPAWN_MAX_MS / 1000);
 	else
 		log_warnx("%s slot %d: %s; its generation %u worker serves "
 		    "on meanwhile; retrying in %lld s, then with back-off up "
-		    "to %d s", sl->service, sl->index, why, sl->cur->gen,
+		    "to %d s", sl->svc->name, sl->index, why, sl->cur->gen,
 		    (long long)(delay / 1000), RESPAWN_MAX_MS / 1000);
 }
 
@@ -141,7 +134,7 @@ slot_spawn_failed(struct sup *s, struct slot *sl, const char *failed, int err)
 	    strerror(err));
 	if (s->starting) {
 		snprintf(s->start_error, sizeof(s->start_error), "%s slot %d: %s",
-		    sl->service, sl->index, why);
+		    sl->svc->name, sl->index, why);
 		return;
 	}
 	sl->retry_at = s->loop->now + delay;
@@ -174,13 +167,13 @@ spawn_test_delay(void)
 static void
 slot_spawn(struct sup *s, struct slot *sl)
 {
-	const struct conf_service	*sv = slot_service(s, sl);
+	const struct conf_service	*sv = sl->svc->conf;
 	struct proc_args		 a;
 	struct proc			*p;
 	const char			*failed;
 	int				 fds[sv->nlisten];
 
-	if (slot_counts(s, sl) == -1) {
+	if (slot_counts(sl) == -1) {
 		slot_spawn_failed(s, sl, "shared memory", ENOMEM);
 		return;
 	}
@@ -188,8 +181,7 @@ slot_spawn(struct sup *s, struct slot *sl)
 		fds[i] = listeners_fd(s->listeners, &sv->listen[i], sl->index);
 	a = (struct proc_args){
 		.conf = s->conf, .svc = sv, .slot = sl->index, .fds = fds,
-		.adm = sl->limit != NULL ? &sl->limit->adm : NULL,
-		.gen = s->gen,
+		.adm = &sl->svc->adm, .gen = s->gen,
 		.loop = s->loop, .ctl_cb = sup_ctl_cb, .arg = s,
 	};
 	spawn_test_delay();
@@ -204,6 +196,7 @@ slot_spawn(struct sup *s, struct slot *sl)
 		return;
 	}
 	p->slot = sl;
+	p->svc = sl->svc;
 	sl->next = p;
 	if (sup_bypid_add(s, p) == -1)
 		s->bypid_lost = 1;
@@ -220,13 +213,13 @@ slot_ready(struct sup *s, struct slot *sl, struct proc *p)
 	if (sl->down_since != 0)
 		log_info("worker %ld started: service %s slot %d generation %u, "
 		    "%s%lld ms after the last one died", (long)p->pid,
-		    sl->service, sl->index, p->gen, sl->down_unsure ? "at most " :
+		    sl->svc->name, sl->index, p->gen, sl->down_unsure ? "at most " :
 		    "", (long long)(s->loop->now - sl->down_since));
 	else
 		log_info("worker %ld started: service %s slot %d generation %u",
-		    (long)p->pid, sl->service, sl->index, p->gen);
+		    (long)p->pid, sl->svc->name, sl->index, p->gen);
 	if (sl->down_why[0] != '\0')
-		log_notice("%s slot %d is served again", sl->service, sl->index);
+		log_notice("%s slot %d is served again", sl->svc->name, sl->index);
 	sl->down_why[0] = '\0';
 	sl->down_since = 0;
 	sl->down_unsure = 0;
@@ -346,7 +339,7 @@ slot_check_recovered(struct sup *s, struct slot *sl)
 		return;
 	if (slot_failing(s, sl))
 		log_info("%s slot %d recovered: worker %ld has run for %d s",
-		    sl->service, sl->index, (long)p->pid,
+		    sl->svc->name, sl->index, (long)p->pid,
 		    s->conf->respawn_window);
 	sl->deaths = 0;
 }
@@ -383,7 +376,7 @@ sup_tend(struct sup *s)
 	for (struct proc *p = s->retiring; p != NULL; p = p->next)
 		tend_proc(s, p);
 	if (s->orphans != NULL && orphans_check(&s->orphans, s->loop->now) > 0)
-		sup_limits_gc(s);
+		svcs_gc(&s->svcs);
 }
 
 /*

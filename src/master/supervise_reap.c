@@ -114,11 +114,11 @@ slot_died(struct sup *s, struct slot *sl, struct proc *p)
 	if (over == 0)
 		log_warnx("%s slot %d is failing: its workers died %d times in "
 		    "a row within %d s of starting; respawning with back-off "
-		    "from %d s up to %d s", sl->service, sl->index, sl->deaths,
+		    "from %d s up to %d s", sl->svc->name, sl->index, sl->deaths,
 		    c->respawn_window, RESPAWN_FIRST_MS / 1000,
 		    RESPAWN_MAX_MS / 1000);
 	else
-		log_debug("%s slot %d: respawning in %lld ms", sl->service,
+		log_debug("%s slot %d: respawning in %lld ms", sl->svc->name,
 		    sl->index, (long long)delay);
 }
 
@@ -174,11 +174,9 @@ say_retired(const struct sup *s, const struct proc *p, const char *how)
 static void
 sup_account(struct sup *s, const struct proc *p)
 {
-	struct svc_stats	*st = sup_stats(s, p->service);
+	struct svc_stats	*st = &p->svc->gone;
 	int64_t			 now = s->loop->now;
 
-	if (st == NULL)
-		return;
 	add_counted(&st->accepted, proc_count(p, &p->beat->accepted,
 	    PROC_CONNS_PER_MS, now));
 	add_counted(&st->bytes_in, proc_count(p, &p->beat->bytes_in,
@@ -228,7 +226,7 @@ sup_reaped(struct sup *s, pid_t pid, int status)
 	} else
 		slot_died(s, p->slot, p);
 	proc_free(s->loop, p);
-	sup_limits_gc(s);
+	svcs_gc(&s->svcs);
 	return 1;
 }
 
