@@ -18,7 +18,7 @@
 #include "connlog.h"
 #include "log.h"
 #include "loop.h"
-#include "worker.h"
+#include "proto.h"
 #include "util.h"
 
 /* Interrupts a blocked accept4() when the worker stops accepting. */
