@@ -198,6 +198,7 @@ int
 sup_reaped(struct sup *s, pid_t pid, int status)
 {
 	struct proc	*p = sup_find(s, pid);
+	struct svc	*v;
 	char		 how[64];
 
 	if (p == NULL)
@@ -225,8 +226,9 @@ sup_reaped(struct sup *s, pid_t pid, int status)
 		p->slot->retry_at = INT64_MAX;
 	} else
 		slot_died(s, p->slot, p);
+	v = p->svc;
 	proc_free(s->loop, p);
-	svcs_gc(&s->svcs);
+	svc_gc(v);	/* what it counted in may be let go now */
 	return 1;
 }
 

@@ -120,12 +120,19 @@ svcs_of(const struct svcs *r, const struct conf_service *sv)
 	return r->byconf[sv - r->conf->services];
 }
 
-/* Let go of the counts no service needs and no worker counts in. */
+/* Let go of the counts the service does not need and no worker counts in. */
+void
+svc_gc(struct svc *v)
+{
+	admission_gc(&v->adm, v->conf);
+}
+
+/* The same for every service. */
 void
 svcs_gc(struct svcs *r)
 {
 	for (struct svc *v = r->all; v != NULL; v = v->next)
-		admission_gc(&v->adm, v->conf);
+		svc_gc(v);
 }
 
 /* At exit, once every worker and orphan is gone. */

@@ -46,6 +46,7 @@ struct svc	**svcs_match(struct svcs *, const struct conf *);
 void		 svcs_apply(struct svcs *, const struct conf *,
 		    struct svc **matched);
 struct svc	*svcs_of(const struct svcs *, const struct conf_service *);
+void		 svc_gc(struct svc *);
 void		 svcs_gc(struct svcs *);
 void		 svcs_free(struct svcs *);
 
