@@ -143,6 +143,27 @@ sys.stdout.write(out.decode())' "$T/tcpd.sock" "$1"
 	[ "$(json 'j["services"][0]["accepted"]')" = 2 ]
 }
 
+@test "a service taken out by a reload and put back keeps its gone workers' counts" {
+	A=$(free_port) B=$(free_port)
+	e=$(conf_service e echo "\"127.0.0.1:$A\"" 'workers = 1;')
+	d=$(conf_service d daytime "\"127.0.0.1:$B\"" 'workers = 1;')
+	write_conf '' "$e$d"
+	start_tcpd 2
+	assert_echo "$A" one
+	assert_echo "$A" two
+	write_conf '' "$d"
+	reload 2
+	wait_for 10 nworkers_is 1
+	write_conf '' "$e$d"
+	reload 3
+	wait_for 10 json_is 'j["services"][0]["slots"][0]["state"]' ready
+	[ "$(json '[s["name"] for s in j["services"]]')" = "['e', 'd']" ]
+	[ "$(json 'j["services"][0]["accepted"]')" = 2 ]
+	[ "$(json 'j["services"][0]["slots"][0]["restarts"]')" = 0 ]
+	assert_echo "$A" three
+	wait_for 10 json_is 'j["services"][0]["accepted"]' 3
+}
+
 @test "the control socket: errors, a stale file, another master's" {
 	one_service_conf e echo
 	run -1 "$TCPD" -c "$CONF" -s status

@@ -21,6 +21,7 @@
 #include "log.h"
 #include "orphan.h"
 #include "proc.h"
+#include "svc.h"
 #include "util.h"
 #include "proto.h"
 
@@ -33,7 +34,7 @@
 
 struct orphan {
 	pid_t		 pgid;
-	char		 service[CONF_NAME_MAX + 1];
+	const struct svc *svc;		/* its worker's service */
 	struct limit	*limit;		/* holding a unit of it, or NULL */
 	int		 cell;
 	int64_t		 since;
@@ -184,7 +185,7 @@ orphans_adopt(struct orphan **head, struct proc *p, int64_t now)
 			continue;
 		}
 		o->pgid = g[i];
-		snprintf(o->service, sizeof(o->service), "%s", p->service);
+		o->svc = p->svc;
 		o->since = now;
 		o->kill_at = now + ORPHAN_GRACE_MS;
 		o->next = *head;
@@ -194,28 +195,24 @@ orphans_adopt(struct orphan **head, struct proc *p, int64_t now)
 	kids_free(&kids);
 	if (nforeign > 0)
 		log_warnx("%s: worker %ld named %d process group%s that no "
-		    "program of it leads (%ld%s): not signalled", p->service,
+		    "program of it leads (%ld%s): not signalled", p->svc->name,
 		    (long)p->pid, nforeign, nforeign == 1 ? "" : "s",
 		    (long)foreign, nforeign > 1 ? ", ..." : "");
 	if (n == 0)
 		return 0;
-	if (p->cell != -1) {
-		held = limit_cell_hold(p->limit, p->cell, n);
-		if (held == 0)
-			p->cell = -1;	/* freed already */
-	}
+	held = admission_share_hold(&p->share, n);
 	log_warnx("%s: worker %ld left %d program%s running: SIGTERM to "
 	    "their process groups, SIGKILL in %d s; %d max_connections "
-	    "unit%s held until they end", p->service, (long)p->pid, n,
+	    "unit%s held until they end", p->svc->name, (long)p->pid, n,
 	    n == 1 ? "" : "s", ORPHAN_GRACE_MS / 1000, held,
 	    held == 1 ? "" : "s");
 	/* The new ones lead the list; held <= n of them take the units. */
 	for (o = *head; held > 0; o = o->next, held--) {
-		o->limit = p->limit;
-		o->cell = p->cell;
+		o->limit = p->share.state->limit;
+		o->cell = p->share.cell;
 	}
 	/* The cell is theirs now; proc_free() must not give it back. */
-	p->cell = -1;
+	p->share.cell = -1;
 	return n;
 }
 
@@ -239,13 +236,13 @@ orphan_done(struct orphan *o, int64_t now, struct kids *k)
 
 	if (!group_alive(o->pgid)) {
 		log_info("%s: process group %ld of a dead worker ended after "
-		    "%lld.%03lld s", o->service, (long)o->pgid,
+		    "%lld.%03lld s", o->svc->name, (long)o->pgid,
 		    (long long)(ms / 1000), (long long)(ms % 1000));
 		return 1;
 	}
 	if (o->kill_at == 0 && ms >= ORPHAN_GRACE_MS + ORPHAN_GIVEUP_MS) {
 		log_warnx("%s: process group %ld of a dead worker did not end "
-		    "even after SIGKILL; letting it go", o->service,
+		    "even after SIGKILL; letting it go", o->svc->name,
 		    (long)o->pgid);
 		return 1;
 	}
@@ -253,11 +250,11 @@ orphan_done(struct orphan *o, int64_t now, struct kids *k)
 		return 0;
 	if (!group_ours(o->pgid, k)) {
 		log_info("%s: process group %ld of a dead worker is no longer "
-		    "tcpd's: letting it go", o->service, (long)o->pgid);
+		    "tcpd's: letting it go", o->svc->name, (long)o->pgid);
 		return 1;
 	}
 	log_notice("%s: process group %ld of a dead worker still running %d s "
-	    "after SIGTERM: SIGKILL", o->service, (long)o->pgid,
+	    "after SIGTERM: SIGKILL", o->svc->name, (long)o->pgid,
 	    ORPHAN_GRACE_MS / 1000);
 	kill(-o->pgid, SIGKILL);
 	o->kill_at = 0;
@@ -290,12 +287,12 @@ orphans_check(struct orphan **head, int64_t now)
 
 /* How many groups of service's dead workers are still being ended. */
 int
-orphans_count(const struct orphan *head, const char *service)
+orphans_count(const struct orphan *head, const struct svc *svc)
 {
 	int	 n = 0;
 
 	for (const struct orphan *o = head; o != NULL; o = o->next)
-		if (strcmp(o->service, service) == 0)
+		if (o->svc == svc)
 			n++;
 	return n;
 }

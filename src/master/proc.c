@@ -13,11 +13,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "admission.h"
 #include "beat.h"
 #include "conf.h"
 #include "forker.h"
-#include "limit.h"
-#include "source.h"
 #include "log.h"
 #include "proc.h"
 #include "util.h"
@@ -80,10 +79,8 @@ proc_child(void *arg, int clean)
 	spec = (struct worker_spec){
 		.conf = a->conf, .svc = a->svc, .slot = a->slot, .fds = a->fds,
 		.ctl = b->ctl, .master = getppid(), .beat = p->beat,
-		.limit = { a->limit != NULL ? limit_count(a->limit) : NULL,
-		    p->cell, a->svc->max_connections },
-		.src = { p->src, p->ledger.base, &a->svc->net.per_source },
 	};
+	admission_of_share(&p->share, a->svc, &spec.adm);
 	worker_run(&spec);
 }
 
@@ -100,12 +97,11 @@ proc_fork(const struct proc_args *a, struct proc *p, int ctl)
 {
 	struct proc_birth	 birth = { a, p, ctl };
 	int			 n = a->svc->nlisten, fds[n + 1];
-	const struct shm	*own[] = { &p->ledger,
-	    a->limit != NULL ? limit_shm(a->limit) : NULL,
-	    p->src != NULL ? source_shm(p->src) : NULL };
+	const struct shm	*own[3];
 	pid_t			 pid;
 	int			 saved;
 
+	admission_share_inherit(&p->share, own);
 	if (shm_inherit(own, nitems(own), 1) == -1)
 		return -1;
 	memcpy(fds, a->fds, n * sizeof(*fds));
@@ -138,11 +134,10 @@ proc_spawn(const struct proc_args *a, const char **failed)
 	if ((p = calloc(1, sizeof(*p))) == NULL)
 		return NULL;
 	p->io.fd = -1;
-	p->cell = -1;
+	p->share.cell = -1;
 	p->arg = a->arg;
 	p->slot_index = a->slot;
 	snprintf(p->name, sizeof(p->name), "%s slot %d", a->svc->name, a->slot);
-	snprintf(p->service, sizeof(p->service), "%s", a->svc->name);
 	if ((p->listen = calloc(a->svc->nlisten, sizeof(*p->listen))) == NULL)
 		goto fail;
 	memcpy(p->listen, a->svc->listen, a->svc->nlisten * sizeof(*p->listen));
@@ -151,14 +146,8 @@ proc_spawn(const struct proc_args *a, const char **failed)
 	if ((p->beat = beat_new()) == NULL)
 		goto fail;
 	p->beat->ms = a->loop->now;
-	*failed = "max_connections count";
-	if (a->limit != NULL && (p->cell = limit_cell_get(a->limit)) == -1)
+	if (admission_share_take(a->adm, a->svc, &p->share, failed) == -1)
 		goto fail;
-	p->limit = a->limit;
-	*failed = "per_source table";
-	if (a->src != NULL && source_ledger_new(a->src, &p->ledger) == -1)
-		goto fail;
-	p->src = p->ledger.base != NULL ? a->src : NULL;
 	*failed = "socketpair";
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) == -1)
 		goto fail;
@@ -211,8 +200,8 @@ proc_stop(struct proc *p, enum stop_how how, int timeout, int64_t now)
 
 /*
  * Forget a worker that is gone (or never started): its control socket,
- * its heartbeat, and its share of max_connections, which the master
- * takes back since the connections died with it.
+ * its heartbeat, and its share of max_connections and per_source, which
+ * the master takes back since the connections died with it.
  */
 void
 proc_free(struct loop *loop, struct proc *p)
@@ -222,10 +211,7 @@ proc_free(struct loop *loop, struct proc *p)
 			loop_del(loop, &p->io);
 		close(p->io.fd);
 	}
-	if (p->cell != -1)
-		limit_cell_put(p->limit, p->cell);
-	if (p->ledger.base != NULL)
-		source_ledger_free(p->src, &p->ledger);
+	admission_share_drop(&p->share);
 	if (p->beat != NULL)
 		beat_free(p->beat);
 	free(p->listen);

@@ -7,6 +7,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "admission.h"
 #include "conf.h"
 #include "loop.h"
 #include "shm.h"
@@ -15,9 +16,8 @@
 struct conf;
 struct conf_service;
 struct forker;
-struct limit;
 struct slot;
-struct source_table;
+struct svc;
 
 /* One worker process. */
 struct proc {
@@ -25,7 +25,7 @@ struct proc {
 	pid_t			 pid;
 	unsigned		 gen;
 	char			 name[96];	/* "echo slot 0", for logs */
-	char			 service[CONF_NAME_MAX + 1];
+	struct svc		*svc;		/* its service's record */
 	int			 ready;		/* it said it accepts */
 	enum stop_how		 stopping;	/* what it was asked */
 	int64_t			 started;
@@ -33,10 +33,7 @@ struct proc {
 	int64_t			 kill_at;	/* SIGKILL then; 0: never */
 	int			 aborted;	/* the watchdog sent SIGABRT */
 	struct heartbeat	*beat;		/* its cell, shared with it alone */
-	struct limit		*limit;		/* its service's, or NULL */
-	int			 cell;		/* its cell in it */
-	struct source_table	*src;		/* its per_source table, or NULL */
-	struct shm		 ledger;	/* its counts in it */
+	struct admission_share	 share;		/* what it counts in */
 	struct conf_listen	*listen;	/* its sockets' addresses */
 	int			 nlisten;
 	int			 slot_index;
@@ -51,8 +48,7 @@ struct proc_args {
 	const struct conf_service	*svc;
 	int				 slot;
 	const int			*fds;	/* its slot's sockets */
-	struct limit			*limit;	/* NULL: no max_connections */
-	struct source_table		*src;	/* NULL: no per_source */
+	struct admission_state		*adm;	/* its service's counts */
 	unsigned			 gen;
 	struct loop			*loop;	/* the master's */
 	io_cb				 ctl_cb;	/* its control messages */

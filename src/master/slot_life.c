@@ -159,19 +159,19 @@ static void
 slot_say_down(struct slot *sl, const char *why, int64_t delay)
 {
 	if (strcmp(sl->down_why, why) == 0) {
-		log_debug("%s slot %d: retrying in %lld ms", sl->service,
+		log_debug("%s slot %d: retrying in %lld ms", sl->svc->name,
 		    sl->index, (long long)delay);
 		return;
 	}
 	snprintf(sl->down_why, sizeof(sl->down_why), "%s", why);
 	if (sl->cur == NULL)
 		log_warnx("%s slot %d is down: %s; retrying in %lld s, then "
-		    "with back-off up to %d s", sl->service, sl->index, why,
+		    "with back-off up to %d s", sl->svc->name, sl->index, why,
 		    (long long)(delay / 1000), RESPAWN_MAX_MS / 1000);
 	else
 		log_warnx("%s slot %d: %s; its generation %u worker serves "
 		    "on meanwhile; retrying in %lld s, then with back-off up "
-		    "to %d s", sl->service, sl->index, why, sl->cur->gen,
+		    "to %d s", sl->svc->name, sl->index, why, sl->cur->gen,
 		    (long long)(delay / 1000), RESPAWN_MAX_MS / 1000);
 }
 
@@ -207,13 +207,15 @@ a_ready(struct sup *s, struct slot *sl, const struct slot_event *e)
 	if (sl->down_since != 0)
 		log_info("worker %ld started: service %s slot %d generation %u, "
 		    "%s%lld ms after the last one died", (long)p->pid,
-		    sl->service, sl->index, p->gen, sl->down_unsure ? "at most " :
-		    "", (long long)(s->loop->now - sl->down_since));
+		    sl->svc->name, sl->index, p->gen,
+		    sl->down_unsure ? "at most " : "",
+		    (long long)(s->loop->now - sl->down_since));
 	else
 		log_info("worker %ld started: service %s slot %d generation %u",
-		    (long)p->pid, sl->service, sl->index, p->gen);
+		    (long)p->pid, sl->svc->name, sl->index, p->gen);
 	if (sl->down_why[0] != '\0')
-		log_notice("%s slot %d is served again", sl->service, sl->index);
+		log_notice("%s slot %d is served again", sl->svc->name,
+		    sl->index);
 	sl->down_why[0] = '\0';
 	sl->down_since = 0;
 	sl->down_unsure = 0;
@@ -252,11 +254,11 @@ a_died(struct sup *s, struct slot *sl, const struct slot_event *e)
 	if (over == 0)
 		log_warnx("%s slot %d is failing: its workers died %d times in "
 		    "a row within %d s of starting; respawning with back-off "
-		    "from %d s up to %d s", sl->service, sl->index, sl->deaths,
-		    c->respawn_window, RESPAWN_FIRST_MS / 1000,
+		    "from %d s up to %d s", sl->svc->name, sl->index,
+		    sl->deaths, c->respawn_window, RESPAWN_FIRST_MS / 1000,
 		    RESPAWN_MAX_MS / 1000);
 	else
-		log_debug("%s slot %d: respawning in %lld ms", sl->service,
+		log_debug("%s slot %d: respawning in %lld ms", sl->svc->name,
 		    sl->index, (long long)delay);
 }
 
@@ -363,7 +365,7 @@ slot_step(struct sup *s, struct slot *sl, const struct slot_event *e)
 	enum slot_state	 from = sl->state;
 
 	if (transitions[from][e->type].act == NULL) {
-		log_warnx("%s slot %d: \"%s\" ignored while %s", sl->service,
+		log_warnx("%s slot %d: \"%s\" ignored while %s", sl->svc->name,
 		    sl->index, event_names[e->type], state_names[from]);
 		return;
 	}

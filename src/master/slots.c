@@ -7,188 +7,30 @@
 #include <string.h>
 
 #include "conf.h"
-#include "limit.h"
 #include "orphan.h"
 #include "proc.h"
-#include "source.h"
 #include "supervise.h"
 #include "supervise_int.h"
-
-/*
- * The per_source table sv wants in l: the one it has, unless its size
- * changed (then a new one: workers of the old configuration keep theirs
- * until they exit), or none.  -1 when none can be made.
- */
-static int
-sup_source_table(struct svc_limit *l, const struct conf_service *sv)
-{
-	const struct per_source	*ps = &sv->net.per_source;
-
-	if (l->src != NULL && (!PER_SOURCE_ON(ps) ||
-	    source_size(l->src) != ps->sources)) {
-		source_release(l->src);
-		l->src = NULL;
-	}
-	if (PER_SOURCE_ON(ps) && l->src == NULL &&
-	    (l->src = source_new(ps->sources)) == NULL)
-		return -1;
-	return 0;
-}
-
-/*
- * The service's shared counts, made on first use: NULL when it has
- * neither max_connections nor per_source, or when they cannot be made
- * (its workers then fail to start, and the slot is retried).
- */
-static struct svc_limit *
-sup_limit(struct sup *s, const struct conf_service *sv)
-{
-	struct svc_limit	*l;
-
-	if (sv->max_connections == 0 && !PER_SOURCE_ON(&sv->net.per_source))
-		return NULL;
-	for (l = s->limits; l != NULL; l = l->next)
-		if (strcmp(l->service, sv->name) == 0)
-			break;
-	if (l == NULL) {
-		if ((l = calloc(1, sizeof(*l))) == NULL)
-			return NULL;
-		if ((l->service = strdup(sv->name)) == NULL) {
-			free(l);
-			return NULL;
-		}
-		l->next = s->limits;
-		s->limits = l;
-	}
-	if (sv->max_connections > 0 && l->shm == NULL)
-		l->shm = limit_new();
-	sup_source_table(l, sv);
-	return l;
-}
 
 /*
  * The shared counts the slot's service needs, made now if they could not
  * be before; -1 if they still cannot.
  */
 int
-slot_counts(struct sup *s, struct slot *sl)
+slot_counts(struct slot *sl)
 {
-	const struct conf_service	*sv = slot_service(s, sl);
-
-	sl->limit = sup_limit(s, sv);
-	if (sv->max_connections == 0 && !PER_SOURCE_ON(&sv->net.per_source))
-		return 0;
-	if (sl->limit == NULL ||
-	    (sv->max_connections > 0 && sl->limit->shm == NULL) ||
-	    (PER_SOURCE_ON(&sv->net.per_source) && sl->limit->src == NULL))
-		return -1;
-	return 0;
-}
-
-/* FNV-1a of a service name. */
-static unsigned
-name_hash(const char *name)
-{
-	unsigned	 h = 2166136261u;
-
-	for (; *name != '\0'; name++)
-		h = (h ^ (unsigned char)*name) * 16777619u;
-	return h;
-}
-
-/*
- * Index every service's counts by name, in a table at least twice their
- * number: each death adds to its service's, among thousands.  -1: no
- * memory for a larger table (the old one still works, more slowly).
- */
-static int
-sup_stats_reindex(struct sup *s)
-{
-	struct svc_stats	**t, *st;
-	int			 size = s->stats_size ? 2 * s->stats_size : 64;
-
-	if ((t = calloc(size, sizeof(*t))) == NULL)
-		return -1;
-	for (st = s->stats; st != NULL; st = st->next) {
-		st->hnext = t[name_hash(st->service) & (size - 1)];
-		t[name_hash(st->service) & (size - 1)] = st;
-	}
-	free(s->stats_index);
-	s->stats_index = t;
-	s->stats_size = size;
-	return 0;
-}
-
-/* The counts of a service's gone workers; made at first, NULL if not. */
-struct svc_stats *
-sup_stats(struct sup *s, const char *service)
-{
-	struct svc_stats	*st, **head;
-
-	if (s->stats_index != NULL) {
-		for (st = s->stats_index[name_hash(service) &
-		    (s->stats_size - 1)]; st != NULL; st = st->hnext)
-			if (strcmp(st->service, service) == 0)
-				return st;
-	} else
-		for (st = s->stats; st != NULL; st = st->next)
-			if (strcmp(st->service, service) == 0)
-				return st;
-	if ((st = calloc(1, sizeof(*st))) == NULL)
-		return NULL;
-	if ((st->service = strdup(service)) == NULL) {
-		free(st);
-		return NULL;
-	}
-	st->next = s->stats;
-	s->stats = st;
-	s->nstats++;
-	if (2 * s->nstats > s->stats_size && sup_stats_reindex(s) == 0)
-		return st;	/* in the new table already */
-	if (s->stats_index == NULL)
-		return st;	/* found by the list, then */
-	head = &s->stats_index[name_hash(service) & (s->stats_size - 1)];
-	st->hnext = *head;
-	*head = st;
-	return st;
-}
-
-/* Free the counts that no slot uses and no worker counts in any more. */
-void
-sup_limits_gc(struct sup *s)
-{
-	struct svc_limit	**lp = &s->limits, *l;
-	int			 used;
-
-	while ((l = *lp) != NULL) {
-		used = l->shm != NULL && limit_cells_used(l->shm) > 0;
-		for (int i = 0; !used && i < s->nslots; i++)
-			used = s->slots[i]->limit == l;
-		if (used) {
-			lp = &l->next;
-			continue;
-		}
-		*lp = l->next;
-		if (l->shm != NULL)
-			limit_free(l->shm);
-		source_release(l->src);
-		free(l->service);
-		free(l);
-	}
+	return admission_want(&sl->svc->adm, sl->svc->conf);
 }
 
 /* A slot with no worker yet. */
 static struct slot *
-slot_new(const char *service, int index)
+slot_new(struct svc *svc, int index)
 {
 	struct slot	*sl;
 
 	if ((sl = calloc(1, sizeof(*sl))) == NULL)
 		return NULL;
-	if ((sl->service = strdup(service)) == NULL) {
-		free(sl);
-		return NULL;
-	}
+	sl->svc = svc;
 	sl->index = index;
 	return sl;
 }
@@ -199,27 +41,27 @@ slot_free(struct sup *s, struct slot *sl)
 {
 	slot_step(s, sl, &(struct slot_event){ .type = SE_STOP,
 	    .how = STOP_DRAIN });
-	free(sl->service);
 	free(sl);
 }
 
-/* Slots by service name, then index. */
+/* Slots by service record, then index. */
 static int
 slot_cmp(const void *a, const void *b)
 {
 	const struct slot	*x = *(struct slot *const *)a;
 	const struct slot	*y = *(struct slot *const *)b;
-	int			 c = strcmp(x->service, y->service);
+	uintptr_t		 p = (uintptr_t)x->svc, q = (uintptr_t)y->svc;
 
-	return c != 0 ? c : (x->index > y->index) - (x->index < y->index);
+	if (p != q)
+		return (p > q) - (p < q);
+	return (x->index > y->index) - (x->index < y->index);
 }
 
 /* The slot (service, index) among n sorted by slot_cmp, or NULL. */
 static struct slot *
-slot_find(struct slot **sorted, int n, const char *service, int index)
+slot_find(struct slot **sorted, int n, struct svc *svc, int index)
 {
-	struct slot	 key = { .service = (char *)(uintptr_t)service,
-			    .index = index };
+	struct slot	 key = { .svc = svc, .index = index };
 	struct slot	*kp = &key, **found;
 
 	if (n == 0)
@@ -229,13 +71,13 @@ slot_find(struct slot **sorted, int n, const char *service, int index)
 }
 
 /*
- * The slots that serve c with counts[i] workers for its service i: the
- * table's own where they exist (marked kept), new ones otherwise.
- * Returns how many, or -1 (memory) having made nothing.
+ * The slots that serve c with counts[i] workers for its service i, whose
+ * record is svcs[i]: the table's own where they exist (marked kept), new
+ * ones otherwise.  Returns how many, or -1 (memory) having made nothing.
  */
 static int
 sup_collect(struct sup *s, const struct conf *c, const int *counts,
-    struct slot **slots)
+    struct svc **svcs, struct slot **slots)
 {
 	struct slot	**sorted;
 	int		 n = 0;
@@ -248,9 +90,9 @@ sup_collect(struct sup *s, const struct conf *c, const int *counts,
 	qsort(sorted, s->nslots, sizeof(*sorted), slot_cmp);
 	for (int i = 0; i < c->nservices; i++)
 		for (int k = 0; k < counts[i]; k++) {
-			const char *name = c->services[i].name;
-			struct slot *sl = slot_find(sorted, s->nslots, name, k);
-			if (sl == NULL && (sl = slot_new(name, k)) != NULL)
+			struct slot *sl = slot_find(sorted, s->nslots, svcs[i],
+			    k);
+			if (sl == NULL && (sl = slot_new(svcs[i], k)) != NULL)
 				sl->fresh = 1;
 			if (sl == NULL)
 				goto fail;
@@ -263,10 +105,8 @@ fail:
 	free(sorted);
 	while (n-- > 0) {
 		slots[n]->kept = 0;
-		if (slots[n]->fresh) {
-			free(slots[n]->service);
+		if (slots[n]->fresh)
 			free(slots[n]);
-		}
 	}
 	return -1;
 }
@@ -275,36 +115,39 @@ fail:
  * Make the slot table that serves c with counts[i] workers for its
  * service i.  Slots that stay keep their workers and history; at a new
  * generation each gets a successor (sup_tend), and slots that go are
- * drained.  On failure (memory) nothing changes.
+ * drained.  Each service's record is found by its name here, and only
+ * here; its counts and figures carry on.  On failure (memory) nothing
+ * changes.
  */
 int
 sup_apply(struct sup *s, const struct conf *c, const int *counts, unsigned gen)
 {
 	struct slot	**slots;
+	struct svc	**svcs;
 	int		 n, total = 0;
 
 	for (int i = 0; i < c->nservices; i++)
 		total += counts[i];
-	if ((slots = calloc(total ? total : 1, sizeof(*slots))) == NULL)
+	if ((svcs = svcs_match(&s->svcs, c)) == NULL)
 		return -1;
-	if ((n = sup_collect(s, c, counts, slots)) == -1) {
+	if ((slots = calloc(total ? total : 1, sizeof(*slots))) == NULL) {
+		free(svcs);
+		return -1;
+	}
+	if ((n = sup_collect(s, c, counts, svcs, slots)) == -1) {
 		free(slots);
+		free(svcs);
 		return -1;
 	}
 	s->conf = c;
+	svcs_apply(&s->svcs, c, svcs);
 	for (int i = 0; i < s->nslots; i++)
 		if (!s->slots[i]->kept)
 			slot_free(s, s->slots[i]);
 	free(s->slots);
 	s->slots = slots;
 	s->nslots = n;
-	/* The table holds each service's slots in turn, in c's order. */
-	for (int i = 0, sv = 0, k = 0; i < n; i++, k++) {
-		while (k == counts[sv]) {
-			sv++;
-			k = 0;
-		}
-		slots[i]->svc = &c->services[sv];
+	for (int i = 0; i < n; i++) {
 		/* A slot made while tcpd stops is never to be served. */
 		if (slots[i]->fresh && s->stopping != STOP_NONE)
 			slot_step(s, slots[i], &(struct slot_event){
@@ -313,10 +156,10 @@ sup_apply(struct sup *s, const struct conf *c, const int *counts, unsigned gen)
 			slot_step(s, slots[i], &(struct slot_event){
 			    .type = SE_NEW_GEN });
 		slots[i]->kept = slots[i]->fresh = 0;
-		slots[i]->limit = sup_limit(s, slot_service(s, slots[i]));
+		/* Made now if it can be; else at the slot's spawn. */
+		slot_counts(slots[i]);
 	}
 	s->gen = gen;
-	sup_limits_gc(s);
 	return 0;
 }
 
@@ -332,7 +175,7 @@ title_list(const struct sup *s, int (*sel)(const struct sup *,
 		if (!sel(s, sl))
 			continue;
 		n += snprintf(buf + n, n < len ? len - n : 0, "%s %s/%d",
-		    n == start ? label : "", sl->service, sl->index);
+		    n == start ? label : "", sl->svc->name, sl->index);
 	}
 	if (n != start)
 		n += snprintf(buf + n, n < len ? len - n : 0, "]");
@@ -434,7 +277,6 @@ sup_free(struct sup *s)
 			proc_free(s->loop, sl->cur);
 		if (sl->next != NULL)
 			proc_free(s->loop, sl->next);
-		free(sl->service);
 		free(sl);
 	}
 	free(s->slots);
@@ -449,16 +291,7 @@ sup_free(struct sup *s)
 	orphans_free(&s->orphans);
 	free(s->bypid);
 	s->bypid = NULL;
-	sup_limits_gc(s);
-	while (s->stats != NULL) {
-		struct svc_stats *st = s->stats;
-		s->stats = st->next;
-		free(st->service);
-		free(st);
-	}
-	free(s->stats_index);
-	s->stats_index = NULL;
-	s->stats_size = s->nstats = 0;
+	svcs_free(&s->svcs);
 }
 
 /* No worker left, serving, starting or retiring, nor a program of one. */

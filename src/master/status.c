@@ -20,7 +20,6 @@
 
 #include "buf.h"
 #include "conf.h"
-#include "limit.h"
 #include "listener.h"
 #include "orphan.h"
 #include "proc.h"
@@ -29,6 +28,7 @@
 #include "status_int.h"
 #include "util.h"
 #include "supervise.h"
+#include "svc.h"
 
 /* One slot socket's accept queue, now and at most (its backlog). */
 static void
@@ -63,24 +63,18 @@ add_proc(struct status_svc *sum, const struct proc *p, int64_t now)
 		    &p->beat->refused[i], PROC_CONNS_PER_MS, now));
 }
 
-/* The index of the service named so in in->conf, or -1. */
+/* The index of a service's record in in->conf, or -1: not in it now. */
 static int
-svc_index(const struct status_in *in, const char *name)
+svc_index(const struct status_in *in, const struct svc *v)
 {
-	const struct conf_service	*sv = conf_service_find(in->conf, name);
-
-	return sv != NULL ? (int)(sv - in->conf->services) : -1;
+	return v->conf != NULL ? (int)(v->conf - in->conf->services) : -1;
 }
 
 /* Connections counted against sv's max_connections now. */
 int
 status_maxconn_used(const struct status_in *in, const struct conf_service *sv)
 {
-	for (const struct svc_limit *l = in->sup->limits; l != NULL;
-	    l = l->next)
-		if (strcmp(l->service, sv->name) == 0 && l->shm != NULL)
-			return limit_active(l->shm);
-	return 0;
+	return admission_used(&svcs_of(&in->sup->svcs, sv)->adm);
 }
 
 /* t as UTC, ISO 8601. */
@@ -131,7 +125,8 @@ gather_services(struct status_figs *f, const struct status_in *in)
 			*listen++ = sv->listen[j].text;
 		v->max_connections = sv->max_connections;
 		v->max_used = status_maxconn_used(in, sv);
-		v->orphaned = orphans_count(in->sup->orphans, sv->name);
+		v->orphaned = orphans_count(in->sup->orphans,
+		    svcs_of(&in->sup->svcs, sv));
 	}
 }
 
@@ -160,10 +155,10 @@ static void
 gather_slot(struct status_slot *v, const struct status_in *in,
     const struct slot *sl, struct status_sock **socks)
 {
-	const struct conf_service	*sv = slot_service(in->sup, sl);
+	const struct conf_service	*sv = sl->svc->conf;
 
-	v->service = sl->service;
-	v->svc = svc_index(in, sl->service);
+	v->service = sl->svc->name;
+	v->svc = svc_index(in, sl->svc);
 	v->index = sl->index;
 	v->state = slot_state_name(in->sup, sl);
 	v->retry_ms = !slot_has_worker(sl) && sl->retry_at > in->now ?
@@ -220,15 +215,17 @@ gather_gone(struct status_figs *f, const struct status_in *in)
 		struct status_retiring *r = &f->retiring[f->nretiring++];
 
 		*r = (struct status_retiring){ .name = p->name,
-		    .svc = svc_index(in, p->service), .pid = (long)p->pid,
+		    .svc = svc_index(in, p->svc), .pid = (long)p->pid,
 		    .gen = p->gen, .open = atomic_load(&p->beat->conns) };
 		if (r->svc != -1) {
 			add_proc(&f->svcs[r->svc], p, in->now);
 			f->svcs[r->svc].retiring++;
 		}
 	}
-	for (const struct svc_stats *st = s->stats; st != NULL; st = st->next) {
-		if ((i = svc_index(in, st->service)) == -1)
+	for (const struct svc *gone = s->svcs.all; gone != NULL;
+	    gone = gone->next) {
+		const struct svc_stats *st = &gone->gone;
+		if ((i = svc_index(in, gone)) == -1)
 			continue;
 		sum = &f->svcs[i];
 		add_counted(&sum->accepted, st->accepted);
@@ -261,7 +258,7 @@ figs_gather(struct status_figs *f, const struct status_in *in)
 	size_t			 nsocks = 0, nlisten = 0, nret = 0;
 
 	for (int i = 0; i < s->nslots; i++)
-		nsocks += slot_service(s, s->slots[i])->nlisten;
+		nsocks += s->slots[i]->svc->conf->nlisten;
 	for (int i = 0; i < in->conf->nservices; i++)
 		nlisten += in->conf->services[i].nlisten;
 	for (const struct proc *p = s->retiring; p != NULL; p = p->next)

@@ -14,7 +14,6 @@
 #include <string.h>
 
 #include "conf.h"
-#include "limit.h"
 #include "listener.h"
 #include "log.h"
 #include "loop.h"
@@ -38,13 +37,6 @@
 
 static void	sup_ctl_cb(struct io *, uint32_t);
 
-const struct conf_service *
-slot_service(const struct sup *s, const struct slot *sl)
-{
-	(void)s;
-	return sl->svc;
-}
-
 /* A worker could not be made for the slot: retry later, and say so. */
 static void
 slot_spawn_failed(struct sup *s, struct slot *sl, const char *failed, int err)
@@ -56,7 +48,7 @@ slot_spawn_failed(struct sup *s, struct slot *sl, const char *failed, int err)
 	    strerror(err));
 	if (s->starting) {
 		snprintf(s->start_error, sizeof(s->start_error), "%s slot %d: %s",
-		    sl->service, sl->index, why);
+		    sl->svc->name, sl->index, why);
 		e.type = SE_START_FAILED;
 	}
 	slot_step(s, sl, &e);
@@ -86,13 +78,13 @@ spawn_test_delay(void)
 static void
 slot_spawn(struct sup *s, struct slot *sl)
 {
-	const struct conf_service	*sv = slot_service(s, sl);
+	const struct conf_service	*sv = sl->svc->conf;
 	struct proc_args		 a;
 	struct proc			*p;
 	const char			*failed;
 	int				 fds[sv->nlisten];
 
-	if (slot_counts(s, sl) == -1) {
+	if (slot_counts(sl) == -1) {
 		slot_spawn_failed(s, sl, "shared memory", ENOMEM);
 		return;
 	}
@@ -100,9 +92,7 @@ slot_spawn(struct sup *s, struct slot *sl)
 		fds[i] = listeners_fd(s->listeners, &sv->listen[i], sl->index);
 	a = (struct proc_args){
 		.conf = s->conf, .svc = sv, .slot = sl->index, .fds = fds,
-		.limit = sl->limit && sv->max_connections ? sl->limit->shm :
-		    NULL,
-		.src = sl->limit ? sl->limit->src : NULL, .gen = s->gen,
+		.adm = &sl->svc->adm, .gen = s->gen,
 		.loop = s->loop, .ctl_cb = sup_ctl_cb, .arg = s,
 		.forker = s->forker,
 	};
@@ -117,6 +107,7 @@ slot_spawn(struct sup *s, struct slot *sl)
 		slot_spawn_failed(s, sl, failed, errno);
 		return;
 	}
+	p->svc = sl->svc;
 	slot_step(s, sl, &(struct slot_event){ .type = SE_FORKED, .p = p });
 	if (sup_bypid_add(s, p) == -1)
 		s->bypid_lost = 1;
@@ -234,7 +225,7 @@ slot_check_recovered(struct sup *s, struct slot *sl)
 		return;
 	if (slot_failing(s, sl))
 		log_info("%s slot %d recovered: worker %ld has run for %d s",
-		    sl->service, sl->index, (long)p->pid,
+		    sl->svc->name, sl->index, (long)p->pid,
 		    s->conf->respawn_window);
 	sl->deaths = 0;
 }
@@ -263,7 +254,7 @@ sup_tend(struct sup *s)
 	for (struct proc *p = s->retiring; p != NULL; p = p->next)
 		tend_proc(s, p);
 	if (s->orphans != NULL && orphans_check(&s->orphans, s->loop->now) > 0)
-		sup_limits_gc(s);
+		svcs_gc(&s->svcs);
 }
 
 /*

@@ -8,40 +8,13 @@
 #include <stdint.h>
 
 #include "proto.h"
+#include "svc.h"
 
 struct conf;
 struct conf_service;
-struct limit;
 struct listeners;
-struct source_table;
 struct loop;
 struct proc;
-
-/*
- * The counts a service's workers share, by name across reloads: its
- * max_connections count and its per_source table, each made when first
- * needed.
- */
-struct svc_limit {
-	char			*service;
-	struct limit		*shm;		/* NULL: not yet needed */
-	struct source_table	*src;		/* NULL: no per_source now */
-	struct svc_limit	*next;
-};
-
-/*
- * What the workers of a service that are gone did, by name across
- * reloads, for status: a worker's own counts go with it.
- */
-struct svc_stats {
-	char			*service;
-	unsigned long long	 accepted;
-	unsigned long long	 refused[REFUSED_KINDS];
-	unsigned long long	 bytes_in, bytes_out;
-	unsigned		 restarts;	/* deaths not asked for */
-	struct svc_stats	*next;
-	struct svc_stats	*hnext;		/* in sup's stats_index */
-};
 
 /*
  * Where a slot is in its life: which workers it has, and what it waits
@@ -67,8 +40,7 @@ enum slot_state {
  * of how it has been failing, which sets the back-off and what is said.
  */
 struct slot {
-	char			*service;
-	const struct conf_service *svc;	/* its service in sup->conf */
+	struct svc		*svc;		/* its service */
 	int			 index;
 	enum slot_state		 state;
 	struct proc		*cur;		/* serving */
@@ -80,7 +52,6 @@ struct slot {
 	int64_t			 down_since;	/* 0: served */
 	int			 down_unsure;	/* down_since is the earliest */
 	char			 down_why[160];	/* as last logged; "": not */
-	struct svc_limit	*limit;		/* NULL: neither limit */
 	int			 kept, fresh;	/* while a new table is made */
 };
 
@@ -95,10 +66,7 @@ struct sup {
 	struct proc		*retiring;	/* no longer in a slot */
 	struct proc		*retiring_tail;
 	struct orphan		*orphans;	/* dead workers' programs */
-	struct svc_limit	*limits;	/* max_connections, by service */
-	struct svc_stats	*stats;		/* gone workers' counts */
-	struct svc_stats	**stats_index;	/* by name: chains, 2^k */
-	int			 stats_size, nstats;
+	struct svcs		 svcs;		/* every service's record */
 	/* Every worker by pid, for the reaper: open addressing, 2^k. */
 	struct proc		**bypid;
 	int			 bypid_size, bypid_used;
@@ -124,10 +92,7 @@ void	sup_status(const struct sup *, char *, size_t);
 int	sup_down(const struct sup *);
 int	sup_settled(const struct sup *);
 void	sup_free(struct sup *);
-void	sup_limits_gc(struct sup *);
-int	slot_counts(struct sup *, struct slot *);
-struct svc_stats *
-	sup_stats(struct sup *, const char *service);
+int	slot_counts(struct slot *);
 
 /* The policy (supervise.c). */
 void	sup_tend(struct sup *);
@@ -135,8 +100,6 @@ int	sup_started(struct sup *);
 int	sup_reaped(struct sup *, pid_t, int status);
 void	sup_stop(struct sup *, enum stop_how, int timeout);
 int	sup_timeout(const struct sup *);
-const struct conf_service *
-	slot_service(const struct sup *, const struct slot *);
 
 /* What a slot's state says (slot_life.c). */
 int	slot_served(const struct slot *);

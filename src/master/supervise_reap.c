@@ -12,7 +12,6 @@
 #include <string.h>
 
 #include "conf.h"
-#include "limit.h"
 #include "log.h"
 #include "loop.h"
 #include "orphan.h"
@@ -135,11 +134,9 @@ say_retired(const struct sup *s, const struct proc *p, const char *how)
 static void
 sup_account(struct sup *s, const struct proc *p)
 {
-	struct svc_stats	*st = sup_stats(s, p->service);
+	struct svc_stats	*st = &p->svc->gone;
 	int64_t			 now = s->loop->now;
 
-	if (st == NULL)
-		return;
 	add_counted(&st->accepted, proc_count(p, &p->beat->accepted,
 	    PROC_CONNS_PER_MS, now));
 	add_counted(&st->bytes_in, proc_count(p, &p->beat->bytes_in,
@@ -177,6 +174,7 @@ int
 sup_reaped(struct sup *s, pid_t pid, int status)
 {
 	struct proc	*p = sup_find(s, pid);
+	struct svc	*v;
 	char		 how[64];
 
 	if (p == NULL)
@@ -196,8 +194,9 @@ sup_reaped(struct sup *s, pid_t pid, int status)
 	else
 		slot_step(s, p->slot, &(struct slot_event){
 		    .type = slot_loss(s, p, how), .p = p });
+	v = p->svc;
 	proc_free(s->loop, p);
-	sup_limits_gc(s);
+	svc_gc(v);	/* what it counted in may be let go now */
 	return 1;
 }
 

@@ -1,4 +1,4 @@
-/* A worker's accept threads (one per slot socket); dropping what they took. */
+/* A worker's accept threads, one per slot socket. */
 #include "config.h"
 
 #include <sys/socket.h>
@@ -13,14 +13,12 @@
 
 #include "access.h"
 #include "acceptor.h"
-#include "addr.h"
+#include "admission.h"
 #include "conf_net.h"
 #include "connlog.h"
-#include "limit.h"
 #include "log.h"
 #include "loop.h"
-#include "source.h"
-#include "worker.h"
+#include "proto.h"
 #include "util.h"
 
 /* Interrupts a blocked accept4() when the worker stops accepting. */
@@ -45,33 +43,6 @@ reserve_fd(void)
 }
 
 /*
- * An accepted socket that cannot become a connection, nor end gently on
- * the loop: read what the client sent already (so close() sends a FIN
- * rather than an RST), send our FIN, close, give back its
- * max_connections unit, and warn why (why NULL: the caller says it once
- * for many, or it was said already).
- */
-void
-acceptor_drop(int fd, const struct limit_ref *limit,
-    const struct sockaddr_storage *peer, const char *why)
-{
-	char	 buf[4096], who[ADDR_STRLEN] = "?";
-
-	for (int i = 0; i < 16 &&
-	    recv(fd, buf, sizeof(buf), MSG_DONTWAIT) > 0; i++)
-		;
-	shutdown(fd, SHUT_WR);
-	close(fd);
-	if (limit != NULL)
-		limit_put(limit);
-	if (why == NULL)
-		return;
-	if (peer != NULL)
-		addr_text(peer, who, sizeof(who));
-	log_warnx("dropped a connection from %s: %s", who, why);
-}
-
-/*
  * Out of fds, the queue would only grow, its clients waiting for nothing.
  * Give back the fd kept in reserve, take each queued connection with it
  * and end it at once with a FIN, then take the reserve again.
@@ -88,7 +59,7 @@ shed(struct acceptor *a)
 			if ((fd = accept4(a->fd, NULL, NULL, SOCK_CLOEXEC)) ==
 			    -1)
 				break;
-			acceptor_drop(fd, NULL, NULL, NULL);
+			admission_drop(a->adm, NULL, fd, NULL, NULL);
 			n++;
 		}
 	}
@@ -103,13 +74,13 @@ shed(struct acceptor *a)
  * socket the master holds); not while the service is at max_connections.
  */
 static int
-wait_turn(struct acceptor *a)
+wait_turn(struct acceptor *a, struct admitted *held)
 {
 	if (a->stalled != NULL && a->stalled(a->arg)) {
 		if (!a->paused)
 			log_warnx("accept on %s: paused, the event loop has not "
 			    "taken connections for %d ms", a->text,
-			    ACCEPTOR_STALL_MS);
+			    HANDOFF_STALL_MS);
 		a->paused = 1;
 		sleep_ms(50);
 		return 0;
@@ -118,15 +89,14 @@ wait_turn(struct acceptor *a)
 		log_notice("accept on %s: resumed", a->text);
 		a->paused = 0;
 	}
-	if (a->limit == NULL)
-		return 1;
-	if (limit_full(a->limit) &&
+	if (admission_full(a->adm) &&
 	    (a->full_said == 0 || loop_now_ms() - a->full_said >= FULL_SAY_MS)) {
 		log_notice("%s: at max_connections (%d): new connections on %s "
-		    "wait in its accept queue", a->name, a->limit->max, a->text);
+		    "wait in its accept queue", a->name, a->adm->limit.max,
+		    a->text);
 		a->full_said = loop_now_ms();
 	}
-	return limit_take(a->limit, a->fd, &a->stop);
+	return admission_take(a->adm, a->fd, &a->stop, held);
 }
 
 /*
@@ -138,45 +108,9 @@ refuse(struct acceptor *a, struct accepted *c, int kind, const char *why)
 {
 	atomic_fetch_add_explicit(&a->refused[kind], 1, memory_order_relaxed);
 	connlog_refused(a->name, c->fd, &c->peer, NULL, why);
-	if (a->limit != NULL)
-		limit_put(a->limit);
+	admission_give_back(a->adm, &c->held);
 	c->refused = 1;
 	a->handoff(a->arg, c);
-}
-
-/*
- * Whether client may come in, by the access rules, then per_source
- * (counted in *source); if not, why into why, and its kind.  Checked
- * before the connection costs a buffer, a timer or a program: here for
- * the peer, on the loop for a PROXY header's client (conn_proxy.c).
- */
-int
-acceptor_admit(const struct conf_net *net, const struct source_ref *src,
-    const struct sockaddr_storage *client, int *source, int *kind,
-    char *why, size_t whylen)
-{
-	static const enum refusal	 kinds[] = {
-		[SOURCE_CAP] = REFUSED_PER_SOURCE, [SOURCE_RATE] = REFUSED_RATE,
-		[SOURCE_FULL] = REFUSED_TABLE_FULL,
-	};
-	enum source_verdict		 v;
-	int				 i;
-
-	if (access_match(net->access_index, net->access, net->naccess,
-	    client, &i)) {
-		if (src == NULL || (v = source_take(src, client, source, why,
-		    whylen)) == SOURCE_OK)
-			return 1;
-		*kind = kinds[v];
-		return 0;
-	}
-	*kind = REFUSED_ACCESS;
-	if (i >= 0)
-		snprintf(why, whylen, "access rule %d '%s'", i + 1,
-		    net->access[i].text);
-	else
-		snprintf(why, whylen, "no access rule matches");
-	return 0;
 }
 
 /*
@@ -213,7 +147,7 @@ took(struct acceptor *a, struct accepted *c)
 		}
 		return;
 	}
-	if (acceptor_admit(net, a->src, &c->peer, &c->source, &kind, why,
+	if (admission_admit(a->adm, &c->peer, &c->held, &kind, why,
 	    sizeof(why)))
 		a->handoff(a->arg, c);
 	else
@@ -270,20 +204,19 @@ acceptor_main(void *arg)
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 	a->reserve = reserve_fd();
 	while (!atomic_load(&a->stop)) {
-		if (!wait_turn(a))
+		c.held = ADMITTED_NONE;
+		if (!wait_turn(a, &c.held))
 			continue;
 		c.len = sizeof(c.peer);
 		c.refused = 0;
 		c.proxy = 0;
-		c.source = -1;
 		c.fd = accept4(a->fd, (struct sockaddr *)&c.peer, &c.len,
 		    SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (c.fd >= 0) {
 			took(a, &c);
 			continue;
 		}
-		if (a->limit != NULL)
-			limit_put(a->limit);
+		admission_give_back(a->adm, &c.held);
 		on_error(a, errno);
 	}
 	if (a->reserve != -1)

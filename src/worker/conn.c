@@ -18,10 +18,8 @@
 #include "conn_timer.h"
 #include "conn_proxy.h"
 #include "connlog.h"
-#include "limit.h"
 #include "log.h"
 #include "services/service.h"
-#include "source.h"
 #include "tcpinfo.h"
 #include "worker.h"
 #include "util.h"
@@ -32,12 +30,12 @@
 /* The connections of a worker serving sv: none yet. */
 void
 conn_set_init(struct conn_set *s, struct loop *loop,
-    const struct conf_service *sv, const struct limit_ref *limit,
+    const struct conf_service *sv, const struct admission *adm,
     char *scratch, size_t scratchlen)
 {
 	memset(s, 0, sizeof(*s));
 	s->loop = loop;
-	s->limit = limit;
+	s->adm = adm;
 	s->conf = sv;
 	s->svc = sv->handler;
 	s->name = sv->name;
@@ -61,7 +59,7 @@ conn_make(struct conn_set *s, int fd, const struct sockaddr_storage *peer,
 	c->set = s;
 	c->refs = 1;			/* the loop's */
 	c->started = NOW(s);
-	c->source = -1;
+	c->held = ADMITTED_NONE;
 	memcpy(&c->peer, peer, peerlen);
 	c->peerlen = peerlen;
 	c->io.fd = fd;
@@ -89,20 +87,20 @@ conn_alloc(struct conn_set *s, int fd, const struct sockaddr_storage *peer,
 }
 
 /*
- * A freshly accepted connection, handed to its handler; it holds its
- * per_source entry (-1: none) until released.  A handler that gives the
+ * A freshly accepted connection, handed to its handler; it holds what
+ * it was admitted with until released.  A handler that gives the
  * socket away as it opens (exec) finds it off the loop, which spares an
  * epoll_ctl() to add it and one to take it off again.
  */
 struct conn *
 conn_new(struct conn_set *s, int fd, const struct sockaddr_storage *peer,
-    socklen_t peerlen, int source)
+    socklen_t peerlen, const struct admitted *held)
 {
 	struct conn	*c;
 
 	if ((c = conn_make(s, fd, peer, peerlen, !s->svc->detaches)) == NULL)
 		return NULL;
-	c->source = source;
+	c->held = *held;
 	conn_start(c);
 	return c;
 }
@@ -170,8 +168,7 @@ conn_refuse_late(struct conn *c)
 {
 	struct conn_set	*s = c->set;
 
-	if (s->limit != NULL)
-		limit_put(s->limit);
+	admission_give_back(s->adm, &c->held);
 	s->released++;
 	if (s->refusing < CONN_REFUSING_MAX) {
 		conn_refusing(c);
@@ -268,10 +265,7 @@ conn_release(struct conn *c)
 		connlog_closed(c, "program", NULL);
 	if (c->flags & CONN_REFUSED)
 		s->refusing--;
-	else if (s->limit != NULL)
-		limit_put(s->limit);
-	if (c->source >= 0)
-		source_put(s->src, c->source);
+	admission_give_back(s->adm, &c->held);
 	if (s->beat != NULL && !(c->flags & CONN_REFUSED)) {
 		atomic_fetch_add_explicit(&s->beat->bytes_in, c->bytes_in,
 		    memory_order_relaxed);

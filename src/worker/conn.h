@@ -9,13 +9,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "admission.h"
 #include "loop.h"
 
 struct service;
 struct conf_service;
 struct heartbeat;
-struct limit_ref;
-struct source_ref;
 struct spawner;
 
 /* Output a connection may queue beyond what the kernel takes. */
@@ -56,8 +55,7 @@ struct conn_set {
 						   refused ones as they come */
 	char			*scratch;	/* shared read buffer */
 	size_t			 scratchlen;
-	const struct limit_ref	*limit;		/* max_connections, or NULL */
-	const struct source_ref	*src;		/* per_source, or NULL */
+	const struct admission	*adm;		/* what connections hold */
 	struct heartbeat	*beat;		/* bytes moved go there */
 	struct spawner		*spawn;		/* the worker's programs */
 	/*
@@ -113,7 +111,7 @@ struct conn {
 	uint64_t		 bytes_in, bytes_out;
 	pid_t			 holder;	/* a program holding the socket */
 	int			 status;	/* its wait status, once it exited */
-	int			 source;	/* per_source entry, or -1 */
+	struct admitted		 held;		/* given back at release */
 	struct conn_proxy	*px;		/* via a balancer, or NULL */
 	char			*hbuf;		/* the handler's, freed at release */
 	size_t			 hlen, hoff;
@@ -130,11 +128,12 @@ struct conn {
 };
 
 void	 conn_set_init(struct conn_set *, struct loop *,
-	    const struct conf_service *, const struct limit_ref *,
+	    const struct conf_service *, const struct admission *,
 	    char *scratch, size_t scratchlen);
 struct conn *
 	 conn_new(struct conn_set *, int fd,
-	    const struct sockaddr_storage *, socklen_t, int source);
+	    const struct sockaddr_storage *, socklen_t,
+	    const struct admitted *);
 struct conn *
 	 conn_refuse(struct conn_set *, int fd,
 	    const struct sockaddr_storage *, socklen_t);

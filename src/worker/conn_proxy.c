@@ -19,7 +19,7 @@
 #include <string.h>
 
 #include "access.h"
-#include "acceptor.h"
+#include "admission.h"
 #include "conf.h"
 #include "conn.h"
 #include "conn_proxy.h"
@@ -76,14 +76,15 @@ refuse(struct conn *c, const struct sockaddr_storage *client, int kind,
 }
 
 /*
- * A connection from a trusted proxy, holding its max_connections unit:
- * on the loop, its header awaited until proxy_timeout; or refused at
+ * A connection from a trusted proxy, holding what it was admitted with
+ * (its max_connections unit): on the loop, its header awaited until proxy_timeout; or refused at
  * once when proxy_max wait already.  -1: it could not be set up (the
  * caller drops fd).
  */
 int
 conn_proxy_wait(struct conn_set *s, int fd,
-    const struct sockaddr_storage *peer, socklen_t len)
+    const struct sockaddr_storage *peer, socklen_t len,
+    const struct admitted *held)
 {
 	struct conn	*c;
 
@@ -91,6 +92,7 @@ conn_proxy_wait(struct conn_set *s, int fd,
 		return -1;
 	if ((c = conn_alloc(s, fd, peer, len)) == NULL)
 		return -1;
+	c->held = *held;
 	c->flags |= CONN_PROXY_WAIT;
 	s->proxy_waiting++;
 	conn_timer_set(&s->proxy, c, s->loop->now + s->proxy_ms);
@@ -141,7 +143,6 @@ static void
 header_done(struct conn *c, const struct proxy_hdr *h)
 {
 	struct conn_set		*s = c->set;
-	const struct conf_net	*net = &s->conf->net;
 	struct sockaddr_storage	 client;
 	socklen_t		 clientlen;
 	char			 why[ACCESS_TEXT_MAX + 32];
@@ -160,7 +161,7 @@ header_done(struct conn *c, const struct proxy_hdr *h)
 		refuse(c, &c->peer, REFUSED_PROXY, "out of memory");
 		return;
 	}
-	if (!acceptor_admit(net, s->src, &client, &c->source, &kind, why,
+	if (!admission_admit(s->adm, &client, &c->held, &kind, why,
 	    sizeof(why))) {
 		refuse(c, &client, kind, why);
 		return;

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 struct conn;
+struct admitted;
 struct conn_set;
 
 /* How many may wait for their header at once, per worker. */
@@ -14,7 +15,8 @@ struct conn_set;
 
 void	conn_proxy_init(struct conn_set *);
 int	conn_proxy_wait(struct conn_set *, int fd,
-	    const struct sockaddr_storage *, socklen_t);
+	    const struct sockaddr_storage *, socklen_t,
+	    const struct admitted *);
 void	conn_proxy_input(struct conn *, uint32_t ev);
 void	conn_proxy_expire(struct conn *);
 

@@ -13,11 +13,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "acceptor.h"
+#include "admission.h"
 #include "handoff.h"
 #include "log.h"
 #include "loop.h"
-#include "source.h"
 #include "util.h"
 
 /* The eventfd: the acceptors queued something. */
@@ -46,13 +45,14 @@ handoff_init(struct handoff *h, struct loop *loop)
 
 /*
  * Runs in an acceptor thread: queue a connection for the loop, and wake
- * it.  A refused one holds no max_connections unit.
+ * it; out of memory, drop it.
  */
 void
 handoff_put(void *arg, const struct accepted *a)
 {
 	struct handoff	*h = arg;
 	struct accepted	*q;
+	struct admitted	 held = a->held;
 	int		 wake;
 	uint64_t	 one = 1;
 
@@ -61,10 +61,8 @@ handoff_put(void *arg, const struct accepted *a)
 		size_t cap = h->queuecap ? h->queuecap * 2 : 64;
 		if ((q = realloc(h->queue, cap * sizeof(*q))) == NULL) {
 			pthread_mutex_unlock(&h->lock);
-			if (a->source >= 0)
-				source_put(h->src, a->source);
-			acceptor_drop(a->fd, a->refused ? NULL : h->limit,
-			    &a->peer, "out of memory");
+			admission_drop(h->adm, &held, a->fd, &a->peer,
+			    "out of memory");
 			return;
 		}
 		h->queue = q;
@@ -88,7 +86,7 @@ handoff_stalled(void *arg)
 	struct handoff	*h = arg;
 	long long	 since = atomic_load(&h->since);
 
-	return since != 0 && loop_now_ms() - since >= ACCEPTOR_STALL_MS;
+	return since != 0 && loop_now_ms() - since >= HANDOFF_STALL_MS;
 }
 
 /* In the loop: give each queued connection to take. */

@@ -8,12 +8,24 @@
 #include <stdatomic.h>
 #include <stddef.h>
 
+#include "admission.h"
 #include "loop.h"
 
-#include "acceptor.h"
+/* A connection an acceptor took, for the worker's event loop. */
+struct accepted {
+	int			 fd;
+	int			 refused;	/* to be ended, not served */
+	int			 proxy;		/* its PROXY header comes first */
+	struct admitted		 held;		/* what it holds */
+	socklen_t		 len;
+	struct sockaddr_storage	 peer;
+};
 
-struct limit_ref;
-struct source_ref;
+/*
+ * How long the loop may leave what is queued before the acceptors stop
+ * taking more (handoff_stalled()).
+ */
+#define HANDOFF_STALL_MS	500
 
 /* In the loop: each connection taken off the queue, refused or not. */
 typedef void	(*handoff_cb)(void *arg, const struct accepted *);
@@ -21,8 +33,7 @@ typedef void	(*handoff_cb)(void *arg, const struct accepted *);
 struct handoff {
 	/* Set by the owner before handoff_init(). */
 	const char			*name;		/* for logs */
-	const struct limit_ref		*limit;		/* or NULL */
-	const struct source_ref		*src;		/* or NULL */
+	const struct admission		*adm;
 	_Atomic unsigned long long	*accepted;	/* +1 a queued fd */
 	handoff_cb			 take;
 	void				*arg;		/* take's */

@@ -18,9 +18,8 @@
 #include <unistd.h>
 
 #include "hostile.h"
-#include "limit.h"
+#include "admission.h"
 #include "log.h"
-#include "source.h"
 #include "worker.h"
 
 #ifdef TCPD_TEST_HOOKS
@@ -88,8 +87,8 @@ hostile_messages(int ctl)
 }
 
 void
-hostile_act(struct heartbeat *beat, const struct limit_ref *limit,
-    const struct source_ref *src, int ctl, pid_t master)
+hostile_act(struct heartbeat *beat, const struct admission *adm, int ctl,
+    pid_t master)
 {
 	hostile_groups(beat, master);
 	atomic_store(&beat->accepted, ULLONG_MAX - 1000);
@@ -99,10 +98,7 @@ hostile_act(struct heartbeat *beat, const struct limit_ref *limit,
 	atomic_store(&beat->bytes_out, ULLONG_MAX);
 	for (int i = 0; i < REFUSED_KINDS; i++)
 		atomic_store(&beat->refused[i], ULLONG_MAX);
-	if (limit->shm != NULL)
-		limit_hostile(limit);
-	if (src->table != NULL)
-		source_hostile(src);
+	admission_hostile(adm);
 	hostile_messages(ctl);
 	log_warnx("test hook: wrote a compromised worker's heartbeat, "
 	    "counts and messages; dying");

@@ -2,12 +2,11 @@
 #ifndef TCPD_HOSTILE_H
 #define TCPD_HOSTILE_H
 
+struct admission;
 struct heartbeat;
-struct limit_ref;
-struct source_ref;
 
-void	hostile_act(struct heartbeat *, const struct limit_ref *,
-	    const struct source_ref *, int ctl, pid_t master)
+void	hostile_act(struct heartbeat *, const struct admission *, int ctl,
+	    pid_t master)
 	    __attribute__((noreturn));
 
 #endif

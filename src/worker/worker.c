@@ -43,7 +43,7 @@ worker_serve(void *arg, const struct accepted *a)
 	if (a->refused) {
 		/* Said in the log already; ended at once if it cannot linger. */
 		if (conn_refuse(&w->conns, a->fd, &a->peer, a->len) == NULL)
-			acceptor_drop(a->fd, NULL, &a->peer, NULL);
+			admission_drop(&w->adm, NULL, a->fd, &a->peer, NULL);
 		/*
 		 * Finished, as the heartbeat counts: while it lingers to end
 		 * politely it serves no one, and a worker that dies then was
@@ -52,12 +52,11 @@ worker_serve(void *arg, const struct accepted *a)
 		w->conns.released++;
 		return;
 	}
-	if (a->proxy ? conn_proxy_wait(&w->conns, a->fd, &a->peer, a->len) ==
-	    -1 : conn_new(&w->conns, a->fd, &a->peer, a->len, a->source) ==
-	    NULL) {
-		if (a->source >= 0)
-			source_put(w->conns.src, a->source);
-		acceptor_drop(a->fd, w->conns.limit, &a->peer,
+	if (a->proxy ? conn_proxy_wait(&w->conns, a->fd, &a->peer, a->len,
+	    &a->held) == -1 : conn_new(&w->conns, a->fd, &a->peer, a->len,
+	    &a->held) == NULL) {
+		struct admitted held = a->held;
+		admission_drop(&w->adm, &held, a->fd, &a->peer,
 		    strerror(errno));
 		w->conns.released++;
 	}
@@ -121,7 +120,7 @@ worker_sig_cb(struct io *io, uint32_t ev)
 					pause();
 			case WS_HOSTILE: /* tests only: a compromised worker */
 #ifdef TCPD_TEST_HOOKS
-				hostile_act(w->beat, &w->limit, &w->src,
+				hostile_act(w->beat, &w->adm,
 				    w->ctl_io.fd, getppid());
 #endif
 				break;
@@ -208,8 +207,7 @@ static void
 worker_start_acceptors(struct worker *w)
 {
 	w->handoff.name = w->svc->name;
-	w->handoff.limit = w->conns.limit;
-	w->handoff.src = w->conns.src;
+	w->handoff.adm = &w->adm;
 	w->handoff.accepted = &w->beat->accepted;
 	w->handoff.take = worker_serve;
 	w->handoff.arg = w;
@@ -225,8 +223,7 @@ worker_start_acceptors(struct worker *w)
 		a->handoff = handoff_put;
 		a->stalled = handoff_stalled;
 		a->arg = &w->handoff;
-		a->limit = w->conns.limit;
-		a->src = w->conns.src;
+		a->adm = &w->adm;
 		a->refused = w->beat->refused;
 		a->name = w->svc->name;
 		a->net = &w->svc->net;
@@ -268,11 +265,8 @@ worker_init(struct worker *w, pid_t master, int ctl)
 	if ((w->spawn = spawn_new(&w->loop, w->svc, w->beat)) == NULL)
 		fatal("calloc");
 	connlog_init(w->svc->name, w->svc->net.log_connections);
-	conn_set_init(&w->conns, &w->loop, w->svc,
-	    w->limit.shm != NULL ? &w->limit : NULL, w->scratch,
+	conn_set_init(&w->conns, &w->loop, w->svc, &w->adm, w->scratch,
 	    sizeof(w->scratch));
-	if (w->src.table != NULL)
-		w->conns.src = &w->src;
 	w->conns.beat = w->beat;
 	w->conns.spawn = w->spawn;
 	conn_proxy_init(&w->conns);
@@ -302,8 +296,7 @@ worker_run(const struct worker_spec *spec)
 	w->svc = spec->svc;
 	w->slot = spec->slot;
 	w->fds = spec->fds;
-	w->limit = spec->limit;
-	w->src = spec->src;
+	w->adm = spec->adm;
 	w->beat = spec->beat;
 	w->beat_ms = spec->conf->watchdog_timeout * 1000 / 3;
 	worker_init(w, spec->master, spec->ctl);

@@ -6,9 +6,8 @@
 
 #include <stdint.h>
 
-#include "limit.h"
+#include "admission.h"
 #include "proto.h"
-#include "source.h"
 
 struct conf;
 struct conf_service;
@@ -21,8 +20,7 @@ struct worker_spec {
 	const int			*fds;	/* one per listen address */
 	int				 ctl;	/* its end of the control socket */
 	pid_t				 master;
-	struct limit_ref		 limit;	/* .shm NULL: no max_connections */
-	struct source_ref		 src;	/* .table NULL: no per_source */
+	struct admission		 adm;	/* its connections' admission */
 	struct heartbeat		*beat;
 };
 

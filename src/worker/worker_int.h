@@ -4,13 +4,12 @@
 
 #include <stdint.h>
 
+#include "admission.h"
 #include "ask.h"
 #include "conn.h"
 #include "handoff.h"
-#include "limit.h"
 #include "loop.h"
 #include "proto.h"
-#include "source.h"
 
 struct acceptor;
 struct conf;
@@ -40,8 +39,7 @@ struct worker {
 	const struct conf		*conf;
 	const struct conf_service	*svc;
 	int				 slot;
-	struct limit_ref		 limit;
-	struct source_ref		 src;	/* .table NULL: no per_source */
+	struct admission		 adm;	/* its connections' admission */
 	struct heartbeat		*beat;
 	int				 beat_ms;	/* 0: no watchdog */
 	struct loop			 loop;
