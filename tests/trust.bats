@@ -9,8 +9,11 @@
 load helpers
 
 # A program that says its pid (its process group: programs lead their
-# own) and stays.
-PROG='exec = [ "/bin/sh", "-c", "echo $$; exec sleep 60" ];'
+# own) and stays, with a child in its group.  A worker's death kills the
+# program itself (PR_SET_PDEATHSIG), and the master may reap it before
+# it learns of the death; the child keeps the group for the master to
+# find and end.
+PROG='exec = [ "/bin/sh", "-c", "echo $$; sleep 60 & exec sleep 60" ];'
 
 # greet FD SRC: connect from address SRC to $PORT on fd FD, through nc.
 greet() {
