@@ -122,17 +122,20 @@ proc_fork(const struct proc_args *a, struct proc *p, int ctl)
 
 /*
  * Fork a worker for one slot.  Returns it, or NULL with errno set and
- * *failed naming the step that failed (fork, socketpair, ...).
+ * in err the step that failed and why ("fork: Resource temporarily
+ * unavailable").
  */
 struct proc *
-proc_spawn(const struct proc_args *a, const char **failed)
+proc_spawn(const struct proc_args *a, char *err, size_t errlen)
 {
 	struct proc	*p;
+	const char	*step = "memory";
 	int		 sp[2] = { -1, -1 }, saved;
 
-	*failed = "memory";
-	if ((p = calloc(1, sizeof(*p))) == NULL)
+	if ((p = calloc(1, sizeof(*p))) == NULL) {
+		snprintf(err, errlen, "%s: %s", step, strerror(errno));
 		return NULL;
+	}
 	p->io.fd = -1;
 	p->share.cell = -1;
 	p->arg = a->arg;
@@ -142,21 +145,21 @@ proc_spawn(const struct proc_args *a, const char **failed)
 		goto fail;
 	memcpy(p->listen, a->svc->listen, a->svc->nlisten * sizeof(*p->listen));
 	p->nlisten = a->svc->nlisten;
-	*failed = "shared memory";
+	step = "shared memory";
 	if ((p->beat = beat_new()) == NULL)
 		goto fail;
 	p->beat->ms = a->loop->now;
-	if (admission_share_take(a->adm, a->svc, &p->share, failed) == -1)
+	if (admission_share_take(a->adm, a->svc, &p->share, &step) == -1)
 		goto fail;
-	*failed = "socketpair";
+	step = "socketpair";
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) == -1)
 		goto fail;
-	*failed = "fork";
+	step = "fork";
 	if ((p->pid = proc_fork(a, p, sp[1])) == -1)
 		goto fail;
 	close(sp[1]);
 	sp[1] = -1;
-	*failed = "epoll";
+	step = "epoll";
 	if (loop_add(a->loop, &p->io, sp[0], EPOLLIN, a->ctl_cb) == -1) {
 		/* The worker exits when it finds its control socket closed. */
 		kill(p->pid, SIGKILL);
@@ -168,6 +171,7 @@ proc_spawn(const struct proc_args *a, const char **failed)
 	return p;
 fail:
 	saved = errno;
+	snprintf(err, errlen, "%s: %s", step, strerror(saved));
 	if (sp[0] != -1)
 		close(sp[0]);
 	if (sp[1] != -1)

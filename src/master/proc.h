@@ -56,7 +56,8 @@ struct proc_args {
 	void				*arg;		/* for ctl_cb */
 };
 
-struct proc	*proc_spawn(const struct proc_args *, const char **failed);
+struct proc	*proc_spawn(const struct proc_args *, char *err,
+		    size_t errlen);
 void		 proc_stop(struct proc *, enum stop_how, int timeout, int64_t now);
 void		 proc_free(struct loop *, struct proc *);
 unsigned long long

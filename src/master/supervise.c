@@ -39,13 +39,12 @@ static void	sup_ctl_cb(struct io *, uint32_t);
 
 /* A worker could not be made for the slot: retry later, and say so. */
 static void
-slot_spawn_failed(struct sup *s, struct slot *sl, const char *failed, int err)
+slot_spawn_failed(struct sup *s, struct slot *sl, const char *err)
 {
 	char			 why[160];
 	struct slot_event	 e = { .type = SE_FORK_FAILED, .why = why };
 
-	snprintf(why, sizeof(why), "cannot start a worker: %s: %s", failed,
-	    strerror(err));
+	snprintf(why, sizeof(why), "cannot start a worker: %s", err);
 	if (s->starting) {
 		snprintf(s->start_error, sizeof(s->start_error), "%s slot %d: %s",
 		    sl->svc->name, sl->index, why);
@@ -81,11 +80,13 @@ slot_spawn(struct sup *s, struct slot *sl)
 	const struct conf_service	*sv = sl->svc->conf;
 	struct proc_args		 a;
 	struct proc			*p;
-	const char			*failed;
+	char				 err[128];
 	int				 fds[sv->nlisten];
 
 	if (slot_counts(sl) == -1) {
-		slot_spawn_failed(s, sl, "shared memory", ENOMEM);
+		snprintf(err, sizeof(err), "shared memory: %s",
+		    strerror(ENOMEM));
+		slot_spawn_failed(s, sl, err);
 		return;
 	}
 	for (int i = 0; i < sv->nlisten; i++)
@@ -103,8 +104,8 @@ slot_spawn(struct sup *s, struct slot *sl)
 	 * began the batch.
 	 */
 	s->loop->now = loop_now_ms();
-	if ((p = proc_spawn(&a, &failed)) == NULL) {
-		slot_spawn_failed(s, sl, failed, errno);
+	if ((p = proc_spawn(&a, err, sizeof(err))) == NULL) {
+		slot_spawn_failed(s, sl, err);
 		return;
 	}
 	p->svc = sl->svc;

@@ -205,30 +205,30 @@ spawn_cell_free(struct spawner *s, struct program *p)
 
 /* What failed, for the caller's log line: "chdir /srv: ..." */
 static void
-spawn_why(const struct spawn_req *r, char *why, size_t len)
+spawn_err(const struct spawn_req *r, char *err, size_t len)
 {
 	const struct conf_exec	*x = r->x;
 
 	if (r->step == NULL)
-		snprintf(why, len, "%s", strerror(errno));
+		snprintf(err, len, "%s", strerror(errno));
 	else if (strcmp(r->step, "chdir") == 0)
-		snprintf(why, len, "chdir %s: %s", x->cwd, strerror(errno));
+		snprintf(err, len, "chdir %s: %s", x->cwd, strerror(errno));
 	else if (strcmp(r->step, "setrlimit") == 0)
-		snprintf(why, len, "setrlimit %s: %s",
+		snprintf(err, len, "setrlimit %s: %s",
 		    conf_rlimit_name(r->rlimit), strerror(errno));
 	else if (strcmp(r->step, "setpriority") == 0)
-		snprintf(why, len, "nice %d: %s", x->nice, strerror(errno));
+		snprintf(err, len, "nice %d: %s", x->nice, strerror(errno));
 	else
-		snprintf(why, len, "%s: %s", r->step, strerror(errno));
+		snprintf(err, len, "%s: %s", r->step, strerror(errno));
 }
 
 /*
  * Start x's program with the connection as its fd 0 and 1 and a pipe
- * to the log as fd 2.  Returns its pid, or -1 with why filled in.
+ * to the log as fd 2.  Returns its pid, or -1 with err filled in.
  */
 static pid_t
 spawn_program(struct spawner *s, struct conn *c, const struct conf_exec *x,
-    char *why, size_t whylen)
+    char *err, size_t errlen)
 {
 	struct spawn_req	 r = { .x = x, .sock = c->io.fd };
 	struct errlog		*e = NULL;
@@ -243,7 +243,7 @@ spawn_program(struct spawner *s, struct conn *c, const struct conf_exec *x,
 	if (ioctl(c->io.fd, FIONBIO, &off) == -1 ||
 	    (e = errlog_new()) == NULL ||
 	    pipe2(errp, O_CLOEXEC) == -1) {
-		snprintf(why, whylen, "%s", strerror(errno));
+		snprintf(err, errlen, "%s", strerror(errno));
 		goto out;
 	}
 	r.errfd = errp[1];
@@ -254,7 +254,7 @@ spawn_program(struct spawner *s, struct conn *c, const struct conf_exec *x,
 	r.sigs = &s->sigs;
 	if ((pid = spawn_child(&r)) == -1) {
 		saved = errno;
-		spawn_why(&r, why, whylen);
+		spawn_err(&r, err, errlen);
 		errno = saved;
 		goto out;
 	}
@@ -322,22 +322,22 @@ spawn_free(struct spawner *s)
 /*
  * Run x's program for c: it holds the connection from now on, and the
  * worker lets go of its own copy of the socket.  Returns -1, with what
- * failed in why, if it could not be started; c is then as it was.
+ * failed in err, if it could not be started; c is then as it was.
  */
 int
 spawn_run(struct spawner *s, struct conn *c, const struct conf_exec *x,
-    char *why, size_t whylen)
+    char *err, size_t errlen)
 {
 	struct program	*p;
 	pid_t		 pid;
 
 	if ((p = malloc(sizeof(*p))) == NULL ||
 	    (x->timeout > 0 && timer_open(s) == -1)) {
-		snprintf(why, whylen, "%s", strerror(errno));
+		snprintf(err, errlen, "%s", strerror(errno));
 		free(p);
 		return -1;
 	}
-	if ((pid = spawn_program(s, c, x, why, whylen)) == -1) {
+	if ((pid = spawn_program(s, c, x, err, errlen)) == -1) {
 		free(p);
 		return -1;
 	}

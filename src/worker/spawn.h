@@ -21,7 +21,7 @@ struct spawner	*spawn_new(struct loop *, const struct conf_service *,
 		    struct heartbeat *);
 void		 spawn_free(struct spawner *);
 int		 spawn_run(struct spawner *, struct conn *,
-		    const struct conf_exec *, char *why, size_t whylen);
+		    const struct conf_exec *, char *err, size_t errlen);
 void		 spawn_reap(struct spawner *);
 void		 spawn_stop_all(struct spawner *);
 

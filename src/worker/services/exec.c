@@ -33,7 +33,7 @@ static void
 exec_open(struct conn *c)
 {
 	const struct conf_service	*sv = c->set->conf;
-	char				 why[256];
+	char				 err[256];
 	struct tcpinfo			 ti;
 
 	if (tcpinfo_get(c->io.fd, &ti) == 0 && ti.state == TCPINFO_CLOSE) {
@@ -42,9 +42,9 @@ exec_open(struct conn *c)
 		conn_close(c, "the client was gone before its program started");
 		return;
 	}
-	if (spawn_run(c->set->spawn, c, &sv->exec, why, sizeof(why)) == -1) {
+	if (spawn_run(c->set->spawn, c, &sv->exec, err, sizeof(err)) == -1) {
 		log_warnx("%s: cannot run %s: %s", sv->name,
-		    sv->exec.argv[0], why);
+		    sv->exec.argv[0], err);
 		conn_close(c, "the program did not start");
 	}
 }
