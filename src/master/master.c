@@ -19,7 +19,7 @@
 #include "conf_net.h"
 #include "control.h"
 #include "forker.h"
-#include "health.h"
+#include "health_line.h"
 #include "listener.h"
 #include "log.h"
 #include "loop.h"

@@ -5,6 +5,7 @@
 #include <stdint.h>
 
 #include "ask.h"
+#include "conf.h"
 #include "conn.h"
 #include "handoff.h"
 #include "limit.h"
@@ -13,8 +14,6 @@
 #include "source.h"
 
 struct acceptor;
-struct conf;
-struct conf_service;
 struct drain;
 
 /* Reads land here; connections hold a buffer only for unsent output. */
@@ -37,7 +36,9 @@ enum wevent {
 
 struct worker {
 	const struct conf		*conf;
-	const struct conf_service	*svc;
+	const struct conf_service	*svc;	/* &own */
+	struct conf_service		 own;	/* its service, with the
+						   handler's code */
 	int				 slot;
 	struct limit_ref		 limit;
 	struct source_ref		 src;	/* .table NULL: no per_source */

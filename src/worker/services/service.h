@@ -16,17 +16,11 @@ struct conf_service;
  * work there.  answer takes the master's text a connection asked for
  * with its set's want (NULL: none came).  Any may be NULL.
  *
- * keys names the service settings only this handler takes (NULL-ended;
- * NULL: none); the configuration rejects them on any other handler.
- * check, if set, validates a service of this handler once its file is
- * read: on error it writes the message into err and returns -1, with
- * *key the setting it concerns (NULL: the service as a whole).
+ * What the configuration knows of a handler (its settings, whether it
+ * runs a program) is src/conf/conf_handler.c's: this is its code.
  */
 struct service {
 	const char		 *name;
-	const char *const	 *keys;
-	int			(*check)(const struct conf_service *,
-				    const char **key, char *err, size_t errlen);
 	int			(*start)(const struct conf_service *);
 	void			(*open)(struct conn *);
 	void			(*input)(struct conn *);
@@ -45,7 +39,5 @@ extern const struct service	service_metrics;
 extern const struct service	service_agent;
 
 const struct service	*service_find(const char *name);
-const struct service	*service_owner(const char *key);
-const char		*service_names(void);
 
 #endif
