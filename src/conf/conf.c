@@ -187,10 +187,6 @@ load_top(struct conf_ctx *x, struct conf *c, const config_setting_t *root)
 		;
 	if ((c->names = calloc(c->names_size, sizeof(*c->names))) == NULL)
 		return conf_err(x, svs, "out of memory");
-	for (c->names_size = 16; c->names_size < 4 * n; c->names_size *= 2)
-		;
-	if ((c->names = calloc(c->names_size, sizeof(*c->names))) == NULL)
-		return conf_err(x, svs, "out of memory");
 	for (int i = 0; i < n; i++) {
 		s = config_setting_get_elem(svs, i);
 		if ((rc = conf_service_disabled(x, s)) == 1)
