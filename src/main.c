@@ -265,6 +265,7 @@ run(struct conf *conf, int foreground, int argc, char *argv[])
 	if (conf_ident_check(conf, &at, err, sizeof(err)) == -1) {
 		log_warnx("%s: %s", at, err);
 		conf_free(conf);
+		notify_free(n);
 		return 1;
 	}
 	if (conf->pid_file != NULL) {
@@ -272,6 +273,7 @@ run(struct conf *conf, int foreground, int argc, char *argv[])
 			fatal("strdup");
 		if ((pidfd = pidfile_open(pid_file)) == -1) {
 			conf_free(conf);
+			notify_free(n);
 			free(pid_file);
 			return 1;
 		}
@@ -285,6 +287,7 @@ run(struct conf *conf, int foreground, int argc, char *argv[])
 		if (pid_file != NULL)
 			unlink(pid_file);
 		master_free(m);
+		notify_free(n);
 		free(pid_file);
 		return 1;
 	}
@@ -294,6 +297,7 @@ run(struct conf *conf, int foreground, int argc, char *argv[])
 	}
 	rc = master_run(m);
 	master_free(m);
+	notify_free(n);
 	if (pid_file != NULL)
 		unlink(pid_file);
 	free(pid_file);

@@ -187,10 +187,6 @@ load_top(struct conf_ctx *x, struct conf *c, const config_setting_t *root)
 		;
 	if ((c->names = calloc(c->names_size, sizeof(*c->names))) == NULL)
 		return conf_err(x, svs, "out of memory");
-	for (c->names_size = 16; c->names_size < 4 * n; c->names_size *= 2)
-		;
-	if ((c->names = calloc(c->names_size, sizeof(*c->names))) == NULL)
-		return conf_err(x, svs, "out of memory");
 	for (int i = 0; i < n; i++) {
 		s = config_setting_get_elem(svs, i);
 		if ((rc = conf_service_disabled(x, s)) == 1)
@@ -362,39 +358,4 @@ conf_workers_total(const struct conf *c)
 	for (int i = 0; i < c->nservices; i++)
 		n += c->services[i].workers;
 	return n;
-}
-
-const struct conf_service *
-conf_service_find(const struct conf *c, const char *name)
-{
-	int	 i;
-
-	if (c->names != NULL) {
-		i = *conf_name_cell(c, name);
-		return i != 0 ? &c->services[i - 1] : NULL;
-	}
-	for (i = 0; i < c->nservices; i++)
-		if (strcmp(c->services[i].name, name) == 0)
-			return &c->services[i];
-	return NULL;
-}
-
-/*
- * Where name is, or would go, in c->names: looked up per slot, per
- * status line and per reload, among thousands of services.
- */
-int *
-conf_name_cell(const struct conf *c, const char *name)
-{
-	unsigned	 h = 2166136261u, mask = c->names_size - 1;
-	int		*cell;
-
-	for (const char *p = name; *p != '\0'; p++)
-		h = (h ^ (unsigned char)*p) * 16777619u;
-	for (;; h++) {
-		cell = &c->names[h & mask];
-		if (*cell == 0 ||
-		    strcmp(c->services[*cell - 1].name, name) == 0)
-			return cell;
-	}
 }

@@ -11,6 +11,7 @@
 #include "conf_ident.h"
 #include "conf_net.h"
 
+struct conf_handler;
 struct service;
 
 #define CONF_ADDRSTRLEN	64	/* "[v6 address]:port" */
@@ -35,6 +36,11 @@ struct conf_portref {
 
 struct conf_service {
 	char			*name;
+	const struct conf_handler *kind;	/* its handler, as the file names it */
+	/*
+	 * The handler's code: the worker's, set by the worker that serves
+	 * the service (worker_run); NULL everywhere else.
+	 */
 	const struct service	*handler;
 	struct conf_listen	*listen;
 	int			 nlisten;
@@ -87,8 +93,8 @@ int		 conf_check_paths(const struct conf *, char *err,
 		    size_t errlen);
 int		 conf_workers_total(const struct conf *);
 void		 conf_log_open(const struct conf *, int foreground);
+/* conf_service.c */
 const struct conf_service *
 		 conf_service_find(const struct conf *, const char *name);
-int		*conf_name_cell(const struct conf *, const char *name);
 
 #endif

@@ -16,9 +16,9 @@
 
 #include "access.h"
 #include "conf.h"
+#include "conf_handler.h"
 #include "conf_dump.h"
 #include "proxy.h"
-#include "services/service.h"
 
 /* s as a libconfig string literal, escaped. */
 static void
@@ -222,7 +222,7 @@ put_service(FILE *fp, const struct conf_service *sv, int last)
 	fprintf(fp, "  # %s\n  {\n%sname = ", sv->at, in);
 	put_str(fp, sv->name);
 	fprintf(fp, ";\n%shandler = \"%s\";\n%slisten = [", in,
-	    sv->handler->name, in);
+	    sv->kind->name, in);
 	for (int i = 0; i < sv->nlisten; i++)
 		fprintf(fp, "%s\"%s\"", i == 0 ? " " : ", ", sv->listen[i].text);
 	fprintf(fp, " ];\n%sworkers = %d;\n%sbacklog = %d;\n"

@@ -11,10 +11,12 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <libconfig.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "conf_exec.h"
 #include "conf_get.h"
@@ -303,4 +305,76 @@ conf_exec_free(struct conf_exec *e)
 	free(e->cwd);
 	free(e->rlimits);
 	memset(e, 0, sizeof(*e));
+}
+
+/*
+ * A script's interpreter, from its "#!" line, into interp; 0 when prog
+ * is no script (or cannot be read: then execve() says what is wrong).
+ */
+static int
+exec_interpreter(const char *prog, char *interp, size_t len)
+{
+	char	 line[256];
+	ssize_t	 n;
+	size_t	 i = 2, j = 0;
+	int	 fd;
+
+	if ((fd = open(prog, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) == -1)
+		return 0;
+	n = read(fd, line, sizeof(line) - 1);
+	close(fd);
+	if (n < 3 || line[0] != '#' || line[1] != '!')
+		return 0;
+	line[n] = '\0';
+	while (line[i] == ' ' || line[i] == '\t')
+		i++;
+	while (j + 1 < len && line[i] != '\0' && strchr(" \t\r\n", line[i]) ==
+	    NULL)
+		interp[j++] = line[i++];
+	interp[j] = '\0';
+	return j > 0;
+}
+
+/*
+ * The program of the service called so must exist and be able to run:
+ * checked with the file (at start, -t and reload) rather than failing at
+ * each connection.  On error, the message is in err and *key the setting
+ * it concerns (NULL: the service as a whole).
+ */
+int
+conf_exec_check(const char *service, const struct conf_exec *e,
+    const char **key, char *err, size_t errlen)
+{
+	const char	*prog;
+	struct stat	 st;
+	char		 interp[256];
+
+	*key = "exec";
+	if (e->argv == NULL) {
+		*key = NULL;
+		snprintf(err, errlen, "service '%s' has handler exec but no "
+		    "'exec'", service);
+		return -1;
+	}
+	if ((prog = e->argv[0]) == NULL)
+		snprintf(err, errlen, "'exec' of service '%s' is empty",
+		    service);
+	else if (prog[0] != '/')
+		snprintf(err, errlen, "program '%s' must be an absolute path",
+		    prog);
+	else if (stat(prog, &st) == -1)
+		snprintf(err, errlen, "program %s: %s", prog, strerror(errno));
+	else if (!S_ISREG(st.st_mode))
+		snprintf(err, errlen, "program %s is not a regular file", prog);
+	else if (access(prog, X_OK) == -1)
+		snprintf(err, errlen, "program %s is not executable: %s", prog,
+		    strerror(errno));
+	else if (exec_interpreter(prog, interp, sizeof(interp)) &&
+	    access(interp, X_OK) == -1)
+		/* Or every client would be closed at once, a failed exec. */
+		snprintf(err, errlen, "program %s: its interpreter %s: %s",
+		    prog, interp, strerror(errno));
+	else
+		return 0;
+	return -1;
 }

@@ -34,6 +34,8 @@ struct conf_exec {
 
 int		 conf_exec_load(struct conf_ctx *, const config_setting_t *,
 		    struct conf_exec *);
+int		 conf_exec_check(const char *service, const struct conf_exec *,
+		    const char **key, char *err, size_t errlen);
 void		 conf_exec_free(struct conf_exec *);
 const char	*conf_rlimit_name(int resource);
 

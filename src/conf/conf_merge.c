@@ -17,9 +17,9 @@
 
 #include "conf.h"
 #include "conf_get.h"
+#include "conf_handler.h"
 #include "conf_merge.h"
 #include "conf_src.h"
-#include "services/service.h"
 
 /* Settings a service may take from the top level: its defaults. */
 static const char *const default_keys[] = {
@@ -75,7 +75,7 @@ int
 conf_default_key(const char *name)
 {
 	return conf_key_in(default_keys, name) ||
-	    (service_owner(name) != NULL && strcmp(name, "exec") != 0);
+	    (conf_handler_owner(name) != NULL && strcmp(name, "exec") != 0);
 }
 
 /*
@@ -88,7 +88,7 @@ conf_merge_defaults(struct conf_ctx *x, const config_setting_t *root,
 {
 	const config_setting_t	*d, *h;
 	config_setting_t	*sv;
-	const struct service	*owner, *handler;
+	const struct conf_handler *owner, *handler;
 	const char		*name;
 
 	for (int i = 0; (sv = config_setting_get_elem(services, i)) != NULL;
@@ -97,15 +97,15 @@ conf_merge_defaults(struct conf_ctx *x, const config_setting_t *root,
 			continue;	/* said when it is read */
 		h = config_setting_get_member(sv, "handler");
 		handler = h != NULL && config_setting_type(h) ==
-		    CONFIG_TYPE_STRING ? service_find(config_setting_get_string(h))
-		    : NULL;
+		    CONFIG_TYPE_STRING ? conf_handler_find(
+		    config_setting_get_string(h)) : NULL;
 		for (int j = 0; (d = config_setting_get_elem(root, j)) != NULL;
 		    j++) {
 			name = config_setting_name(d);
 			if (!conf_default_key(name) ||
 			    config_setting_get_member(sv, name) != NULL)
 				continue;
-			owner = service_owner(name);
+			owner = conf_handler_owner(name);
 			if (owner != NULL && owner != handler)
 				continue;
 			if (setting_copy(sv, d, NULL) == -1)

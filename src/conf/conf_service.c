@@ -17,9 +17,9 @@
 #include "addr.h"
 #include "conf.h"
 #include "conf_get.h"
+#include "conf_handler.h"
 #include "conf_net.h"
 #include "conf_service.h"
-#include "services/service.h"
 
 static const char *const service_keys[] = {
 	"name", "handler", "listen", "workers", "backlog", "idle_timeout",
@@ -177,11 +177,31 @@ load_workers(struct conf_ctx *x, const config_setting_t *g, int *out)
 	return 0;
 }
 
+/*
+ * Where name is, or would go, in c->names: looked up per slot, per
+ * status line and per reload, among thousands of services.
+ */
+static int *
+conf_name_cell(const struct conf *c, const char *name)
+{
+	unsigned	 h = 2166136261u, mask = c->names_size - 1;
+	int		*cell;
+
+	for (const char *p = name; *p != '\0'; p++)
+		h = (h ^ (unsigned char)*p) * 16777619u;
+	for (;; h++) {
+		cell = &c->names[h & mask];
+		if (*cell == 0 ||
+		    strcmp(c->services[*cell - 1].name, name) == 0)
+			return cell;
+	}
+}
+
 /* A setting some handler declares as its own, or a network setting. */
 static int
 service_key(const char *name)
 {
-	return service_owner(name) != NULL || conf_net_key(name);
+	return conf_handler_owner(name) != NULL || conf_net_key(name);
 }
 
 /*
@@ -193,20 +213,21 @@ static int
 load_handler(struct conf_ctx *x, struct conf_service *sv,
     const config_setting_t *g)
 {
-	const struct service	*h = sv->handler, *owner;
+	const struct conf_handler *h = sv->kind, *owner;
 	const config_setting_t	*s;
 	const char		*key;
 	char			 msg[400];
 
 	for (int i = 0; (s = config_setting_get_elem(g, i)) != NULL; i++) {
-		owner = service_owner(config_setting_name(s));
+		owner = conf_handler_owner(config_setting_name(s));
 		if (owner != NULL && owner != h)
 			return conf_err(x, s, "'%s' needs handler = \"%s\"",
 			    config_setting_name(s), owner->name);
 	}
 	if (conf_exec_load(x, g, &sv->exec) == -1)
 		return -1;
-	if (h->check == NULL || h->check(sv, &key, msg, sizeof(msg)) == 0)
+	if (!h->program || conf_exec_check(sv->name, &sv->exec, &key, msg,
+	    sizeof(msg)) == 0)
 		return 0;
 	s = key != NULL ? config_setting_get_member(g, key) : NULL;
 	return conf_err(x, s != NULL ? s : g, "%s", msg);
@@ -248,10 +269,10 @@ conf_service_load(struct conf_ctx *x, struct conf *c, const config_setting_t *g)
 		return -1;
 	if (handler == NULL)
 		return conf_err(x, g, "service '%s' has no 'handler'", name);
-	if ((sv->handler = service_find(handler)) == NULL)
+	if ((sv->kind = conf_handler_find(handler)) == NULL)
 		return conf_err(x, config_setting_get_member(g, "handler"),
 		    "unknown handler '%s' (known: %s)", handler,
-		    service_names());
+		    conf_handler_names());
 
 	sv->backlog = 4096;
 	sv->idle_timeout = 300;
@@ -284,3 +305,18 @@ conf_service_disabled(struct conf_ctx *x, const config_setting_t *s)
 	return off;
 }
 
+/* The service called name in c, or NULL. */
+const struct conf_service *
+conf_service_find(const struct conf *c, const char *name)
+{
+	int	 i;
+
+	if (c->names != NULL) {
+		i = *conf_name_cell(c, name);
+		return i != 0 ? &c->services[i - 1] : NULL;
+	}
+	for (i = 0; i < c->nservices; i++)
+		if (strcmp(c->services[i].name, name) == 0)
+			return &c->services[i];
+	return NULL;
+}

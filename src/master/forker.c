@@ -264,7 +264,7 @@ pid_t
 forker_fork(struct forker *f, const int *fds, int nfds, forker_child_fn fn,
     void *arg)
 {
-	struct forker_req	 req = { fn, arg, fds, nfds };
+	struct forker_req	 req;
 	struct forker_reply	 rep;
 	union {
 		struct cmsghdr	 h;
@@ -277,6 +277,13 @@ forker_fork(struct forker *f, const int *fds, int nfds, forker_child_fn fn,
 
 	if (f == NULL || f->fd == -1 || nfds > FORKER_MAX_FDS || nfds < 1)
 		return forker_plain(fn, arg);
+	/* No byte of padding goes out unset. */
+	memset(&req, 0, sizeof(req));
+	memset(&cm, 0, sizeof(cm));
+	req.fn = fn;
+	req.arg = arg;
+	req.fds = fds;
+	req.nfds = nfds;
 	msg.msg_control = cm.buf;
 	msg.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
 	c = CMSG_FIRSTHDR(&msg);

@@ -23,9 +23,6 @@
 #include "tcpopt.h"
 #include "util.h"
 
-/* From this many new addresses on, they are checked all at once. */
-#define CLAIM_MANY	32
-
 /*
  * A socket for one slot of one address.  Every slot of an address joins
  * one SO_REUSEPORT group, so the kernel spreads new connections over them.
@@ -235,12 +232,6 @@ listeners_steer(struct listeners *ls)
 	free(last);
 }
 
-static int
-addr_known(const struct listeners *ls, const struct conf_listen *l)
-{
-	return lsock_find(ls, l, -1) != NULL;
-}
-
 /* Why a socket of l could not be made or given its options. */
 static void
 listener_error(const struct conf_listen *l, const char *what, char *err,
@@ -303,84 +294,6 @@ listener_slots(struct listeners *ls, const struct conf_listen *l, int n,
 		ls->n++;
 	}
 	return 0;
-}
-
-/*
- * Make sure every address of c has a socket for each of its slots
- * (counts[i] for service i, or the file's workers when counts is NULL):
- * existing ones are kept, with the new backlog and TCP options; the rest
- * are bound.  Kept and new ones are marked used.  On failure, what this
- * call bound is closed again and -1 returned with the reason in err; kept
- * sockets may hold some new options until a call with the running
- * configuration sets its own again.
- */
-int
-listeners_bind(struct listeners *ls, const struct conf *c, const int *counts,
-    char *err, size_t errlen)
-{
-	const struct conf_listen	**fresh = NULL;
-	int				 first_new = ls->n, total = ls->n;
-	int				 nfresh = 0, n, rc, many;
-	struct lsock			*s;
-
-	for (int i = 0; i < ls->n; i++)
-		ls->socks[i].used = 0;
-	for (int i = 0; i < c->nservices; i++)
-		total += c->services[i].nlisten *
-		    (counts ? counts[i] : c->services[i].workers);
-	if ((s = realloc(ls->socks, (total ? total : 1) * sizeof(*s))) ==
-	    NULL) {
-		snprintf(err, errlen, "out of memory");
-		return -1;
-	}
-	ls->socks = s;
-	/*
-	 * Many new addresses are checked for other processes all at once,
-	 * after their binds; should one be found, all are let go and
-	 * claimed again one by one, which tells which and by whom.
-	 */
-	for (int i = 0; i < c->nservices; i++)
-		for (int a = 0; a < c->services[i].nlisten; a++)
-			nfresh += !addr_known(ls, &c->services[i].listen[a]);
-	many = nfresh >= CLAIM_MANY;
-	if (many && (fresh = calloc(nfresh, sizeof(*fresh))) == NULL)
-		many = 0;
-again:
-	nfresh = 0;
-	for (int i = 0; i < c->nservices; i++) {
-		const struct conf_service *sv = &c->services[i];
-		n = counts ? counts[i] : sv->workers;
-		for (int a = 0; a < sv->nlisten; a++) {
-			const struct conf_listen *l = &sv->listen[a];
-			if (addr_known(ls, l))
-				rc = listener_slots(ls, l, n, sv, err, errlen);
-			else if (many) {
-				fresh[nfresh++] = l;
-				rc = listener_claim_unchecked(ls, l, n, sv, err,
-				    errlen);
-			} else
-				rc = listener_claim(ls, l, n, sv, err, errlen);
-			if (rc == -1)
-				goto fail;
-		}
-	}
-	if (many && (rc = listener_claim_check(ls, fresh, nfresh, err,
-	    errlen)) != 0) {
-		if (rc == -1)
-			goto fail;
-		log_debug("%s: one by one, then", err);
-		while (ls->n > first_new)
-			lsock_drop(ls, ls->n - 1);
-		many = 0;
-		goto again;
-	}
-	free(fresh);
-	return 0;
-fail:
-	free(fresh);
-	while (ls->n > first_new)
-		lsock_drop(ls, ls->n - 1);
-	return -1;
 }
 
 /*

@@ -1,7 +1,8 @@
 /*
- * No one else on tcpd's addresses: a plain bind probe before the first
- * slot socket of an address, sock_diag after binding, and tries apart
- * when another master binds the same address at the same moment.
+ * Binding a configuration's addresses, with no one else on them: a plain
+ * bind probe before the first slot socket of an address, sock_diag after
+ * binding, and tries apart when another master binds the same address at
+ * the same moment.
  */
 #include "config.h"
 
@@ -27,6 +28,8 @@
 #define CLAIM_TRIES	5
 /* The least pause between those tries, in ms. */
 #define CLAIM_PAUSE_MS	5
+/* From this many new addresses on, they are checked all at once. */
+#define CLAIM_MANY	32
 
 /*
  * Is the address free?  SO_REUSEPORT lets any process of the same user
@@ -166,7 +169,7 @@ claim_test_delay(int try, int step, const struct conf_listen *l)
  * next probe.  When both see each other, both let go; their random
  * pauses before the next try let one of them have the address.
  */
-int
+static int
 listener_claim(struct listeners *ls, const struct conf_listen *l, int n,
     const struct conf_service *sv, char *err, size_t errlen)
 {
@@ -210,14 +213,13 @@ listener_claim(struct listeners *ls, const struct conf_listen *l, int n,
 	}
 }
 
-
 /*
  * The slot sockets of an address none of ours is on yet, checked later
  * with others (listener_claim_check): the probe, then the binds.  An
  * address the probe finds taken is claimed at once, the one-by-one way,
  * which tells by whom.
  */
-int
+static int
 listener_claim_unchecked(struct listeners *ls, const struct conf_listen *l,
     int n, const struct conf_service *sv, char *err, size_t errlen)
 {
@@ -240,7 +242,7 @@ listener_claim_unchecked(struct listeners *ls, const struct conf_listen *l,
  * in err), and they must be claimed one by one; -1: the kernel could
  * not be asked (the reason in err).
  */
-int
+static int
 listener_claim_check(struct listeners *ls, const struct conf_listen **l,
     int n, char *err, size_t errlen)
 {
@@ -267,4 +269,88 @@ listener_claim_check(struct listeners *ls, const struct conf_listen **l,
 		rc = listener_unchecked(l[0], err, errlen);
 	free(addrs);
 	return rc;
+}
+
+static int
+addr_known(const struct listeners *ls, const struct conf_listen *l)
+{
+	return lsock_find(ls, l, -1) != NULL;
+}
+
+/*
+ * Make sure every address of c has a socket for each of its slots
+ * (counts[i] for service i, or the file's workers when counts is NULL):
+ * existing ones are kept, with the new backlog and TCP options; the rest
+ * are bound.  Kept and new ones are marked used.  On failure, what this
+ * call bound is closed again and -1 returned with the reason in err; kept
+ * sockets may hold some new options until a call with the running
+ * configuration sets its own again.
+ */
+int
+listeners_bind(struct listeners *ls, const struct conf *c, const int *counts,
+    char *err, size_t errlen)
+{
+	const struct conf_listen	**fresh = NULL;
+	int				 first_new = ls->n, total = ls->n;
+	int				 nfresh = 0, n, rc, many;
+	struct lsock			*s;
+
+	for (int i = 0; i < ls->n; i++)
+		ls->socks[i].used = 0;
+	for (int i = 0; i < c->nservices; i++)
+		total += c->services[i].nlisten *
+		    (counts ? counts[i] : c->services[i].workers);
+	if ((s = realloc(ls->socks, (total ? total : 1) * sizeof(*s))) ==
+	    NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	ls->socks = s;
+	/*
+	 * Many new addresses are checked for other processes all at once,
+	 * after their binds; should one be found, all are let go and
+	 * claimed again one by one, which tells which and by whom.
+	 */
+	for (int i = 0; i < c->nservices; i++)
+		for (int a = 0; a < c->services[i].nlisten; a++)
+			nfresh += !addr_known(ls, &c->services[i].listen[a]);
+	many = nfresh >= CLAIM_MANY;
+	if (many && (fresh = calloc(nfresh, sizeof(*fresh))) == NULL)
+		many = 0;
+again:
+	nfresh = 0;
+	for (int i = 0; i < c->nservices; i++) {
+		const struct conf_service *sv = &c->services[i];
+		n = counts ? counts[i] : sv->workers;
+		for (int a = 0; a < sv->nlisten; a++) {
+			const struct conf_listen *l = &sv->listen[a];
+			if (addr_known(ls, l))
+				rc = listener_slots(ls, l, n, sv, err, errlen);
+			else if (many) {
+				fresh[nfresh++] = l;
+				rc = listener_claim_unchecked(ls, l, n, sv, err,
+				    errlen);
+			} else
+				rc = listener_claim(ls, l, n, sv, err, errlen);
+			if (rc == -1)
+				goto fail;
+		}
+	}
+	if (many && (rc = listener_claim_check(ls, fresh, nfresh, err,
+	    errlen)) != 0) {
+		if (rc == -1)
+			goto fail;
+		log_debug("%s: one by one, then", err);
+		while (ls->n > first_new)
+			lsock_drop(ls, ls->n - 1);
+		many = 0;
+		goto again;
+	}
+	free(fresh);
+	return 0;
+fail:
+	free(fresh);
+	while (ls->n > first_new)
+		lsock_drop(ls, ls->n - 1);
+	return -1;
 }

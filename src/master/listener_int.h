@@ -41,12 +41,5 @@ struct lsock *
 	    int slot);
 void	lsock_unindex(struct listeners *);
 int	lsock_ours(void *, unsigned long inode);
-int	listener_claim(struct listeners *, const struct conf_listen *, int n,
-	    const struct conf_service *, char *err, size_t errlen);
-int	listener_claim_unchecked(struct listeners *,
-	    const struct conf_listen *, int n, const struct conf_service *,
-	    char *err, size_t errlen);
-int	listener_claim_check(struct listeners *, const struct conf_listen **,
-	    int n, char *err, size_t errlen);
 
 #endif

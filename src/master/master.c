@@ -19,7 +19,7 @@
 #include "conf_net.h"
 #include "control.h"
 #include "forker.h"
-#include "health.h"
+#include "health_line.h"
 #include "listener.h"
 #include "log.h"
 #include "loop.h"
@@ -198,8 +198,8 @@ master_turn(struct master *m)
 	if (!late && !m->resumed)
 		m->awake_at = m->loop.now;
 	m->resumed = 0;
-	if (m->request != STOP_NONE)
-		master_stop_asked(m);
+	if (m->request != STOP_NONE && master_stop_due(m))
+		master_stop(m, m->request);
 	if (m->reload) {
 		m->reload = 0;
 		m->scale = 0;	/* the file's counts win */

@@ -34,13 +34,14 @@ master_stop_in(const struct master *m)
 }
 
 /*
- * A stop was asked for.  A graceful one first drains for drain_delay
- * seconds, counted from -s drain when that came earlier, so that a
- * balancer polling tcpd takes it out before its sockets close; a fast
- * one, or one asked during that drain, stops now.
+ * A stop was asked for: is it due now (1), or still draining (0)?  A
+ * graceful one first drains for drain_delay seconds, counted from
+ * -s drain when that came earlier, so that a balancer polling tcpd takes
+ * it out before its sockets close; a fast one, or one asked during that
+ * drain, stops now.
  */
-void
-master_stop_asked(struct master *m)
+int
+master_stop_due(struct master *m)
 {
 	int64_t	 delay = (int64_t)m->conf->drain_delay * 1000;
 
@@ -58,9 +59,9 @@ master_stop_asked(struct master *m)
 				    (long long)(m->stop_at - m->loop.now));
 		}
 		if (m->loop.now < m->stop_at)
-			return;
+			return 0;
 	}
-	master_stop(m, m->request);
+	return 1;
 }
 
 /* The loop's timeout, ms: the sooner of other's and the drain's end. */

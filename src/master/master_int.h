@@ -62,7 +62,7 @@ void	 master_stop(struct master *, enum stop_how);
 const char *
 	 master_state(const struct master *);
 int64_t	 master_stop_in(const struct master *);
-void	 master_stop_asked(struct master *);
+int	 master_stop_due(struct master *);
 int	 master_drain_timeout(const struct master *, int other);
 const char *
 	 master_drain_command(struct master *, const char *request);

@@ -142,6 +142,17 @@ notify_init(void)
 	return n;
 }
 
+/* At the end: its socket and itself (the taken strings stay, as said). */
+void
+notify_free(struct notifier *n)
+{
+	if (n == NULL)
+		return;
+	if (n->fd != -1)
+		close(n->fd);
+	free(n);
+}
+
 /*
  * Send state ("READY=1", ...; or NULL) and, unless NULL, STATUS=status,
  * in one datagram.  Never waits: a manager that does not read loses

@@ -9,6 +9,7 @@ struct sup;
 
 struct notifier *
 	notify_init(void);
+void	notify_free(struct notifier *);
 void	notify_send(struct notifier *, const char *state, const char *status);
 void	notify_started(struct notifier *, int say, const struct sup *);
 const char *

@@ -20,10 +20,10 @@
 
 #include "buf.h"
 #include "conf.h"
+#include "conf_handler.h"
 #include "listener.h"
 #include "orphan.h"
 #include "proc.h"
-#include "services/service.h"
 #include "status.h"
 #include "status_int.h"
 #include "util.h"
@@ -118,7 +118,7 @@ gather_services(struct status_figs *f, const struct status_in *in)
 		struct status_svc *v = &f->svcs[i];
 
 		v->name = sv->name;
-		v->handler = sv->handler->name;
+		v->handler = sv->kind->name;
 		v->listen = listen;
 		v->nlisten = sv->nlisten;
 		for (int j = 0; j < sv->nlisten; j++)

@@ -17,6 +17,7 @@
 #include "acceptor.h"
 #include "ask.h"
 #include "conf.h"
+#include "conf_handler.h"
 #include "conn.h"
 #include "conn_proxy.h"
 #include "conn_timer.h"
@@ -293,7 +294,15 @@ worker_run(const struct worker_spec *spec)
 	if ((w = calloc(1, sizeof(*w))) == NULL)
 		fatal("calloc");
 	w->conf = spec->conf;
-	w->svc = spec->svc;
+	/*
+	 * The configuration knows its handler by name only: the code is
+	 * the worker's own, looked up once in its copy of the service.
+	 */
+	w->own = *spec->svc;
+	if ((w->own.handler = service_find(w->own.kind->name)) == NULL)
+		fatalx("%s: no code for handler %s", w->own.name,
+		    w->own.kind->name);
+	w->svc = &w->own;
 	w->slot = spec->slot;
 	w->fds = spec->fds;
 	w->adm = spec->adm;

@@ -6,14 +6,13 @@
 
 #include "admission.h"
 #include "ask.h"
+#include "conf.h"
 #include "conn.h"
 #include "handoff.h"
 #include "loop.h"
 #include "proto.h"
 
 struct acceptor;
-struct conf;
-struct conf_service;
 struct drain;
 struct spawner;
 
@@ -37,7 +36,9 @@ enum wevent {
 
 struct worker {
 	const struct conf		*conf;
-	const struct conf_service	*svc;
+	const struct conf_service	*svc;	/* &own */
+	struct conf_service		 own;	/* its service, with the
+						   handler's code */
 	int				 slot;
 	struct admission		 adm;	/* its connections' admission */
 	struct heartbeat		*beat;

@@ -20,18 +20,12 @@ struct conf_service;
  * returns, or closes it (exec): the connection is not put on the loop
  * unless open leaves it open there.
  *
- * keys names the service settings only this handler takes (NULL-ended;
- * NULL: none); the configuration rejects them on any other handler.
- * check, if set, validates a service of this handler once its file is
- * read: on error it writes the message into err and returns -1, with
- * *key the setting it concerns (NULL: the service as a whole).
+ * What the configuration knows of a handler (its settings, whether it
+ * runs a program) is src/conf/conf_handler.c's: this is its code.
  */
 struct service {
 	const char		 *name;
-	const char *const	 *keys;
 	int			  detaches;
-	int			(*check)(const struct conf_service *,
-				    const char **key, char *err, size_t errlen);
 	int			(*start)(const struct conf_service *);
 	void			(*open)(struct conn *);
 	void			(*input)(struct conn *);
@@ -50,7 +44,5 @@ extern const struct service	service_metrics;
 extern const struct service	service_agent;
 
 const struct service	*service_find(const char *name);
-const struct service	*service_owner(const char *key);
-const char		*service_names(void);
 
 #endif

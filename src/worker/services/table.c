@@ -1,4 +1,7 @@
-/* The table of built-in handlers, looked up by name. */
+/*
+ * The code of the built-in handlers, found by the name the configuration
+ * knows each by (src/conf/conf_handler.c).
+ */
 #include "config.h"
 
 #include <stddef.h>
@@ -20,6 +23,7 @@ static const struct service *const services[] = {
 
 #define NSERVICES	nitems(services)
 
+/* The code of the handler called name, or NULL. */
 const struct service *
 service_find(const char *name)
 {
@@ -27,34 +31,4 @@ service_find(const char *name)
 		if (strcmp(services[i]->name, name) == 0)
 			return services[i];
 	return NULL;
-}
-
-/* The handler that declares key among its own settings, or NULL. */
-const struct service *
-service_owner(const char *key)
-{
-	for (size_t i = 0; i < NSERVICES; i++)
-		for (const char *const *k = services[i]->keys;
-		    k != NULL && *k != NULL; k++)
-			if (strcmp(*k, key) == 0)
-				return services[i];
-	return NULL;
-}
-
-/* "echo, discard, ...", for error messages. */
-const char *
-service_names(void)
-{
-	static char	 names[128];
-
-	if (names[0] == '\0') {
-		for (size_t i = 0; i < NSERVICES; i++) {
-			if (i > 0)
-				strncat(names, ", ",
-				    sizeof(names) - strlen(names) - 1);
-			strncat(names, services[i]->name,
-			    sizeof(names) - strlen(names) - 1);
-		}
-	}
-	return names;
 }
