@@ -17,3 +17,16 @@ load helpers
 		[ "$n" -eq 1 ] || fail "$f is listed $n times"
 	done
 }
+
+@test "no dependency cycle between source files" {
+	command -v nm >/dev/null || skip "nm is not installed"
+	command -v python3 >/dev/null || skip "python3 is not installed"
+	top=$BATS_TEST_DIRNAME/..
+	build=$(cd "$(dirname "$TCPD")/.." && pwd)
+	ls "$build"/src/master/tcpd-*.o >/dev/null 2>&1 ||
+	    skip "no objects beside $TCPD"
+	# A file that calls another must not be called back by it, nor by
+	# any file it leads to: doc/deps says which functions close a cycle.
+	run -0 "$top/doc/deps" "$build"
+	assert_output --partial "no cycle"
+}

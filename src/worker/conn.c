@@ -1,4 +1,4 @@
-/* One connection: reference count, output queue, timers, one close path. */
+/* One connection: made, referenced, closed and released, one close path. */
 #include "config.h"
 
 #include <sys/epoll.h>
@@ -16,7 +16,6 @@
 #include "conn.h"
 #include "conn_int.h"
 #include "conn_timer.h"
-#include "conn_proxy.h"
 #include "connlog.h"
 #include "log.h"
 #include "services/service.h"
@@ -45,12 +44,13 @@ conn_set_init(struct conn_set *s, struct loop *loop,
 }
 
 /*
- * A connection with its timer, not yet shown to anyone: on the loop, or
- * (watch 0) off it until conn_update() first asks for an event.
+ * A connection with its timer, not yet shown to anyone, whose events go
+ * to cb: on the loop, or (watch 0) off it until conn_update() first asks
+ * for an event.
  */
-static struct conn *
+struct conn *
 conn_make(struct conn_set *s, int fd, const struct sockaddr_storage *peer,
-    socklen_t peerlen, int watch)
+    socklen_t peerlen, io_cb cb, int watch)
 {
 	struct conn	*c;
 
@@ -63,10 +63,10 @@ conn_make(struct conn_set *s, int fd, const struct sockaddr_storage *peer,
 	memcpy(&c->peer, peer, peerlen);
 	c->peerlen = peerlen;
 	c->io.fd = fd;
-	c->io.cb = conn_io;
+	c->io.cb = cb;
 	if (!watch)
 		c->flags |= CONN_OFF_LOOP;
-	else if (loop_add(s->loop, &c->io, fd, EPOLLIN, conn_io) == -1) {
+	else if (loop_add(s->loop, &c->io, fd, EPOLLIN, cb) == -1) {
 		free(c);
 		return NULL;
 	}
@@ -76,111 +76,6 @@ conn_make(struct conn_set *s, int fd, const struct sockaddr_storage *peer,
 		conn_timer_set(&s->untimed, c, 0);
 	s->live++;
 	return c;
-}
-
-/* A connection on the loop with its timer, not yet shown to anyone. */
-struct conn *
-conn_alloc(struct conn_set *s, int fd, const struct sockaddr_storage *peer,
-    socklen_t peerlen)
-{
-	return conn_make(s, fd, peer, peerlen, 1);
-}
-
-/*
- * A freshly accepted connection, handed to its handler; it holds what
- * it was admitted with until released.  A handler that gives the
- * socket away as it opens (exec) finds it off the loop, which spares an
- * epoll_ctl() to add it and one to take it off again.
- */
-struct conn *
-conn_new(struct conn_set *s, int fd, const struct sockaddr_storage *peer,
-    socklen_t peerlen, const struct admitted *held)
-{
-	struct conn	*c;
-
-	if ((c = conn_make(s, fd, peer, peerlen, !s->svc->detaches)) == NULL)
-		return NULL;
-	c->held = *held;
-	conn_start(c);
-	return c;
-}
-
-/* c, on the loop with its timer, to its handler. */
-void
-conn_start(struct conn *c)
-{
-	struct conn_set	*s = c->set;
-	char		 who[ADDR_STRLEN];
-
-	if (log_debugging()) {
-		addr_text(&c->peer, who, sizeof(who));
-		log_debug("%s %s: connected", s->name, who);
-	}
-	if (s->svc->open != NULL) {
-		conn_ref(c);
-		s->svc->open(c);
-		conn_update(c);
-		conn_unref(c);
-	}
-}
-
-/* Refused: refuse_message, then ended gently, holding no unit. */
-static void
-conn_refusing(struct conn *c)
-{
-	const struct conf_net	*net = &c->set->conf->net;
-
-	c->flags |= CONN_REFUSED;
-	c->set->refusing++;
-	if (net->refuse_message != NULL)
-		conn_write(c, net->refuse_message, net->refuse_len);
-	conn_finish(c, "refused");
-}
-
-/*
- * A connection refused before any handler: given refuse_message, then
- * ended like any other (our FIN, the peer's leftovers read until its
- * FIN), so that close() sends a FIN, never an RST over what the client
- * sent.  It holds no max_connections unit.  NULL when CONN_REFUSING_MAX
- * are ending already: the caller ends it at once.
- */
-struct conn *
-conn_refuse(struct conn_set *s, int fd, const struct sockaddr_storage *peer,
-    socklen_t peerlen)
-{
-	struct conn		*c;
-
-	if (s->refusing >= CONN_REFUSING_MAX ||
-	    (c = conn_alloc(s, fd, peer, peerlen)) == NULL)
-		return NULL;
-	conn_refusing(c);
-	return c;
-}
-
-/*
- * c, on the loop but not yet given to a handler (its PROXY header
- * awaited), is refused: it gives back its max_connections unit and is
- * finished as the heartbeat counts, then ends as a refusal does; at
- * once, its input read first, when CONN_REFUSING_MAX are ending.
- */
-void
-conn_refuse_late(struct conn *c)
-{
-	struct conn_set	*s = c->set;
-
-	admission_give_back(s->adm, &c->held);
-	s->released++;
-	if (s->refusing < CONN_REFUSING_MAX) {
-		conn_refusing(c);
-		return;
-	}
-	c->flags |= CONN_REFUSED;
-	s->refusing++;
-	for (int i = 0; i < 16 && recv(c->io.fd, s->scratch, s->scratchlen,
-	    MSG_DONTWAIT) > 0; i++)
-		;
-	shutdown(c->io.fd, SHUT_WR);
-	conn_close(c, "refused");
 }
 
 void
@@ -330,26 +225,6 @@ conn_detach(struct conn *c, pid_t holder)
 	c->holder = holder;
 	conn_ref(c);
 	conn_close(c, "handed to the program");
-}
-
-/* End the connections whose deadline has passed. */
-void
-conn_expire(struct conn_set *s)
-{
-	struct conn	*c;
-
-	while ((c = s->idle.head) != NULL && c->deadline <= NOW(s)) {
-		/* Idle: nothing moves, so queued output never will. */
-		free(c->out);
-		c->out = NULL;
-		c->outoff = c->outlen = 0;
-		c->flags &= ~CONN_FINISHING;
-		conn_finish(c, "idle timeout");
-	}
-	while ((c = s->linger.head) != NULL && c->deadline <= NOW(s))
-		conn_close(c, c->reason);
-	while ((c = s->proxy.head) != NULL && c->deadline <= NOW(s))
-		conn_proxy_expire(c);
 }
 
 void

@@ -137,9 +137,6 @@ struct conn *
 struct conn *
 	 conn_refuse(struct conn_set *, int fd,
 	    const struct sockaddr_storage *, socklen_t);
-struct conn *
-	 conn_alloc(struct conn_set *, int fd,
-	    const struct sockaddr_storage *, socklen_t);
 void	 conn_start(struct conn *);
 void	 conn_refuse_late(struct conn *);
 void	 conn_ref(struct conn *);

@@ -1,7 +1,8 @@
 /*
- * A connection's bytes: reading, the output queue and its flush, the
- * gentle end (our FIN, then read to the peer's), and what it asks of
- * the loop.
+ * A connection's life on the loop: given to its handler (or refused),
+ * its bytes read, the output queue and its flush, the gentle end (our
+ * FIN, then read to the peer's), its deadlines, and what it asks of the
+ * loop.
  */
 #include "config.h"
 
@@ -13,10 +14,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "addr.h"
+#include "admission.h"
+#include "conf.h"
 #include "conn.h"
 #include "conn_int.h"
-#include "conn_proxy.h"
 #include "conn_timer.h"
+#include "log.h"
 #include "services/service.h"
 #include "util.h"
 
@@ -241,7 +245,7 @@ conn_update(struct conn *c)
 	if (pending(c) > 0 || (c->flags & CONN_WANT_WRITE))
 		ev |= EPOLLOUT;
 	if (c->flags & CONN_OFF_LOOP) {
-		if (loop_add(c->set->loop, &c->io, c->io.fd, ev, conn_io) == -1)
+		if (loop_add(c->set->loop, &c->io, c->io.fd, ev, c->io.cb) == -1)
 			conn_fail(c, "epoll");
 		else
 			c->flags &= ~CONN_OFF_LOOP;
@@ -251,6 +255,130 @@ conn_update(struct conn *c)
 		conn_fail(c, "epoll");
 }
 
+/* A connection on the loop with its timer, not yet shown to anyone. */
+static struct conn *
+conn_alloc(struct conn_set *s, int fd, const struct sockaddr_storage *peer,
+    socklen_t peerlen)
+{
+	return conn_make(s, fd, peer, peerlen, conn_io, 1);
+}
+
+/*
+ * A freshly accepted connection, handed to its handler; it holds what
+ * it was admitted with until released.  A handler that gives the
+ * socket away as it opens (exec) finds it off the loop, which spares an
+ * epoll_ctl() to add it and one to take it off again.
+ */
+struct conn *
+conn_new(struct conn_set *s, int fd, const struct sockaddr_storage *peer,
+    socklen_t peerlen, const struct admitted *held)
+{
+	struct conn	*c;
+
+	if ((c = conn_make(s, fd, peer, peerlen, conn_io,
+	    !s->svc->detaches)) == NULL)
+		return NULL;
+	c->held = *held;
+	conn_start(c);
+	return c;
+}
+
+/* c, on the loop with its timer, to its handler. */
+void
+conn_start(struct conn *c)
+{
+	struct conn_set	*s = c->set;
+	char		 who[ADDR_STRLEN];
+
+	if (log_debugging()) {
+		addr_text(&c->peer, who, sizeof(who));
+		log_debug("%s %s: connected", s->name, who);
+	}
+	if (s->svc->open != NULL) {
+		conn_ref(c);
+		s->svc->open(c);
+		conn_update(c);
+		conn_unref(c);
+	}
+}
+
+/* Refused: refuse_message, then ended gently, holding no unit. */
+static void
+conn_refusing(struct conn *c)
+{
+	const struct conf_net	*net = &c->set->conf->net;
+
+	c->flags |= CONN_REFUSED;
+	c->set->refusing++;
+	if (net->refuse_message != NULL)
+		conn_write(c, net->refuse_message, net->refuse_len);
+	conn_finish(c, "refused");
+}
+
+/*
+ * A connection refused before any handler: given refuse_message, then
+ * ended like any other (our FIN, the peer's leftovers read until its
+ * FIN), so that close() sends a FIN, never an RST over what the client
+ * sent.  It holds no max_connections unit.  NULL when CONN_REFUSING_MAX
+ * are ending already: the caller ends it at once.
+ */
+struct conn *
+conn_refuse(struct conn_set *s, int fd, const struct sockaddr_storage *peer,
+    socklen_t peerlen)
+{
+	struct conn		*c;
+
+	if (s->refusing >= CONN_REFUSING_MAX ||
+	    (c = conn_alloc(s, fd, peer, peerlen)) == NULL)
+		return NULL;
+	conn_refusing(c);
+	return c;
+}
+
+/*
+ * c, on the loop but not yet given to a handler (its PROXY header
+ * awaited), is refused: it gives back its max_connections unit and is
+ * finished as the heartbeat counts, then ends as a refusal does; at
+ * once, its input read first, when CONN_REFUSING_MAX are ending.
+ */
+void
+conn_refuse_late(struct conn *c)
+{
+	struct conn_set	*s = c->set;
+
+	admission_give_back(s->adm, &c->held);
+	s->released++;
+	if (s->refusing < CONN_REFUSING_MAX) {
+		conn_refusing(c);
+		return;
+	}
+	c->flags |= CONN_REFUSED;
+	s->refusing++;
+	for (int i = 0; i < 16 && recv(c->io.fd, s->scratch, s->scratchlen,
+	    MSG_DONTWAIT) > 0; i++)
+		;
+	shutdown(c->io.fd, SHUT_WR);
+	conn_close(c, "refused");
+}
+
+/* End the connections whose deadline has passed. */
+void
+conn_expire(struct conn_set *s)
+{
+	struct conn	*c;
+
+	while ((c = s->idle.head) != NULL && c->deadline <= NOW(s)) {
+		/* Idle: nothing moves, so queued output never will. */
+		free(c->out);
+		c->out = NULL;
+		c->outoff = c->outlen = 0;
+		c->flags &= ~CONN_FINISHING;
+		conn_finish(c, "idle timeout");
+	}
+	while ((c = s->linger.head) != NULL && c->deadline <= NOW(s))
+		conn_close(c, c->reason);
+}
+
 void
 conn_io(struct io *io, uint32_t ev)
 {
@@ -258,14 +386,6 @@ conn_io(struct io *io, uint32_t ev)
 	const struct service	*svc = c->set->svc;
 
 	conn_ref(c);
-	/* Its header first: the handler sees nothing before it is read. */
-	if (c->flags & CONN_PROXY_WAIT) {
-		conn_proxy_input(c, ev);
-		if (c->flags & CONN_PROXY_WAIT) {
-			conn_unref(c);
-			return;
-		}
-	}
 	if ((ev & EPOLLOUT) && pending(c) > 0)
 		conn_flush(c);
 	if (!(c->flags & CONN_CLOSED) && (ev & (EPOLLIN | EPOLLHUP | EPOLLERR)) &&

@@ -22,6 +22,7 @@
 #include "admission.h"
 #include "conf.h"
 #include "conn.h"
+#include "conn_int.h"
 #include "conn_proxy.h"
 #include "conn_timer.h"
 #include "connlog.h"
@@ -75,6 +76,28 @@ refuse(struct conn *c, const struct sockaddr_storage *client, int kind,
 	conn_refuse_late(c);
 }
 
+static void	conn_proxy_input(struct conn *, uint32_t);
+
+/*
+ * The loop's callback while the header is awaited: the handler sees
+ * nothing before it is read.  Once it is (or the connection is refused),
+ * the connection's events go where any connection's go.
+ */
+static void
+proxy_io(struct io *io, uint32_t ev)
+{
+	struct conn	*c = (struct conn *)io;
+
+	conn_ref(c);
+	conn_proxy_input(c, ev);
+	if (!(c->flags & CONN_PROXY_WAIT)) {
+		c->io.cb = conn_io;
+		if (!(c->flags & CONN_CLOSED))
+			conn_io(io, ev);
+	}
+	conn_unref(c);
+}
+
 /*
  * A connection from a trusted proxy, holding what it was admitted with
  * (its max_connections unit): on the loop, its header awaited until proxy_timeout; or refused at
@@ -90,7 +113,7 @@ conn_proxy_wait(struct conn_set *s, int fd,
 
 	if (peekbuf == NULL && (peekbuf = malloc(PROXY_V2_MAX)) == NULL)
 		return -1;
-	if ((c = conn_alloc(s, fd, peer, len)) == NULL)
+	if ((c = conn_make(s, fd, peer, len, proxy_io, 1)) == NULL)
 		return -1;
 	c->held = *held;
 	c->flags |= CONN_PROXY_WAIT;
@@ -181,7 +204,7 @@ header_done(struct conn *c, const struct proxy_hdr *h)
  * Its socket is readable, or the peer is done: peek at what came, as far
  * as the header can reach, and act on the verdict.
  */
-void
+static void
 conn_proxy_input(struct conn *c, uint32_t ev)
 {
 	const struct conf_net	*net = &c->set->conf->net;
@@ -218,13 +241,16 @@ conn_proxy_input(struct conn *c, uint32_t ev)
 		    "client's FIN");
 }
 
-/* proxy_timeout has passed with no whole header. */
+/* Refuse the connections whose proxy_timeout passed with no whole header. */
 void
-conn_proxy_expire(struct conn *c)
+conn_proxy_expire(struct conn_set *s)
 {
-	char	 why[80];
+	struct conn	*c;
+	char		 why[80];
 
-	snprintf(why, sizeof(why), "no whole PROXY header within %d s",
-	    c->set->conf->net.proxy_timeout);
-	refuse(c, &c->peer, REFUSED_PROXY, why);
+	while ((c = s->proxy.head) != NULL && c->deadline <= s->loop->now) {
+		snprintf(why, sizeof(why), "no whole PROXY header within "
+		    "%d s", s->conf->net.proxy_timeout);
+		refuse(c, &c->peer, REFUSED_PROXY, why);
+	}
 }

@@ -17,7 +17,6 @@ void	conn_proxy_init(struct conn_set *);
 int	conn_proxy_wait(struct conn_set *, int fd,
 	    const struct sockaddr_storage *, socklen_t,
 	    const struct admitted *);
-void	conn_proxy_input(struct conn *, uint32_t ev);
-void	conn_proxy_expire(struct conn *);
+void	conn_proxy_expire(struct conn_set *);
 
 #endif

@@ -322,6 +322,7 @@ worker_run(const struct worker_spec *spec)
 		ask_expire(&w->ask, w->loop.now);
 		ask_expire(&w->health, w->loop.now);
 		conn_expire(&w->conns);
+		conn_proxy_expire(&w->conns);
 		connlog_tick(w->loop.now);
 		worker_check(w);
 	}
