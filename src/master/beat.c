@@ -26,8 +26,6 @@ struct chunk {
 	struct chunk	*next;
 };
 
-static struct chunk	*chunks;
-
 /* A cell's size: the heartbeat, rounded up to whole pages. */
 static size_t
 beat_stride(void)
@@ -39,7 +37,7 @@ beat_stride(void)
 
 /* A new mapping of BEAT_CELLS free cells, first in the list; NULL: memory. */
 static struct chunk *
-chunk_new(void)
+chunk_new(struct beats *bs)
 {
 	struct chunk	*c;
 
@@ -51,22 +49,22 @@ chunk_new(void)
 		free(c);
 		return NULL;
 	}
-	c->next = chunks;
-	chunks = c;
+	c->next = bs->chunks;
+	bs->chunks = c;
 	return c;
 }
 
 /* A zeroed heartbeat, shared with the next worker forked; NULL: memory. */
 struct heartbeat *
-beat_new(void)
+beat_new(struct beats *bs)
 {
 	struct chunk	*c;
 	size_t		 stride = beat_stride();
 	int		 i;
 
-	for (c = chunks; c != NULL && c->used == BEAT_CELLS; c = c->next)
+	for (c = bs->chunks; c != NULL && c->used == BEAT_CELLS; c = c->next)
 		;
-	if (c == NULL && (c = chunk_new()) == NULL)
+	if (c == NULL && (c = chunk_new(bs)) == NULL)
 		return NULL;
 	for (i = 0; c->busy[i]; i++)
 		;
@@ -77,13 +75,13 @@ beat_new(void)
 
 /* The cell of a worker that is gone; a mapping left empty goes too. */
 void
-beat_free(struct heartbeat *b)
+beat_free(struct beats *bs, struct heartbeat *b)
 {
 	struct chunk	**cp, *c;
 	size_t		 stride = beat_stride();
 	char		*at = (char *)b;
 
-	for (cp = &chunks; (c = *cp) != NULL; cp = &c->next) {
+	for (cp = &bs->chunks; (c = *cp) != NULL; cp = &c->next) {
 		if (at < c->base || at >= c->base + BEAT_CELLS * stride)
 			continue;
 		c->busy[(at - c->base) / stride] = 0;
@@ -105,12 +103,12 @@ beat_free(struct heartbeat *b)
  * other worker's.  The list itself is the master's, and is left as it is.
  */
 void
-beat_only(const struct heartbeat *mine)
+beat_only(const struct beats *bs, const struct heartbeat *mine)
 {
 	size_t		 stride = beat_stride(), len = BEAT_CELLS * stride;
 	const char	*at = (const char *)mine;
 
-	for (struct chunk *c = chunks; c != NULL; c = c->next) {
+	for (struct chunk *c = bs->chunks; c != NULL; c = c->next) {
 		if (at < c->base || at >= c->base + len) {
 			munmap(c->base, len);
 			continue;

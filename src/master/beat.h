@@ -2,10 +2,17 @@
 #ifndef TCPD_BEAT_H
 #define TCPD_BEAT_H
 
+struct chunk;
 struct heartbeat;
 
-struct heartbeat	*beat_new(void);
-void			 beat_free(struct heartbeat *);
-void			 beat_only(const struct heartbeat *);
+/* The master's heartbeat cells: the mappings they are carved from. */
+struct beats {
+	struct chunk	*chunks;
+};
+
+struct heartbeat	*beat_new(struct beats *);
+void			 beat_free(struct beats *, struct heartbeat *);
+void			 beat_only(const struct beats *,
+			    const struct heartbeat *);
 
 #endif

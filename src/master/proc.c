@@ -75,7 +75,7 @@ proc_child(void *arg, int clean)
 		log_reopen();
 	} else
 		close_all_but(keep, n + 1);
-	beat_only(p->beat);
+	beat_only(p->beats, p->beat);
 	spec = (struct worker_spec){
 		.conf = a->conf, .svc = a->svc, .slot = a->slot, .fds = a->fds,
 		.ctl = b->ctl, .master = getppid(), .beat = p->beat,
@@ -146,7 +146,8 @@ proc_spawn(const struct proc_args *a, char *err, size_t errlen)
 	memcpy(p->listen, a->svc->listen, a->svc->nlisten * sizeof(*p->listen));
 	p->nlisten = a->svc->nlisten;
 	step = "shared memory";
-	if ((p->beat = beat_new()) == NULL)
+	p->beats = a->beats;
+	if ((p->beat = beat_new(p->beats)) == NULL)
 		goto fail;
 	p->beat->ms = a->loop->now;
 	if (admission_share_take(a->adm, a->svc, &p->share, &step) == -1)
@@ -217,7 +218,7 @@ proc_free(struct loop *loop, struct proc *p)
 	}
 	admission_share_drop(&p->share);
 	if (p->beat != NULL)
-		beat_free(p->beat);
+		beat_free(p->beats, p->beat);
 	free(p->listen);
 	free(p);
 }

@@ -15,6 +15,7 @@
 
 struct conf;
 struct conf_service;
+struct beats;
 struct forker;
 struct slot;
 struct svc;
@@ -33,6 +34,7 @@ struct proc {
 	int64_t			 kill_at;	/* SIGKILL then; 0: never */
 	int			 aborted;	/* the watchdog sent SIGABRT */
 	struct heartbeat	*beat;		/* its cell, shared with it alone */
+	struct beats		*beats;		/* where that cell is from */
 	struct admission_share	 share;		/* what it counts in */
 	struct conf_listen	*listen;	/* its sockets' addresses */
 	int			 nlisten;
@@ -53,6 +55,7 @@ struct proc_args {
 	struct loop			*loop;	/* the master's */
 	io_cb				 ctl_cb;	/* its control messages */
 	struct forker			*forker;	/* NULL: fork here */
+	struct beats			*beats;		/* heartbeat cells */
 	void				*arg;		/* for ctl_cb */
 };
 

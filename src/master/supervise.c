@@ -95,7 +95,7 @@ slot_spawn(struct sup *s, struct slot *sl)
 		.conf = s->conf, .svc = sv, .slot = sl->index, .fds = fds,
 		.adm = &sl->svc->adm, .gen = s->gen,
 		.loop = s->loop, .ctl_cb = sup_ctl_cb, .arg = s,
-		.forker = s->forker,
+		.forker = s->forker, .beats = &s->beats,
 	};
 	spawn_test_delay();
 	/*

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "beat.h"
 #include "proto.h"
 #include "svc.h"
 
@@ -59,6 +60,7 @@ struct sup {
 	struct loop		*loop;
 	struct listeners	*listeners;	/* the slots' sockets */
 	struct forker		*forker;	/* forks workers; NULL: here */
+	struct beats		 beats;		/* workers' heartbeat cells */
 	const struct conf	*conf;		/* what the slots serve now */
 	unsigned		 gen;
 	struct slot		**slots;

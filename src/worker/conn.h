@@ -49,6 +49,8 @@ struct conn_set {
 	int64_t			 proxy_ms;	/* proxy_timeout */
 	unsigned		 proxy_waiting;	/* on that list */
 	unsigned		 proxy_max;	/* the most at once */
+	uint8_t			*proxy_buf;	/* headers are peeked into;
+						   made at the first */
 	unsigned		 live;		/* not yet released */
 	unsigned		 refusing;	/* of them, refused ones */
 	unsigned long long	 released;	/* since the worker started;

@@ -29,9 +29,6 @@
 #include "proxy.h"
 #include "worker.h"
 
-/* Where headers are peeked into: the longest there is, once a worker. */
-static uint8_t	*peekbuf;
-
 /* The most waiting at once: CONN_PROXY_WAITING_MAX, or a test's. */
 static unsigned
 waiting_max(void)
@@ -111,7 +108,9 @@ conn_proxy_wait(struct conn_set *s, int fd,
 {
 	struct conn	*c;
 
-	if (peekbuf == NULL && (peekbuf = malloc(PROXY_V2_MAX)) == NULL)
+	/* The longest header there is, once a worker. */
+	if (s->proxy_buf == NULL &&
+	    (s->proxy_buf = malloc(PROXY_V2_MAX)) == NULL)
 		return -1;
 	if ((c = conn_make(s, fd, peer, len, proxy_io, 1)) == NULL)
 		return -1;
@@ -173,7 +172,7 @@ header_done(struct conn *c, const struct proxy_hdr *h)
 	ssize_t			 n;
 
 	do {
-		n = recv(c->io.fd, peekbuf, h->len, MSG_DONTWAIT);
+		n = recv(c->io.fd, s->proxy_buf, h->len, MSG_DONTWAIT);
 	} while (n == -1 && errno == EINTR);
 	if (n != (ssize_t)h->len) {
 		refuse(c, &c->peer, REFUSED_PROXY, "PROXY header lost "
@@ -217,15 +216,16 @@ conn_proxy_input(struct conn *c, uint32_t ev)
 	/* At most three peeks: 16 bytes, then as far as the header says. */
 	for (int i = 0; i < 3 && v == PROXY_MORE; i++) {
 		do {
-			n = recv(c->io.fd, peekbuf, want, MSG_PEEK |
+			n = recv(c->io.fd, c->set->proxy_buf, want, MSG_PEEK |
 			    MSG_DONTWAIT);
 		} while (n == -1 && errno == EINTR);
 		if (n <= 0)
 			break;
-		v = proxy_parse(peekbuf, n, net->proxy_protocol, &h, &why);
+		v = proxy_parse(c->set->proxy_buf, n, net->proxy_protocol, &h,
+		    &why);
 		if (v != PROXY_MORE || (size_t)n < want)
 			break;
-		want = proxy_need(peekbuf, n);
+		want = proxy_need(c->set->proxy_buf, n);
 	}
 	if (v == PROXY_DONE)
 		header_done(c, &h);

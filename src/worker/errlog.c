@@ -29,57 +29,46 @@
 struct errlog {
 	struct io	 io;
 	struct loop	*loop;
+	struct errlogs	*all;		/* its worker's */
 	struct errlog	*prev, *next;
 	char		 tag[96];	/* "service[pid]" */
 	size_t		 len;
 	char		 buf[LINE_MAX_LOG];
 };
 
-/* Every open stderr pipe of this worker's programs. */
-static struct errlog	*errlogs;
-
-/* This second's count, and what went unlogged since the last say. */
-static struct {
-	int		 max;		/* this worker's share of ERRLOG_RATE */
-	int		 workers;	/* it is shared by */
-	int64_t		 second;
-	unsigned	 lines;
-	unsigned long	 dropped;
-	char		 tag[96];	/* the last one dropped from */
-} rate;
-
 /* Say how many lines went unlogged, if any. */
 static void
-errlog_say_dropped(void)
+errlog_say_dropped(struct errlogs *rate)
 {
-	if (rate.dropped == 0)
+	if (rate->dropped == 0)
 		return;
 	log_notice("%s: %lu line%s of programs' stderr not logged (over %d "
-	    "a second: the service's %d, shared by its %d worker%s)", rate.tag,
-	    rate.dropped, rate.dropped == 1 ? "" : "s", rate.max, ERRLOG_RATE,
-	    rate.workers, rate.workers == 1 ? "" : "s");
-	rate.dropped = 0;
+	    "a second: the service's %d, shared by its %d worker%s)", rate->tag,
+	    rate->dropped, rate->dropped == 1 ? "" : "s", rate->max, ERRLOG_RATE,
+	    rate->workers, rate->workers == 1 ? "" : "s");
+	rate->dropped = 0;
 }
 
 static void
 errlog_flush(struct errlog *e)
 {
-	int64_t	 now;
+	struct errlogs	*rate = e->all;
+	int64_t		 now;
 
 	if (e->len == 0)
 		return;
 	now = loop_now_ms() / 1000;
-	if (now != rate.second) {
-		rate.second = now;
-		rate.lines = 0;
-		errlog_say_dropped();
+	if (now != rate->second) {
+		rate->second = now;
+		rate->lines = 0;
+		errlog_say_dropped(rate);
 	}
-	if (rate.lines < (unsigned)rate.max) {
-		rate.lines++;
+	if (rate->lines < (unsigned)rate->max) {
+		rate->lines++;
 		log_notice("%s: %.*s", e->tag, (int)e->len, e->buf);
 	} else {
-		rate.dropped++;
-		memcpy(rate.tag, e->tag, sizeof(rate.tag));
+		rate->dropped++;
+		memcpy(rate->tag, e->tag, sizeof(rate->tag));
 	}
 	e->len = 0;
 }
@@ -109,13 +98,13 @@ static void
 errlog_close(struct errlog *e)
 {
 	errlog_flush(e);
-	errlog_say_dropped();
+	errlog_say_dropped(e->all);
 	loop_del(e->loop, &e->io);
 	close(e->io.fd);
 	if (e->prev != NULL)
 		e->prev->next = e->next;
 	else
-		errlogs = e->next;
+		e->all->open = e->next;
 	if (e->next != NULL)
 		e->next->prev = e->prev;
 	free(e);
@@ -147,14 +136,15 @@ errlog_cb(struct io *io, uint32_t ev)
 	errlog_take(e, chunk, n);
 }
 
-/* This worker's share of its service's lines a second. */
+/* None open yet, and this worker's share of its service's lines a second. */
 void
-errlog_init(int workers)
+errlogs_init(struct errlogs *rate, int workers)
 {
-	rate.workers = workers > 0 ? workers : 1;
-	rate.max = ERRLOG_RATE / rate.workers;
-	if (rate.max < 1)
-		rate.max = 1;
+	memset(rate, 0, sizeof(*rate));
+	rate->workers = workers > 0 ? workers : 1;
+	rate->max = ERRLOG_RATE / rate->workers;
+	if (rate->max < 1)
+		rate->max = 1;
 }
 
 /*
@@ -162,12 +152,13 @@ errlog_init(int workers)
  * left to fail for want of memory.
  */
 struct errlog *
-errlog_new(void)
+errlog_new(struct errlogs *all)
 {
 	struct errlog	*e;
 
 	/* Not calloc(): its line buffer needs no zeroing. */
 	if ((e = malloc(sizeof(*e))) != NULL) {
+		e->all = all;
 		e->prev = e->next = NULL;
 		e->len = 0;
 	}
@@ -192,10 +183,10 @@ errlog_start(struct errlog *e, struct loop *loop, int fd, const char *service,
 		free(e);
 		return;
 	}
-	e->next = errlogs;
-	if (errlogs != NULL)
-		errlogs->prev = e;
-	errlogs = e;
+	e->next = e->all->open;
+	if (e->next != NULL)
+		e->next->prev = e;
+	e->all->open = e;
 }
 
 /*
@@ -203,17 +194,18 @@ errlog_start(struct errlog *e, struct loop *loop, int fd, const char *service,
  * logged yet, bounded, since a child a program left behind may write on.
  */
 void
-errlog_drain_all(void)
+errlogs_drain(struct errlogs *all)
 {
-	char	 chunk[4096];
-	ssize_t	 n;
+	struct errlog	*e;
+	char		 chunk[4096];
+	ssize_t		 n;
 
-	while (errlogs != NULL) {
+	while ((e = all->open) != NULL) {
 		/* A child left behind may hold the write end: never wait. */
-		fcntl(errlogs->io.fd, F_SETFL, O_NONBLOCK);
+		fcntl(e->io.fd, F_SETFL, O_NONBLOCK);
 		for (int i = 0; i < 16 &&
-		    (n = read(errlogs->io.fd, chunk, sizeof(chunk))) > 0; i++)
-			errlog_take(errlogs, chunk, n);
-		errlog_close(errlogs);
+		    (n = read(e->io.fd, chunk, sizeof(chunk))) > 0; i++)
+			errlog_take(e, chunk, n);
+		errlog_close(e);
 	}
 }

@@ -4,14 +4,31 @@
 
 #include <sys/types.h>
 
+#include <stdint.h>
+
 struct errlog;
 struct loop;
 
-void		 errlog_init(int workers);
-struct errlog	*errlog_new(void);
+/*
+ * A worker's programs' stderr pipes, open now, and this second's count
+ * of their lines logged: what went unlogged since the last say, and the
+ * worker's share of its service's lines a second.
+ */
+struct errlogs {
+	struct errlog	*open;
+	int		 max;		/* this worker's share */
+	int		 workers;	/* it is shared by */
+	int64_t		 second;
+	unsigned	 lines;
+	unsigned long	 dropped;
+	char		 tag[96];	/* the last one dropped from */
+};
+
+void		 errlogs_init(struct errlogs *, int workers);
+struct errlog	*errlog_new(struct errlogs *);
 void		 errlog_start(struct errlog *, struct loop *, int fd,
 		    const char *service, pid_t pid);
 void		 errlog_free(struct errlog *);
-void		 errlog_drain_all(void);
+void		 errlogs_drain(struct errlogs *);
 
 #endif

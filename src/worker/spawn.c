@@ -241,7 +241,7 @@ spawn_program(struct spawner *s, struct conn *c, const struct conf_exec *x,
 	 * something (errlog.c), which spares a system call a program.
 	 */
 	if (ioctl(c->io.fd, FIONBIO, &off) == -1 ||
-	    (e = errlog_new()) == NULL ||
+	    (e = errlog_new(&s->errlogs)) == NULL ||
 	    pipe2(errp, O_CLOEXEC) == -1) {
 		snprintf(err, errlen, "%s", strerror(errno));
 		goto out;
@@ -302,6 +302,7 @@ spawn_new(struct loop *loop, const struct conf_service *sv,
 	s->loop = loop;
 	s->name = sv->name;
 	s->beat = beat;
+	errlogs_init(&s->errlogs, sv->workers);
 	s->self = getpid();
 	s->timer.fd = -1;
 	return s;

@@ -6,6 +6,7 @@
 
 #include <stdint.h>
 
+#include "errlog.h"
 #include "loop.h"
 #include "spawn_child.h"
 
@@ -49,6 +50,7 @@ struct spawner {
 	pid_t			 self;		/* the worker */
 	struct spawn_sigs	 sigs;		/* what its programs reset */
 	struct spawn_env	 env;		/* what they are given */
+	struct errlogs		 errlogs;	/* their stderr */
 	struct pqueue		 running;	/* SIGTERM at its timeout, if any */
 	struct pqueue		 ending;	/* SIGTERM sent: SIGKILL after grace */
 	struct pqueue		 killed;	/* SIGKILL sent: to be reaped */

@@ -228,5 +228,5 @@ spawn_stop_all(struct spawner *s)
 		}
 		spawn_release(s, p);
 	}
-	errlog_drain_all();
+	errlogs_drain(&s->errlogs);
 }

@@ -15,7 +15,6 @@
 
 #include "conf.h"
 #include "conn.h"
-#include "errlog.h"
 #include "log.h"
 #include "spawn.h"
 #include "tcpinfo.h"
@@ -93,7 +92,6 @@ exec_start(const struct conf_service *sv)
 		log_warn("%s: prctl PR_SET_CHILD_SUBREAPER", sv->name);
 		return -1;
 	}
-	errlog_init(sv->workers);
 	if (access(sv->exec.argv[0], X_OK) == -1) {
 		log_warn("%s: cannot run %s", sv->name, sv->exec.argv[0]);
 		return -1;
