@@ -207,8 +207,8 @@ forker_main(void *arg)
 }
 
 /*
- * The thread, made while the master's table is still being filled; NULL
- * when it cannot be (the master then forks workers itself, as the
+ * The thread, made once at the master's start, before the first worker;
+ * NULL when it cannot be (the master then forks workers itself, as the
  * fallback: slower with many slots, the same otherwise).
  */
 struct forker *
