@@ -25,3 +25,38 @@ load helpers
 	[ "$(wc -l <<<"$served")" -eq 3 ]
 	[ "$(sort <<<"$served")" = "$(workers | sort)" ]
 }
+
+# holders PORT: the pid=...,fd=... pairs ss shows for the listener on PORT.
+holders() {
+	ss -Htlnp "( sport = :$1 )" | grep -o 'pid=[0-9]*,fd=[0-9]*' | sort -u
+}
+
+@test "each worker holds its own slot's socket, at the master's fd number, and no other's" {
+	local mode ports=$T/ports port h workers_seen
+	for mode in thread master; do
+		if [ "$mode" = master ]; then
+			# The fallback, as where the forking thread cannot be made.
+			hooks || skip "needs ./configure --enable-test-hooks"
+			export TCPD_TEST_NO_FORKER=1
+		fi
+		free_ports 4 "$ports"
+		many_services_conf "$ports"
+		start_tcpd 4
+		workers_seen=
+		while read -r port; do
+			h=$(holders "$port")
+			echo "# $mode: $port: $(echo $h)" >&3
+			# The master and one worker, at the same fd number.
+			[ "$(wc -l <<<"$h")" -eq 2 ]
+			grep -q "^pid=$TCPD_PID," <<<"$h"
+			[ "$(cut -d, -f2 <<<"$h" | sort -u | wc -l)" -eq 1 ]
+			workers_seen="$workers_seen $(grep -v "^pid=$TCPD_PID," <<<"$h" | sed 's/pid=\([0-9]*\),.*/\1/')"
+		done <"$ports"
+		# Each worker on one port only: four ports, four workers.
+		[ "$(tr ' ' '\n' <<<"$workers_seen" | grep -c .)" -eq 4 ]
+		[ "$(tr ' ' '\n' <<<"$workers_seen" | grep . | sort -u | wc -l)" -eq 4 ]
+		stop_tcpd
+		release_ports "$ports"
+		unset TCPD_TEST_NO_FORKER
+	done
+}

@@ -208,17 +208,34 @@ forker_main(void *arg)
 
 /*
  * The thread, made once at the master's start, before the first worker;
- * NULL when it cannot be (the master then forks workers itself, as the
- * fallback: slower with many slots, the same otherwise).
+ * NULL when it cannot be, with errno set (0: not wanted here).  The
+ * master then forks workers itself, as the fallback: slower with many
+ * slots, the same otherwise.
  */
 struct forker *
 forker_new(void)
 {
 	struct forker		*f;
-	struct forker_reply	 rep;
+	struct forker_reply	 rep = { -1, 0, 0 };
 	pthread_attr_t		 attr;
 	int			 sp[2], rc;
 
+#ifdef __SANITIZE_ADDRESS__
+	/*
+	 * LeakSanitizer cannot follow a fork from a thread other than the
+	 * main one: in the worker, all it inherited would be reported as
+	 * leaked at its exit.  Sanitizer builds fork from the main thread.
+	 */
+	errno = 0;
+	return NULL;
+#endif
+#ifdef TCPD_TEST_HOOKS
+	/* Tests only: the fallback, as where no thread can be made. */
+	if (getenv("TCPD_TEST_NO_FORKER") != NULL) {
+		errno = 0;
+		return NULL;
+	}
+#endif
 	if ((f = calloc(1, sizeof(*f))) == NULL)
 		return NULL;
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) == -1) {
@@ -235,11 +252,14 @@ forker_new(void)
 	if (rc == 0 && recv(f->fd, &rep, sizeof(rep), 0) == sizeof(rep) &&
 	    rep.pid == 0)
 		return f;
-	if (rc == 0)
+	if (rc == 0) {
 		pthread_join(f->thread, NULL);
+		rc = rep.err != 0 ? rep.err : EIO;
+	}
 	close(sp[0]);
 	close(sp[1]);
 	free(f);
+	errno = rc;
 	return NULL;
 }
 

@@ -86,7 +86,8 @@ sup_collect(struct sup *s, const struct conf *c, const int *counts,
 	if ((sorted = calloc(s->nslots ? s->nslots : 1, sizeof(*sorted))) ==
 	    NULL)
 		return -1;
-	memcpy(sorted, s->slots, s->nslots * sizeof(*sorted));
+	if (s->nslots > 0)
+		memcpy(sorted, s->slots, s->nslots * sizeof(*sorted));
 	qsort(sorted, s->nslots, sizeof(*sorted), slot_cmp);
 	for (int i = 0; i < c->nservices; i++)
 		for (int k = 0; k < counts[i]; k++) {
