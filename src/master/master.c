@@ -371,7 +371,6 @@ master_init(struct master *m)
 	    loop_add(&m->loop, &m->reload_io, efd, EPOLLIN, master_reload_cb))
 		fatal("epoll");
 	/* After the signals are blocked: it and the workers inherit that. */
-	errno = 0;
 	if ((m->sup.forker = forker_new()) == NULL && errno != 0)
 		log_notice("cannot make the forking thread (%s): workers are "
 		    "forked by the master, slower with many services",

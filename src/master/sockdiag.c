@@ -282,6 +282,32 @@ diag_port_cmp(const void *a, const void *b)
 }
 
 /*
+ * The listeners of port (0: of every port) that f looks for, through
+ * one dump per family: for IPv4, IPv4's and then IPv6's, since an IPv6
+ * wildcard can take IPv4 connections; for IPv6, IPv6's alone.  1, 0, or
+ * -1 with errno, as diag_scan.
+ */
+static int
+diag_foreign(struct diag_find *f, int family, in_port_t port)
+{
+	int	 fd, rc, saved;
+
+	if ((fd = diag_open()) == -1)
+		return -1;
+	rc = diag_scan(fd, family, port, 1, f);
+	if (rc == 0 && family == AF_INET) {
+		rc = diag_scan(fd, AF_INET6, port, 2, f);
+		/* A kernel without IPv6 has no IPv6 listeners. */
+		if (rc == -1 && (errno == ENOENT || errno == EAFNOSUPPORT))
+			rc = 0;
+	}
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return rc;
+}
+
+/*
  * Is a socket that ours() does not own listening on an address that
  * clashes with one of addrs[0..n)?  One dump of every listener of each
  * family answers for them all, where one request per address would make
@@ -295,26 +321,14 @@ sockdiag_foreign_any(const struct sockaddr_storage **addrs, size_t n,
     size_t *which)
 {
 	struct diag_find	 f = { addrs, n, ours, arg, who, 0 };
-	int			 fd, rc, saved;
+	int			 rc;
 
 	for (size_t i = 0; i < n; i++)
 		if (diag_port(addrs[i]) == 0)
 			return -1;
 	qsort(addrs, n, sizeof(*addrs), diag_port_cmp);
-	if ((fd = diag_open()) == -1)
-		return -1;
-	rc = diag_scan(fd, AF_INET, 0, 1, &f);
-	if (rc == 0) {
-		rc = diag_scan(fd, AF_INET6, 0, 2, &f);
-		/* A kernel without IPv6 has no IPv6 listeners. */
-		if (rc == -1 && (errno == ENOENT || errno == EAFNOSUPPORT))
-			rc = 0;
-	}
-	saved = errno;
-	close(fd);
-	if (rc == 1)
+	if ((rc = diag_foreign(&f, AF_INET, 0)) == 1)
 		*which = f.which;
-	errno = saved;
 	return rc;
 }
 
@@ -329,24 +343,10 @@ sockdiag_foreign(const struct sockaddr_storage *addr, sockdiag_ours_fn ours,
 	const struct sockaddr_storage	*addrs[1] = { addr };
 	struct diag_find		 f = { addrs, 1, ours, arg, who, 0 };
 	in_port_t			 port;
-	int				 fd, rc, saved;
 
 	if ((port = diag_port(addr)) == 0)
 		return -1;
-	if ((fd = diag_open()) == -1)
-		return -1;
-	rc = diag_scan(fd, addr->ss_family, port, 1, &f);
-	/* IPv6 sockets can take IPv4 connections; IPv4 ones no IPv6 ones. */
-	if (rc == 0 && addr->ss_family == AF_INET) {
-		rc = diag_scan(fd, AF_INET6, port, 2, &f);
-		/* A kernel without IPv6 has no IPv6 listeners. */
-		if (rc == -1 && (errno == ENOENT || errno == EAFNOSUPPORT))
-			rc = 0;
-	}
-	saved = errno;
-	close(fd);
-	errno = saved;
-	return rc;
+	return diag_foreign(&f, addr->ss_family, port);
 }
 
 /* Is the socket of an answer bound to exactly addr (family, address, port)? */
