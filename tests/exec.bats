@@ -36,13 +36,18 @@ load helpers
 	assert_line "TCPLOCALIP=127.0.0.1"
 }
 
-@test "the program has fds 0, 1, 2 only, a clean signal mask, its own session" {
+@test "the program has fds 0, 1, 2 only, a clean signal mask, its own process group in its worker's session" {
 	# The last command replaces the shell, so it reads the program's own
 	# signal state (a shell blocks signals for a moment while it forks).
-	exec_service '"/bin/sh", "-c", "ls /proc/$$/fd; ps -o sid= -p $$; echo $$; exec grep -E \"^Sig(Blk|Ign)\" /proc/self/status"'
+	exec_service '"/bin/sh", "-c", "ls /proc/$$/fd; ps -o pgid=,sid=,ppid= -p $$; echo $$; exec grep -E \"^Sig(Blk|Ign)\" /proc/self/status"'
 	run -0 timeout 5 nc -d 127.0.0.1 "$PORT"
 	assert_equal "$(sed -n 1,3p <<<"$output" | tr '\n' ' ')" "0 1 2 "
-	assert_equal "$(sed -n 4p <<<"$output" | tr -d ' ')" "$(sed -n 5p <<<"$output")"
+	read -r pgid sid ppid <<<"$(sed -n 4p <<<"$output")"
+	pid=$(sed -n 5p <<<"$output")
+	# It leads its group; the session is its worker's, which leads it.
+	assert_equal "$pgid" "$pid"
+	assert_equal "$sid" "$ppid"
+	assert_equal "$(ps -o ppid= -p "$ppid" | tr -d ' ')" "$TCPD_PID"
 	assert_line --regexp '^SigBlk:[[:space:]]+0+$'
 	assert_line --regexp '^SigIgn:[[:space:]]+0+$'
 }

@@ -34,6 +34,7 @@
 
 struct orphan {
 	pid_t		 pgid;
+	pid_t		 sid;		/* its dead worker's session */
 	const struct svc *svc;		/* its worker's service */
 	struct limit	*limit;		/* holding a unit of it, or NULL */
 	int		 cell;
@@ -83,25 +84,29 @@ kids_free(struct kids *k)
 }
 
 /*
- * Is g the process group of a program of tcpd's, as the master itself
- * sees it?  A heartbeat is written by the worker, and a worker can be
- * made to write anything: the master signals a group only when one of
- * its members is the master's own child (a dead worker's descendants
- * come to the master, their subreaper) leading or in a session of its
- * own with that id, as every program's does (it calls setsid()).  Never
- * 0, 1, the master's own group or session, or a worker's (a worker leads
- * none): so never a process outside tcpd.
+ * Is g the process group of a program of the dead worker whose session
+ * is sid, as the master itself sees it?  A heartbeat is written by the
+ * worker, and a worker can be made to write anything: the master signals
+ * a group only when one of its members is the master's own child (a dead
+ * worker's descendants come to the master, their subreaper) in that
+ * worker's session.  A worker that runs programs leads a session of its
+ * own, and a process joins a group only in its own session, so only that
+ * worker's descendants can be in such a group; and the session's id is
+ * not given to another process while any of them is left.  Never 0, 1,
+ * the master's own group or session, or the worker's own group: so never
+ * a process outside that worker's descendants.
  */
 static int
-group_ours(pid_t g, struct kids *k)
+group_ours(pid_t g, pid_t sid, struct kids *k)
 {
 	struct kin	 leader;
 	pid_t		 self = getpid();
 
-	if (g <= 1 || g == self || g == getpgrp() || g == getsid(0))
+	if (g <= 1 || sid <= 1 || g == sid || g == self || g == getpgrp() ||
+	    g == getsid(0) || sid == getsid(0))
 		return 0;
 	if (kin_read(g, &leader) == 0 && leader.ppid == self &&
-	    leader.pgrp == g && leader.sid == g)
+	    leader.pgrp == g && leader.sid == sid)
 		return 1;
 	if (!group_alive(g))
 		return 0;
@@ -109,7 +114,7 @@ group_ours(pid_t g, struct kids *k)
 	if (k->n == -1)
 		kids_load(k);
 	for (int i = 0; i < k->n; i++)
-		if (k->kin[i].pgrp == g && k->kin[i].sid == g)
+		if (k->kin[i].pgrp == g && k->kin[i].sid == sid)
 			return 1;
 	return 0;
 }
@@ -171,7 +176,7 @@ orphans_adopt(struct orphan **head, struct proc *p, int64_t now)
 	for (int i = 0; i < ng; i++) {
 		if (orphan_known(*head, g[i]))
 			continue;
-		if (!group_ours(g[i], &kids)) {
+		if (!group_ours(g[i], p->pid, &kids)) {
 			if (g[i] <= 1 || group_alive(g[i])) {
 				foreign = g[i];
 				nforeign++;
@@ -185,6 +190,7 @@ orphans_adopt(struct orphan **head, struct proc *p, int64_t now)
 			continue;
 		}
 		o->pgid = g[i];
+		o->sid = p->pid;
 		o->svc = p->svc;
 		o->since = now;
 		o->kill_at = now + ORPHAN_GRACE_MS;
@@ -248,7 +254,7 @@ orphan_done(struct orphan *o, int64_t now, struct kids *k)
 	}
 	if (o->kill_at == 0 || now < o->kill_at)
 		return 0;
-	if (!group_ours(o->pgid, k)) {
+	if (!group_ours(o->pgid, o->sid, k)) {
 		log_info("%s: process group %ld of a dead worker is no longer "
 		    "tcpd's: letting it go", o->svc->name, (long)o->pgid);
 		return 1;
@@ -324,7 +330,7 @@ orphans_free(struct orphan **head)
 
 	while ((o = *head) != NULL) {
 		*head = o->next;
-		if (group_ours(o->pgid, &kids))
+		if (group_ours(o->pgid, o->sid, &kids))
 			kill(-o->pgid, SIGKILL);
 		orphan_free(o);
 	}

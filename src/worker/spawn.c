@@ -273,13 +273,22 @@ out:
 }
 
 /*
- * In a worker that runs programs: what they start and leave behind comes
- * to it, not to init, when their parent ends, so that it can be reaped,
- * counted and ended here.
+ * In a worker that runs programs, before the first: a session of its
+ * own, in which each program leads a process group.  Only this worker's
+ * descendants can be in those groups (a process joins a group only in
+ * its own session), which is how the master tells a dead worker's groups
+ * from any other's.  And a subreaper: what they start and leave behind
+ * comes to it, not to init, when their parent ends, so that it can be
+ * reaped, counted and ended here.  -1 with errno set, and *step the call
+ * that failed.
  */
 int
-spawn_subreaper(void)
+spawn_parent(const char **step)
 {
+	*step = "setsid";
+	if (getsid(0) != getpid() && setsid() == -1)
+		return -1;
+	*step = "prctl PR_SET_CHILD_SUBREAPER";
 	return prctl(PR_SET_CHILD_SUBREAPER, 1);
 }
 

@@ -16,7 +16,7 @@ struct heartbeat;
 struct loop;
 struct spawner;
 
-int		 spawn_subreaper(void);
+int		 spawn_parent(const char **);
 struct spawner	*spawn_new(struct loop *, const struct conf_service *,
 		    struct heartbeat *);
 void		 spawn_free(struct spawner *);

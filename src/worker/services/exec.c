@@ -88,8 +88,10 @@ exec_start_limits(const struct conf_service *sv)
 static int
 exec_start(const struct conf_service *sv)
 {
-	if (spawn_subreaper() == -1) {
-		log_warn("%s: prctl PR_SET_CHILD_SUBREAPER", sv->name);
+	const char	*step;
+
+	if (spawn_parent(&step) == -1) {
+		log_warn("%s: %s", sv->name, step);
 		return -1;
 	}
 	if (access(sv->exec.argv[0], X_OK) == -1) {
