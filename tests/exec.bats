@@ -52,6 +52,22 @@ load helpers
 	assert_line --regexp '^SigIgn:[[:space:]]+0+$'
 }
 
+# nonblock_bit: the O_NONBLOCK bit (0 or 1) of a "flags:" line of
+# /proc/PID/fdinfo in $output.
+nonblock_bit() {
+	local flags
+	flags=$(awk '$1 == "flags:" { print $2 }' <<<"$output")
+	[ -n "$flags" ] || return 1
+	echo $(( (8#$flags >> 11) & 1 ))
+}
+
+@test "the program's socket blocks, as inetd's programs expect" {
+	exec_service '"/bin/sh", "-c", "grep ^flags: /proc/$$/fdinfo/0"'
+	run -0 timeout 5 nc -d 127.0.0.1 "$PORT"
+	assert_line --regexp '^flags:'
+	assert_equal "$(nonblock_bit)" 0
+}
+
 @test "the program's stderr goes to the log, line by line, not to the client" {
 	exec_service '"/bin/sh", "-c", "echo out; echo first >&2; echo second >&2"'
 	run -0 timeout 5 nc -d 127.0.0.1 "$PORT"

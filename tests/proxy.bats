@@ -46,6 +46,14 @@ send() {
 	[ "$(log_count 'refused service=e ')" -eq 0 ]
 }
 
+@test "a program's socket blocks, though its header was read on the loop" {
+	proxy_service x exec 'exec = [ "/bin/sh", "-c", "grep ^flags: /proc/$$/fdinfo/0" ];'
+	send --v1 "TCP4 192.0.2.1 198.51.100.7 56324 443"
+	flags=$(awk '$1 == "flags:" { print $2 }' <<<"$output")
+	[ -n "$flags" ]
+	assert_equal "$(( (8#$flags >> 11) & 1 ))" 0
+}
+
 @test "a program sees the header's client, its destination and the proxy" {
 	proxy_service x exec 'exec = [ "/usr/bin/env" ];'
 	send --v2 192.0.2.9:1234 198.51.100.8:443 --authority example.org \

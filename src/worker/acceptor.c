@@ -211,7 +211,7 @@ acceptor_main(void *arg)
 		c.refused = 0;
 		c.proxy = 0;
 		c.fd = accept4(a->fd, (struct sockaddr *)&c.peer, &c.len,
-		    SOCK_NONBLOCK | SOCK_CLOEXEC);
+		    a->blocking ? SOCK_CLOEXEC : SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (c.fd >= 0) {
 			took(a, &c);
 			continue;

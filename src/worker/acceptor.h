@@ -30,6 +30,8 @@ struct acceptor {
 	const struct conf_net	*net;		/* checked before the hand-off */
 	const struct admission	*adm;
 	_Atomic unsigned long long *refused;	/* counts, by enum refusal */
+	int			 blocking;	/* accepted sockets block: they
+						   go to programs (conn.c) */
 	acceptor_handoff	 handoff;
 	acceptor_stalled	 stalled;
 	void			*arg;

@@ -64,9 +64,17 @@ conn_make(struct conn_set *s, int fd, const struct sockaddr_storage *peer,
 	c->peerlen = peerlen;
 	c->io.fd = fd;
 	c->io.cb = cb;
+	/*
+	 * A service whose handler gives the socket to a program has it
+	 * accepted blocking, as the program wants it, which spares a system
+	 * call a program; only what goes on the loop is made non-blocking.
+	 */
+	if (s->svc->detaches)
+		c->flags |= CONN_BLOCKING;
 	if (!watch)
 		c->flags |= CONN_OFF_LOOP;
-	else if (loop_add(s->loop, &c->io, fd, EPOLLIN, cb) == -1) {
+	else if (conn_nonblock(c) == -1 ||
+	    loop_add(s->loop, &c->io, fd, EPOLLIN, cb) == -1) {
 		free(c);
 		return NULL;
 	}
@@ -76,6 +84,20 @@ conn_make(struct conn_set *s, int fd, const struct sockaddr_storage *peer,
 		conn_timer_set(&s->untimed, c, 0);
 	s->live++;
 	return c;
+}
+
+/* The socket made non-blocking, for the loop, if it blocks. */
+int
+conn_nonblock(struct conn *c)
+{
+	int	 on = 1;
+
+	if (!(c->flags & CONN_BLOCKING))
+		return 0;
+	if (ioctl(c->io.fd, FIONBIO, &on) == -1)
+		return -1;
+	c->flags &= ~CONN_BLOCKING;
+	return 0;
 }
 
 void

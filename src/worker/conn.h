@@ -81,6 +81,7 @@ enum {
 	CONN_GROUP_LEFT	= 0x100, /* its program exited, its process group not */
 	CONN_PROXY_WAIT	= 0x200, /* its PROXY header is not read yet */
 	CONN_OFF_LOOP	= 0x400, /* not on the loop (yet): conn_new() */
+	CONN_BLOCKING	= 0x800, /* its socket blocks, as a program wants */
 };
 
 /* What a PROXY header said, beside the client (c->peer). */

@@ -20,5 +20,6 @@ struct conn	*conn_make(struct conn_set *, int fd,
 		    int watch);
 void		 conn_io(struct io *, uint32_t);
 void		 conn_update(struct conn *);
+int		 conn_nonblock(struct conn *);
 
 #endif

@@ -245,7 +245,8 @@ conn_update(struct conn *c)
 	if (pending(c) > 0 || (c->flags & CONN_WANT_WRITE))
 		ev |= EPOLLOUT;
 	if (c->flags & CONN_OFF_LOOP) {
-		if (loop_add(c->set->loop, &c->io, c->io.fd, ev, c->io.cb) == -1)
+		if (conn_nonblock(c) == -1 ||
+		    loop_add(c->set->loop, &c->io, c->io.fd, ev, c->io.cb) == -1)
 			conn_fail(c, "epoll");
 		else
 			c->flags &= ~CONN_OFF_LOOP;

@@ -236,11 +236,13 @@ spawn_program(struct spawner *s, struct conn *c, const struct conf_exec *x,
 	pid_t			 pid = -1;
 
 	/*
-	 * The program gets a plain blocking socket.  The worker's end of
-	 * the pipe blocks too: it is read only when epoll says it holds
-	 * something (errlog.c), which spares a system call a program.
+	 * The program gets a plain blocking socket, as accepted (unless a
+	 * PROXY header was read from it on the loop first).  The worker's
+	 * end of the pipe blocks too: it is read only when epoll says it
+	 * holds something (errlog.c), which spares a system call a program.
 	 */
-	if (ioctl(c->io.fd, FIONBIO, &off) == -1 ||
+	if ((!(c->flags & CONN_BLOCKING) &&
+	    ioctl(c->io.fd, FIONBIO, &off) == -1) ||
 	    (e = errlog_new(&s->errlogs)) == NULL ||
 	    pipe2(errp, O_CLOEXEC) == -1) {
 		snprintf(err, errlen, "%s", strerror(errno));

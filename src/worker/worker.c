@@ -228,6 +228,7 @@ worker_start_acceptors(struct worker *w)
 		a->refused = w->beat->refused;
 		a->name = w->svc->name;
 		a->net = &w->svc->net;
+		a->blocking = w->conns.svc->detaches;
 		if (acceptor_start(a) == -1)
 			fatal("cannot start the acceptor for %s", a->text);
 	}
