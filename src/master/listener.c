@@ -343,23 +343,32 @@ lsock_held_by(const struct lsock *s, pid_t pid)
 }
 
 /*
- * Close each leaving socket that none of the processes in pids[] (the
- * workers, of every generation) holds any more: the master's close is
- * then the last one.  Returns how many still wait.
+ * Close each leaving socket that no worker given it holds any more (h[]:
+ * every worker, of every generation, with the sockets it was given): the
+ * master's close is then the last one.  A socket is looked for only in
+ * the workers given it, a /proc read each, never in every worker: a
+ * reload that drops thousands of addresses among thousands of workers
+ * would otherwise read /proc millions of times a turn.  Returns how many
+ * still wait.
  */
 int
-listeners_release(struct listeners *ls, const pid_t *pids, int npids)
+listeners_release(struct listeners *ls, const struct lholder *h, int nh)
 {
-	int	 held, left = 0, closed = 0;
+	struct lsock	*s;
+	int		 left = 0, closed = 0;
 
+	for (int i = 0; i < ls->n; i++)
+		ls->socks[i].held = 0;
+	for (int k = 0; k < nh; k++)
+		for (int j = 0; j < h[k].n; j++)
+			if ((s = lsock_by_ino(ls, h[k].ino[j])) != NULL &&
+			    s->leaving && !s->held)
+				s->held = lsock_held_by(s, h[k].pid);
 	for (int i = 0; i < ls->n; i++) {
-		struct lsock *s = &ls->socks[i];
+		s = &ls->socks[i];
 		if (!s->leaving)
 			continue;
-		held = 0;
-		for (int k = 0; k < npids && !held; k++)
-			held = lsock_held_by(s, pids[k]);
-		if (held) {
+		if (s->held) {
 			left++;
 			continue;
 		}
@@ -392,14 +401,21 @@ listeners_close_all(struct listeners *ls)
 	lsock_unindex(ls);
 }
 
-/* The socket of an address in a slot, or -1 (none, or leaving). */
+/*
+ * The socket of an address in a slot, or -1 (none, or leaving); its
+ * inode (0 with -1) in *ino unless ino is NULL.
+ */
 int
 listeners_fd(const struct listeners *ls, const struct conf_listen *l,
-    int slot)
+    int slot, ino_t *ino)
 {
 	const struct lsock	*s = lsock_find(ls, l, slot);
 
-	return s != NULL && !s->leaving ? s->fd : -1;
+	if (s != NULL && s->leaving)
+		s = NULL;
+	if (ino != NULL)
+		*ino = s != NULL ? s->ino : 0;
+	return s != NULL ? s->fd : -1;
 }
 
 void

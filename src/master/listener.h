@@ -25,14 +25,21 @@ struct listeners {
 	int		 indexed;	/* socks[0..indexed) are in it */
 };
 
+/* A worker, and the inodes of the sockets it was given. */
+struct lholder {
+	pid_t		 pid;
+	const ino_t	*ino;
+	int		 n;
+};
+
 int	listeners_bind(struct listeners *, const struct conf *,
 	    const int *counts, char *err, size_t errlen);
 void	listeners_close_unused(struct listeners *);
-int	listeners_release(struct listeners *, const pid_t *pids, int npids);
+int	listeners_release(struct listeners *, const struct lholder *, int);
 int	listeners_leaving(const struct listeners *);
 void	listeners_close_all(struct listeners *);
 int	listeners_fd(const struct listeners *, const struct conf_listen *,
-	    int slot);
+	    int slot, ino_t *);
 void	listeners_free(struct listeners *);
 
 #endif

@@ -133,6 +133,25 @@ lsock_ours(void *arg, unsigned long inode)
 	return 0;
 }
 
+/* The socket with this inode, or NULL. */
+struct lsock *
+lsock_by_ino(const struct listeners *ls, ino_t ino)
+{
+	int	 c;
+
+	if (ino == 0)
+		return NULL;
+	/* The index is a cache: filling it changes no socket. */
+	if (lsock_index((struct listeners *)(uintptr_t)ls) == 0) {
+		c = *lsock_ino_cell(ls, ino);
+		return c != 0 ? &ls->socks[c - 1] : NULL;
+	}
+	for (int i = 0; i < ls->n; i++)
+		if (ls->socks[i].ino == ino)
+			return &ls->socks[i];
+	return NULL;
+}
+
 /*
  * The socket of address l in a slot (-1: any slot), leaving or not, or
  * NULL.

@@ -31,6 +31,7 @@ struct lsock {
 	int			 leaving;	/* 2: being made to */
 	int			 pos;	/* in its reuseport group's array */
 	int			 steered; /* its group has a program */
+	int			 held;	/* a worker holds it (release) */
 };
 
 int	listener_slots(struct listeners *, const struct conf_listen *, int n,
@@ -41,5 +42,7 @@ struct lsock *
 	    int slot);
 void	lsock_unindex(struct listeners *);
 int	lsock_ours(void *, unsigned long inode);
+struct lsock *
+	lsock_by_ino(const struct listeners *, ino_t);
 
 #endif

@@ -112,31 +112,37 @@ master_reap(struct master *m)
 			log_debug("reaped pid %ld, not a worker", (long)pid);
 }
 
+/* p among the holders of sockets, with what it was given. */
+static void
+holder_add(struct lholder *h, int *n, const struct proc *p)
+{
+	if (p != NULL)
+		h[(*n)++] = (struct lholder){ p->pid, p->ino, p->nlisten };
+}
+
 /*
- * Close the leaving sockets that no worker holds any more.  Its pids:
+ * Close the leaving sockets that no worker holds any more.  The holders:
  * every worker the master knows, serving, starting or retiring.
  */
 static void
 master_release(struct master *m)
 {
 	const struct sup	*s = &m->sup;
-	pid_t			*pids;
+	struct lholder		*h;
 	int			 n = 0, max = 2 * s->nslots;
 
 	for (const struct proc *p = s->retiring; p != NULL; p = p->next)
 		max++;
-	if ((pids = calloc(max ? max : 1, sizeof(*pids))) == NULL)
+	if ((h = calloc(max ? max : 1, sizeof(*h))) == NULL)
 		return;		/* next turn */
 	for (int i = 0; i < s->nslots; i++) {
-		if (s->slots[i]->cur != NULL)
-			pids[n++] = s->slots[i]->cur->pid;
-		if (s->slots[i]->next != NULL)
-			pids[n++] = s->slots[i]->next->pid;
+		holder_add(h, &n, s->slots[i]->cur);
+		holder_add(h, &n, s->slots[i]->next);
 	}
 	for (const struct proc *p = s->retiring; p != NULL; p = p->next)
-		pids[n++] = p->pid;
-	listeners_release(&m->listeners, pids, n);
-	free(pids);
+		holder_add(h, &n, p);
+	listeners_release(&m->listeners, h, n);
+	free(h);
 }
 
 /* Stop every worker (drain or fast) and close the listening sockets. */

@@ -141,9 +141,11 @@ proc_spawn(const struct proc_args *a, char *err, size_t errlen)
 	p->arg = a->arg;
 	p->slot_index = a->slot;
 	snprintf(p->name, sizeof(p->name), "%s slot %d", a->svc->name, a->slot);
-	if ((p->listen = calloc(a->svc->nlisten, sizeof(*p->listen))) == NULL)
+	if ((p->listen = calloc(a->svc->nlisten, sizeof(*p->listen))) == NULL ||
+	    (p->ino = calloc(a->svc->nlisten, sizeof(*p->ino))) == NULL)
 		goto fail;
 	memcpy(p->listen, a->svc->listen, a->svc->nlisten * sizeof(*p->listen));
+	memcpy(p->ino, a->inos, a->svc->nlisten * sizeof(*p->ino));
 	p->nlisten = a->svc->nlisten;
 	step = "shared memory";
 	p->beats = a->beats;
@@ -220,6 +222,7 @@ proc_free(struct loop *loop, struct proc *p)
 	if (p->beat != NULL)
 		beat_free(p->beats, p->beat);
 	free(p->listen);
+	free(p->ino);
 	free(p);
 }
 

@@ -37,6 +37,7 @@ struct proc {
 	struct beats		*beats;		/* where that cell is from */
 	struct admission_share	 share;		/* what it counts in */
 	struct conf_listen	*listen;	/* its sockets' addresses */
+	ino_t			*ino;		/* and inodes */
 	int			 nlisten;
 	int			 slot_index;
 	struct slot		*slot;		/* serving in; NULL once retiring */
@@ -50,6 +51,7 @@ struct proc_args {
 	const struct conf_service	*svc;
 	int				 slot;
 	const int			*fds;	/* its slot's sockets */
+	const ino_t			*inos;	/* their inodes */
 	struct admission_state		*adm;	/* its service's counts */
 	unsigned			 gen;
 	struct loop			*loop;	/* the master's */

@@ -119,8 +119,8 @@ static int
 sockets_kept(const struct sup *s, const struct proc *p)
 {
 	for (int i = 0; i < p->nlisten; i++)
-		if (listeners_fd(s->listeners, &p->listen[i], p->slot_index) ==
-		    -1)
+		if (listeners_fd(s->listeners, &p->listen[i], p->slot_index,
+		    NULL) == -1)
 			return 0;
 	return 1;
 }

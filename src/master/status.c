@@ -171,7 +171,7 @@ gather_slot(struct status_slot *v, const struct status_in *in,
 		struct status_sock *k = (*socks)++;
 		k->listen = sv->listen[i].text;
 		queue_of(listeners_fd(in->listeners, &sv->listen[i],
-		    sl->index), &k->queue, &k->backlog);
+		    sl->index, NULL), &k->queue, &k->backlog);
 		v->queue += k->queue;
 		v->backlog += k->backlog;
 	}

@@ -82,6 +82,7 @@ slot_spawn(struct sup *s, struct slot *sl)
 	struct proc			*p;
 	char				 err[128];
 	int				 fds[sv->nlisten];
+	ino_t				 inos[sv->nlisten];
 
 	if (slot_counts(sl) == -1) {
 		snprintf(err, sizeof(err), "shared memory: %s",
@@ -90,9 +91,11 @@ slot_spawn(struct sup *s, struct slot *sl)
 		return;
 	}
 	for (int i = 0; i < sv->nlisten; i++)
-		fds[i] = listeners_fd(s->listeners, &sv->listen[i], sl->index);
+		fds[i] = listeners_fd(s->listeners, &sv->listen[i], sl->index,
+		    &inos[i]);
 	a = (struct proc_args){
 		.conf = s->conf, .svc = sv, .slot = sl->index, .fds = fds,
+		.inos = inos,
 		.adm = &sl->svc->adm, .gen = s->gen,
 		.loop = s->loop, .ctl_cb = sup_ctl_cb, .arg = s,
 		.forker = s->forker, .beats = &s->beats,
