@@ -25,6 +25,8 @@ teardown() {
 	stop_tcpd
 	[ -n "${BG_PIDS:-}" ] && kill $BG_PIDS 2>/dev/null
 	[ -z "${PUB:-}" ] || rm -rf "$PUB"
+	# A tracefs instance a test made (its events off with it).
+	[ -z "${TRACE:-}" ] || [ ! -d "$TRACE" ] || rmdir "$TRACE"
 	if [ -n "${CG:-}" ] && [ -d "$CG" ]; then
 		echo max >"$CG/pids.max" 2>/dev/null
 		wait_for 10 cgroup_empty && rmdir "$CG"

@@ -106,6 +106,8 @@ $(umask)"
 	run -0 timeout 5 nc -d 127.0.0.1 "$PORT"
 	assert_output ""
 	wait_for 5 log_has_n 1 'prog: cannot run /bin/cat: setrlimit nofile: Operation not permitted'
+	# The socket came back to the worker, which ended it itself.
+	wait_for 5 log_has_n 1 'closed service=prog .* first=server end=FIN reason="the program did not start"'
 	# The worker serves on: the next client meets the same end.
 	run -0 timeout 5 nc -d 127.0.0.1 "$PORT"
 	assert_output ""

@@ -14,7 +14,7 @@ service() {
 	service prog exec 'exec = [ "/bin/sh", "-c", "echo $$; exec sleep 2" ];'
 	exec 5<>"/dev/tcp/127.0.0.1/$PORT"
 	read -r -t 5 pid <&5
-	wait_for 5 log_has_n 1 "handed to pid $pid; the worker closed its copy, and close\(\) sent nothing: pid $pid still holds the socket"
+	wait_for 5 log_has_n 1 "handed to pid $pid; the worker closed its copy before the program started, and that close sent nothing: pid $pid holds the only copy"
 	# The worker's copy is closed, the program's still open: no FIN.
 	alive "$pid"
 	[ -z "$(server_fins "$PORT")" ] || fail "FIN while pid $pid runs: $(server_fins "$PORT")"
@@ -22,6 +22,40 @@ service() {
 	wait_for 5 has_server_fin "$PORT"
 	run -0 timeout 5 cat <&5
 	exec 5>&-
+}
+
+# fin_senders: of the server sockets on $PORT that sent the first FIN
+# (ESTABLISHED to FIN_WAIT1), the name of the process that sent each,
+# as the kernel traced it ($TRACE, a tracefs instance), one a line.
+fin_senders() {
+	grep 'newstate=TCP_FIN_WAIT1' "$TRACE/trace" |
+	    awk -v p="sport=$PORT" '$0 ~ p { sub(/-[0-9]+$/, "", $1); print $1 }'
+}
+
+@test "exec: a program that ends at once sends the FIN itself, never the worker's close (kernel trace, one CPU)" {
+	need_root "a tracefs instance"
+	[ -d /sys/kernel/tracing/events/sock/inet_sock_set_state ] ||
+	    skip "no tracefs with sock:inet_sock_set_state"
+	TRACE=$(mktemp -d -u /sys/kernel/tracing/instances/tcpd-test.XXXXXX)
+	mkdir "$TRACE" || skip "cannot make a tracefs instance"
+	service prog exec 'exec = [ "/bin/true" ];'
+	echo "sport == $PORT" >"$TRACE/events/sock/inet_sock_set_state/filter"
+	echo 1 >"$TRACE/events/sock/inet_sock_set_state/enable"
+	# One CPU for the worker and what it starts: a program as short as
+	# true then often ends before the worker runs again.
+	local w n
+	w=$(workers)
+	[ -n "$w" ]
+	taskset -a -p -c 0 "$w" >/dev/null
+	for n in $(seq 1 40); do
+		run -0 timeout 5 nc -d 127.0.0.1 "$PORT"
+	done
+	echo 0 >"$TRACE/events/sock/inet_sock_set_state/enable"
+	run fin_senders
+	[ "${#lines[@]}" -eq 40 ] || fail "$(printf '%s\n' "${lines[@]}" | sort | uniq -c)"
+	# Each FIN left from the program's exit: none from a tcpd worker.
+	[ "$(printf '%s\n' "${lines[@]}" | grep -vc '^true$')" -eq 0 ] ||
+	    fail "FINs by: $(printf '%s\n' "${lines[@]}" | sort | uniq -c | tr '\n' ' ')"
 }
 
 @test "exec: a background child with the socket: no FIN at the program's exit, one at the child's" {

@@ -150,25 +150,51 @@ conn_close_fd(struct conn *c)
 	socklen_t	 len = sizeof(c->local);
 	struct tcpinfo	 ti, *tip = NULL;
 
-	if (conn_logged(c)) {
-		getsockname(c->io.fd, &c->local.sa, &len);
-		/* What TCP measured, just before the close ends it. */
-		if (c->holder == 0 && tcpinfo_get(c->io.fd, &ti) == 0)
-			tip = &ti;
-		if (c->holder == 0)
-			end = wire_on_close(c, tip);
+	if (c->io.fd != -1) {
+		if (conn_logged(c)) {
+			getsockname(c->io.fd, &c->local.sa, &len);
+			/* What TCP measured, just before the close ends it. */
+			if (c->holder == 0 && tcpinfo_get(c->io.fd, &ti) == 0)
+				tip = &ti;
+			if (c->holder == 0)
+				end = wire_on_close(c, tip);
+		}
+		close(c->io.fd);
+		c->io.fd = -1;
 	}
-	close(c->io.fd);
-	c->io.fd = -1;
 	if (end != NULL)
 		connlog_closed(c, end, tip);
-	if (c->holder != 0 && log_debugging()) {
-		addr_text(&c->peer, who, sizeof(who));
+	if (c->holder == 0 || !log_debugging())
+		return;
+	addr_text(&c->peer, who, sizeof(who));
+	if (c->flags & CONN_GIVEN)
+		log_debug("%s %s: handed to pid %ld; the worker closed its "
+		    "copy before the program started, and that close sent "
+		    "nothing: pid %ld holds the only copy", c->set->name, who,
+		    (long)c->holder, (long)c->holder);
+	else
 		log_debug("%s %s: handed to pid %ld; the worker closed its "
 		    "copy, and close() sent nothing: pid %ld still holds the "
 		    "socket", c->set->name, who, (long)c->holder,
 		    (long)c->holder);
-	}
+}
+
+/*
+ * The worker lets go of c's socket, in flight to a program (fd passing)
+ * that will hold the only copy: what the log wants of it is read first.
+ * A program that ends at once then sends the FIN itself, never the
+ * worker's close after it.
+ */
+void
+conn_let_go(struct conn *c)
+{
+	socklen_t	 len = sizeof(c->local);
+
+	if (conn_logged(c))
+		getsockname(c->io.fd, &c->local.sa, &len);
+	close(c->io.fd);
+	c->io.fd = -1;
+	c->flags |= CONN_GIVEN;
 }
 
 /* The last reference is gone. */

@@ -82,6 +82,7 @@ enum {
 	CONN_PROXY_WAIT	= 0x200, /* its PROXY header is not read yet */
 	CONN_OFF_LOOP	= 0x400, /* not on the loop (yet): conn_new() */
 	CONN_BLOCKING	= 0x800, /* its socket blocks, as a program wants */
+	CONN_GIVEN	= 0x1000, /* its socket went to a program in flight */
 };
 
 /* What a PROXY header said, beside the client (c->peer). */
@@ -143,6 +144,7 @@ struct conn *
 void	 conn_start(struct conn *);
 void	 conn_refuse_late(struct conn *);
 void	 conn_ref(struct conn *);
+void	 conn_let_go(struct conn *);
 void	 conn_unref(struct conn *);
 
 ssize_t	 conn_read(struct conn *, void *, size_t);

@@ -8,6 +8,7 @@
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/timerfd.h>
 
 #include <errno.h>
@@ -23,6 +24,7 @@
 #include "conf_exec.h"
 #include "conn.h"
 #include "errlog.h"
+#include "fdpass.h"
 #include "log.h"
 #include "loop.h"
 #include "spawn.h"
@@ -254,9 +256,27 @@ spawn_program(struct spawner *s, struct conn *c, const struct conf_exec *x,
 	if (!s->sigs.known)
 		spawn_sigs_find(&s->sigs);
 	r.sigs = &s->sigs;
+	/*
+	 * The socket goes to the child in flight, and the worker closes its
+	 * own copy before the child runs: a program that ends before the
+	 * worker runs again (one CPU, a short program) would otherwise
+	 * leave the worker's close the last, and the FIN the worker's.
+	 */
+	r.pass = -1;
+	if (s->pass[0] != -1 && fd_send(s->pass[0], c->io.fd) == 0) {
+		conn_let_go(c);
+		r.sock = -1;
+		r.pass = s->pass[1];
+	}
 	if ((pid = spawn_child(&r)) == -1) {
 		saved = errno;
 		spawn_err(&r, err, errlen);
+		/* Never taken, or sent back: the connection is ours again. */
+		if (r.pass != -1) {
+			if ((c->io.fd = fd_recv(s->pass[1])) == -1)
+				c->io.fd = fd_recv(s->pass[0]);
+			c->flags &= ~CONN_GIVEN;
+		}
 		errno = saved;
 		goto out;
 	}
@@ -316,6 +336,9 @@ spawn_new(struct loop *loop, const struct conf_service *sv,
 	errlogs_init(&s->errlogs, sv->workers);
 	s->self = getpid();
 	s->timer.fd = -1;
+	/* Without the pair, the worker's copy closes after the vfork(). */
+	if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, s->pass) == -1)
+		s->pass[0] = s->pass[1] = -1;
 	return s;
 }
 
@@ -327,6 +350,10 @@ spawn_free(struct spawner *s)
 		return;
 	if (s->timer.fd != -1)
 		close(s->timer.fd);
+	if (s->pass[0] != -1) {
+		close(s->pass[0]);
+		close(s->pass[1]);
+	}
 	spawn_env_free(&s->env);
 	free(s);
 }

@@ -37,6 +37,7 @@
 #include "conf.h"
 #include "conf_exec.h"
 #include "conn.h"
+#include "fdpass.h"
 #include "spawn_child.h"
 
 #define DEFAULT_PATH	"PATH=/usr/local/bin:/usr/bin:/bin"
@@ -227,30 +228,61 @@ child_fail(struct spawn_req *r, const char *step)
 {
 	r->err = errno;
 	r->step = step;
+	/* The worker ends the connection itself, as if never handed over. */
+	if (r->pass != -1 && r->sock != -1)
+		fd_send(r->pass, r->sock);
 	_exit(127);
 }
 
-/* In the child: fds 0, 1 and 2, and no other. */
+/* close_range(2), where there is one: the rest are close-on-exec. */
+static void
+child_close_range(unsigned first, unsigned last)
+{
+#if defined(HAVE_CLOSE_RANGE)
+	close_range(first, last, 0);
+#elif defined(SYS_close_range)
+	syscall(SYS_close_range, first, last, 0);
+#else
+	(void)first;
+	(void)last;
+#endif
+}
+
+/* In the child: fds 0, 1 and 2, and no other but the pass socket. */
 static void
 child_fds(struct spawn_req *r)
 {
-	/* A worker started with fd 0, 1 or 2 closed may hold either there. */
-	if (r->sock <= STDERR_FILENO &&
-	    (r->sock = fcntl(r->sock, F_DUPFD, STDERR_FILENO + 1)) == -1)
+	int	 sock = r->sock;
+
+	/* A worker started with fd 0, 1 or 2 closed may hold one there. */
+	if (sock <= STDERR_FILENO &&
+	    (sock = fcntl(sock, F_DUPFD, STDERR_FILENO + 1)) == -1)
 		child_fail(r, "fcntl");
+	r->sock = sock;
 	if (r->errfd <= STDERR_FILENO &&
 	    (r->errfd = fcntl(r->errfd, F_DUPFD, STDERR_FILENO + 1)) == -1)
 		child_fail(r, "fcntl");
-	if (dup2(r->sock, STDIN_FILENO) == -1 ||
-	    dup2(r->sock, STDOUT_FILENO) == -1 ||
+	if (r->pass != -1 && r->pass <= STDERR_FILENO &&
+	    (r->pass = fcntl(r->pass, F_DUPFD_CLOEXEC, STDERR_FILENO + 1)) ==
+	    -1)
+		child_fail(r, "fcntl");
+	if (dup2(sock, STDIN_FILENO) == -1 ||
+	    dup2(sock, STDOUT_FILENO) == -1 ||
 	    dup2(r->errfd, STDERR_FILENO) == -1)
 		child_fail(r, "dup2");
-	/* Most fds of the worker are close-on-exec; this catches the rest. */
-#if defined(HAVE_CLOSE_RANGE)
-	close_range(STDERR_FILENO + 1, ~0U, 0);
-#elif defined(SYS_close_range)
-	syscall(SYS_close_range, STDERR_FILENO + 1, ~0U, 0);
-#endif
+	/* From here the socket is fd 0, which goes back if execve() fails. */
+	r->sock = STDIN_FILENO;
+	/*
+	 * Most fds of the worker are close-on-exec; this catches the rest.
+	 * The pass socket, close-on-exec, stays until execve().
+	 */
+	if (r->pass == -1)
+		child_close_range(STDERR_FILENO + 1, ~0U);
+	else {
+		if (r->pass > STDERR_FILENO + 1)
+			child_close_range(STDERR_FILENO + 1, r->pass - 1);
+		child_close_range(r->pass + 1, ~0U);
+	}
 }
 
 /*
@@ -327,6 +359,9 @@ child_run(struct spawn_req *r)
 	 */
 	if (setpgid(0, 0) == -1)
 		child_fail(r, "setpgid");
+	/* The socket, in flight: from now on this process holds the only copy. */
+	if (r->pass != -1 && (r->sock = fd_recv(r->pass)) == -1)
+		child_fail(r, "recvmsg");
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1)
 		child_fail(r, "prctl");
 	if (getppid() != r->parent)

@@ -51,6 +51,10 @@ struct spawn_req {
 	const struct conf_exec	*x;
 	char			**env;
 	int			 sock;		/* becomes fds 0 and 1 */
+	int			 pass;		/* -1, or where sock waits in
+						   flight (fd passing), and
+						   where it goes back if the
+						   program does not start */
 	int			 errfd;		/* becomes fd 2 */
 	pid_t			 parent;	/* the worker */
 	const struct spawn_sigs	*sigs;

@@ -51,6 +51,8 @@ struct spawner {
 	struct spawn_sigs	 sigs;		/* what its programs reset */
 	struct spawn_env	 env;		/* what they are given */
 	struct errlogs		 errlogs;	/* their stderr */
+	int			 pass[2];	/* sockets go to them on this
+						   pair: [0] to [1]; -1: not */
 	struct pqueue		 running;	/* SIGTERM at its timeout, if any */
 	struct pqueue		 ending;	/* SIGTERM sent: SIGKILL after grace */
 	struct pqueue		 killed;	/* SIGKILL sent: to be reaped */
