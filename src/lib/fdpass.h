@@ -1,4 +1,4 @@
-/* One fd over a unix socket, as SCM_RIGHTS: for a moment no process's. */
+/* One fd over a unix socket (SCM_RIGHTS). */
 #ifndef TCPD_FDPASS_H
 #define TCPD_FDPASS_H
 
