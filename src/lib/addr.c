@@ -98,6 +98,21 @@ addr_parse(const char *s, struct sockaddr_storage *ss, socklen_t *len)
 	}
 }
 
+/* p in decimal into buf, len > 5; a program's start makes two of them. */
+static void
+port_text(unsigned p, char *buf, size_t len)
+{
+	char	 d[8];
+	size_t	 n = 0, i = 0;
+
+	do
+		d[n++] = (char)('0' + p % 10);
+	while ((p /= 10) != 0 && n < sizeof(d));
+	for (; n > 0 && i + 1 < len; i++)
+		buf[i] = d[--n];
+	buf[i] = '\0';
+}
+
 /* The address and the port as two strings, as programs' variables want. */
 void
 addr_parts(const struct sockaddr_storage *ss, char *ip, size_t iplen,
@@ -115,7 +130,8 @@ addr_parts(const struct sockaddr_storage *ss, char *ip, size_t iplen,
 		inet_ntop(AF_INET, &s4->sin_addr, ip, iplen);
 		p = ntohs(s4->sin_port);
 	}
-	snprintf(port, portlen, "%u", p);
+	if (portlen > 0)
+		port_text(p, port, portlen);
 }
 
 /* "a.b.c.d:port" or "[v6]:port": the one form logs and ps show. */

@@ -77,18 +77,24 @@ env_put(char **v, int *n, char *entry, int own)
 	return 0;
 }
 
-/* "NAME=value" into e's room for this program's own, put into its v. */
+/*
+ * "NAME=value" into e's room for this program's own, put into its v;
+ * copied, not formatted: a program's start writes half a dozen.
+ */
 static void
 env_tcp_put(struct spawn_env *e, int *n, const char *name, const char *value)
 {
 	size_t	 left = sizeof(e->buf) - e->used;
-	int	 len;
+	size_t	 nl = strlen(name), vl = strlen(value);
+	char	*at = e->buf + e->used;
 
-	len = snprintf(e->buf + e->used, left, "%s=%s", name, value);
-	if (len < 0 || (size_t)len >= left)
+	if (nl + 1 + vl >= left)
 		return;		/* cannot be: buf holds the longest of all */
-	env_put(e->v, n, e->buf + e->used, 0);
-	e->used += len + 1;
+	memcpy(at, name, nl);
+	at[nl] = '=';
+	memcpy(at + nl + 1, value, vl + 1);
+	env_put(e->v, n, at, 0);
+	e->used += nl + 1 + vl + 1;
 }
 
 /*
