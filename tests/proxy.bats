@@ -54,6 +54,33 @@ send() {
 	assert_equal "$(( (8#$flags >> 11) & 1 ))" 0
 }
 
+@test "a program behind a balancer leaves a process holding the socket: what the client sends after goes nowhere freed" {
+	# The program's record goes once its process group is empty, while a
+	# process that left the group (setsid) still holds the socket; the
+	# socket, whose header was read on the loop, must be off epoll by then.
+	proxy_service x exec 'exec = [ "/bin/sh", "-c", "setsid sleep 4 & echo started; sleep 0.5" ];'
+	local w
+	w=$(workers)
+	[ -n "$w" ]
+	run -0 timeout 20 python3 -c '
+import re, socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
+s.sendall(b"PROXY TCP4 192.0.2.1 198.51.100.7 56324 443\r\n")
+print(s.recv(100).decode().strip())
+deadline = time.time() + 10
+while time.time() < deadline and not re.search(r"closed service=x .*end=program", open(sys.argv[2]).read()):
+    time.sleep(0.05)
+for _ in range(5):
+    s.sendall(b"after\n")
+    time.sleep(0.1)
+s.close()' "$PORT" "$LOG"
+	assert_output started
+	log_has_n 1 'closed service=x .*end=program'
+	# The worker served on: it did not die on an event for freed memory.
+	run ! grep -E 'unexpectedly|killed by signal' "$LOG"
+	assert_equal "$(workers)" "$w"
+}
+
 @test "a program sees the header's client, its destination and the proxy" {
 	proxy_service x exec 'exec = [ "/usr/bin/env" ];'
 	send --v2 192.0.2.9:1234 198.51.100.8:443 --authority example.org \

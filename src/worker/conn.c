@@ -192,6 +192,15 @@ conn_let_go(struct conn *c)
 
 	if (conn_logged(c))
 		getsockname(c->io.fd, &c->local.sa, &len);
+	/*
+	 * Off epoll first (a PROXY header was read there): once the fd is
+	 * closed, only the socket's last close would take it off, and the
+	 * program, or what it leaves, may hold the socket past this record.
+	 */
+	if (!(c->flags & CONN_OFF_LOOP)) {
+		loop_del(c->set->loop, &c->io);
+		c->flags |= CONN_OFF_LOOP;
+	}
 	close(c->io.fd);
 	c->io.fd = -1;
 	c->flags |= CONN_GIVEN;
