@@ -20,6 +20,7 @@
 #include "conf_handler.h"
 #include "conf_net.h"
 #include "conf_service.h"
+#include "util.h"
 
 static const char *const service_keys[] = {
 	"name", "handler", "listen", "workers", "backlog", "idle_timeout",
@@ -184,12 +185,10 @@ load_workers(struct conf_ctx *x, const config_setting_t *g, int *out)
 static int *
 conf_name_cell(const struct conf *c, const char *name)
 {
-	unsigned	 h = 2166136261u, mask = c->names_size - 1;
+	unsigned	 h, mask = c->names_size - 1;
 	int		*cell;
 
-	for (const char *p = name; *p != '\0'; p++)
-		h = (h ^ (unsigned char)*p) * 16777619u;
-	for (;; h++) {
+	for (h = fnv1a(name, strlen(name), FNV1A_SEED);; h++) {
 		cell = &c->names[h & mask];
 		if (*cell == 0 ||
 		    strcmp(c->services[*cell - 1].name, name) == 0)

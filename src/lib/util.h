@@ -30,6 +30,19 @@ add_counted(unsigned long long *total, unsigned long long n)
 	*total = n > ~0ULL - *total ? ~0ULL : *total + n;
 }
 
+/* FNV-1a: what the master's tables hash names and addresses with. */
+#define FNV1A_SEED	2166136261u
+
+static inline unsigned
+fnv1a(const void *p, size_t len, unsigned h)
+{
+	const unsigned char	*b = p;
+
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ b[i]) * 16777619u;
+	return h;
+}
+
 #ifndef HAVE_CLOSE_RANGE
 int	close_range(unsigned, unsigned, int);	/* compat.c */
 #endif

@@ -12,6 +12,7 @@
 #include "addr.h"
 #include "listener.h"
 #include "listener_int.h"
+#include "util.h"
 
 /*
  * The index: a lookup per worker forked and per address bound, among
@@ -23,12 +24,7 @@
 static unsigned
 lsock_hash(const struct conf_listen *l, int slot)
 {
-	const unsigned char	*p = (const unsigned char *)&l->addr;
-	unsigned		 h = 2166136261u ^ (unsigned)slot;
-
-	for (socklen_t i = 0; i < l->addrlen; i++)
-		h = (h ^ p[i]) * 16777619u;
-	return h;
+	return fnv1a(&l->addr, l->addrlen, FNV1A_SEED ^ (unsigned)slot);
 }
 
 /* The slot of address l in the index, with sock i + 1 or 0 (empty). */
@@ -121,16 +117,7 @@ lsock_index(struct listeners *ls)
 int
 lsock_ours(void *arg, unsigned long inode)
 {
-	struct listeners	*ls = arg;
-
-	if (inode == 0)
-		return 0;
-	if (lsock_index(ls) == 0)
-		return *lsock_ino_cell(ls, (ino_t)inode) != 0;
-	for (int i = 0; i < ls->n; i++)
-		if (ls->socks[i].ino == (ino_t)inode)
-			return 1;
-	return 0;
+	return lsock_by_ino(arg, (ino_t)inode) != NULL;
 }
 
 /* The socket with this inode, or NULL. */

@@ -10,16 +10,12 @@
 
 #include "conf.h"
 #include "svc.h"
+#include "util.h"
 
-/* FNV-1a of a service name. */
 static unsigned
 name_hash(const char *name)
 {
-	unsigned	 h = 2166136261u;
-
-	for (; *name != '\0'; name++)
-		h = (h ^ (unsigned char)*name) * 16777619u;
-	return h;
+	return fnv1a(name, strlen(name), FNV1A_SEED);
 }
 
 /*
