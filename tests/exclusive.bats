@@ -226,8 +226,9 @@ trial() {
 	grep -q "cannot listen on 127.0.0.1:$taken: address already in use by another process (uid $(id -u))" "$LOG"
 	only_listener "$taken"
 	while read -r p; do
-		[ "$p" = "$taken" ] && continue
-		not_listening "$p"
+		if [ "$p" != "$taken" ]; then
+			not_listening "$p"
+		fi
 	done <"$ports"
 }
 

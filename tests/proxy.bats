@@ -58,7 +58,17 @@ send() {
 	# The program's record goes once its process group is empty, while a
 	# process that left the group (setsid) still holds the socket; the
 	# socket, whose header was read on the loop, must be off epoll by then.
-	proxy_service x exec 'exec = [ "/bin/sh", "-c", "setsid sleep 4 & echo started; sleep 0.5" ];'
+	# It ends once its child has left the group (at most 5 s).
+	cat >"$T/prog" <<'EOF'
+setsid sleep 4 &
+i=0
+while [ "$(ps -o pgid= -p $! | tr -d ' ')" = "$$" ] && [ $i -lt 500 ]; do
+	sleep 0.01
+	i=$((i + 1))
+done
+echo started
+EOF
+	proxy_service x exec "exec = [ \"/bin/sh\", \"$T/prog\" ];"
 	local w
 	w=$(workers)
 	[ -n "$w" ]
