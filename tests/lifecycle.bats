@@ -86,13 +86,13 @@ accept_queue_at_least() {
 	done
 	write_conf '' "$services"
 	run -1 bash -c "ulimit -n 64 && exec \"$TCPD\" -t -c \"$CONF\""
-	assert_output "$CONF: tcpd would not start: the configuration needs 96 file descriptors in the master (one per listen address and one per worker, 16 more of its own), and the limit is 64 (ulimit -Hn)"
+	assert_output "$CONF: tcpd would not start: the configuration needs 98 file descriptors in the master (one per listen address and one per worker, 18 more of its own), and the limit is 64 (ulimit -Hn)"
 	# A hard limit that holds them: start raises the soft one to it.
 	run -0 bash -c "ulimit -Sn 64 && ulimit -Hn 120 && exec \"$TCPD\" -t -c \"$CONF\""
-	assert_line --partial "warning: a reload needs 136 file descriptors"
+	assert_line --partial "warning: a reload needs 138 file descriptors"
 	assert_line "$CONF: configuration OK"
 	run -1 timeout 20 bash -c "ulimit -n 64 && exec \"$TCPD\" -f -c \"$CONF\""
-	assert_output --partial "cannot start: the configuration needs 96 file descriptors in the master"
+	assert_output --partial "cannot start: the configuration needs 98 file descriptors in the master"
 	for p in $(grep -o '127\.0\.0\.1:[0-9]*' "$CONF" | cut -d: -f2); do
 		not_listening "$p"
 	done

@@ -1,6 +1,7 @@
 /* The master's forking thread: workers forked from a small fd table. */
 #include "config.h"
 
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 
 #include <errno.h>
@@ -22,17 +23,24 @@
  * So a thread of the master's, with a table of its own (unshare
  * CLONE_FILES) holding only stdio and its end of a socket pair, does the
  * forking.  For each worker it is sent the few fds the worker needs,
- * puts them at the numbers they have in the master, forks, and closes
- * them again.  A fork from any thread makes a child of the process, so
- * the worker is the master's child as before, with the master's memory;
- * its parent thread, for PR_SET_PDEATHSIG, is this one, which lives as
- * long as the master.
+ * puts them at low numbers of its table, forks, and closes them again.
+ * A fork from any thread makes a child of the process, so the worker is
+ * the master's child as before, with the master's memory; its parent
+ * thread, for PR_SET_PDEATHSIG, is this one, which lives as long as the
+ * master.
  *
- * The numbers are kept so that nothing in the new worker can take one
- * fd for another: what it closes by a number it learned in the master
- * (the syslog socket, by closelog()) is a number the master has open for
- * something else, so never one of the worker's.  The thread's own end
- * stays open in the master, so that number is never a worker's either.
+ * The numbers are the master's own, reserved: each holds a placeholder
+ * (an eventfd nobody reads) in the master, taken at its start while the
+ * table is small, and never anything else.  So nothing in the new worker
+ * can take one fd for another: what it closes by a number it learned in
+ * the master (the syslog socket, by closelog()) is a number the master
+ * has open for something else, so never one of the worker's.  And the
+ * fork copies a table as large as the worker's fds, not as large as the
+ * master's numbers: put at the numbers they had in the master, the
+ * sockets of the last of 5,000 services made each fork copy a table of
+ * 10,000 entries, a third of the forking thread's time.  The thread's
+ * own end stays open in the master, so that number is never a worker's
+ * either.
  */
 
 /* At most what one SCM_RIGHTS message carries; more: a plain fork. */
@@ -42,13 +50,15 @@ struct forker {
 	int		 fd;		/* the master's end; -1: plain forks */
 	int		 peer;		/* the thread's end, held here too */
 	pthread_t	 thread;
+	int		 at[FORKER_MAX_FDS];	/* the reserved numbers */
+	int		 nat;
 };
 
 /* One fork asked of the thread; the pointers are into shared memory. */
 struct forker_req {
 	forker_child_fn	 fn;
 	void		*arg;
-	const int	*fds;		/* their numbers in the master */
+	const int	*at;		/* where to put them: reserved numbers */
 	int		 nfds;
 };
 
@@ -110,8 +120,8 @@ forker_recv(int fd, struct forker_req *req, int *got, int max)
 }
 
 /*
- * Put the received fds at the numbers they have in the master: each
- * first above every wanted number, so that no move lands on an fd not
+ * Put the received fds at the numbers wanted: each first above every
+ * wanted number, so that no move lands on an fd not
  * yet moved, then at its own.  -1 with errno, nothing left open.
  */
 static int
@@ -188,15 +198,15 @@ forker_main(void *arg)
 	}
 	while ((n = forker_recv(f->peer, &req, got, FORKER_MAX_FDS)) != 0) {
 		rep = (struct forker_reply){ -1, errno, 0 };
-		if (n > 0 && forker_place(req.fds, got, req.nfds) == 0) {
+		if (n > 0 && forker_place(req.at, got, req.nfds) == 0) {
 			rep.placed = 1;
 			if ((rep.pid = fork()) == 0) {
 				/* Stdio and the fds it was given, nothing else. */
 				close(f->peer);
-				req.fn(req.arg, 1);
+				req.fn(req.arg, 1, req.at);
 			}
 			rep.err = errno;
-			close_all(req.fds, req.nfds);
+			close_all(req.at, req.nfds);
 		} else
 			rep.err = errno;
 		if (send(f->peer, &rep, sizeof(rep), MSG_NOSIGNAL) == -1)
@@ -207,18 +217,36 @@ forker_main(void *arg)
 }
 
 /*
- * The thread, made once at the master's start, before the first worker;
- * NULL when it cannot be, with errno set (0: not wanted here).  The
- * master then forks workers itself, as the fallback: slower with many
- * slots, the same otherwise.
+ * Reserve numbers until there are n: copies of a placeholder, at the
+ * lowest numbers free in the master.  -1 with errno when it cannot.
+ */
+static int
+forker_reserve(struct forker *f, int n)
+{
+	while (f->nat < n) {
+		int	 fd = f->nat > 0 ?
+		    fcntl(f->at[0], F_DUPFD_CLOEXEC, 0) :
+		    eventfd(0, EFD_CLOEXEC);
+
+		if (fd == -1)
+			return -1;
+		f->at[f->nat++] = fd;
+	}
+	return 0;
+}
+
+/*
+ * The numbers, taken before the master binds its listening sockets,
+ * while its table is small: the socket pair's, and nfds reserved, as
+ * many fds as a worker is given (more are reserved when a worker needs
+ * them).  NULL when they cannot be, with errno set (0: no forking thread
+ * is wanted here).
  */
 struct forker *
-forker_new(void)
+forker_new(int nfds)
 {
-	struct forker		*f;
-	struct forker_reply	 rep = { -1, 0, 0 };
-	pthread_attr_t		 attr;
-	int			 sp[2], rc;
+	struct forker	*f;
+	int		 sp[2], saved;
 
 #ifdef __SANITIZE_ADDRESS__
 	/*
@@ -244,6 +272,30 @@ forker_new(void)
 	}
 	f->fd = sp[0];
 	f->peer = sp[1];
+	if (forker_reserve(f, nfds < FORKER_MAX_FDS ? nfds :
+	    FORKER_MAX_FDS) == -1) {
+		saved = errno;
+		close_all(f->at, f->nat);
+		close_all(sp, 2);
+		free(f);
+		errno = saved;
+		return NULL;
+	}
+	return f;
+}
+
+/*
+ * The thread, made once at the master's start, before the first worker.
+ * -1 with errno set when it cannot be: the master then forks workers
+ * itself, as the fallback, slower with many slots, the same otherwise.
+ */
+int
+forker_start(struct forker *f)
+{
+	struct forker_reply	 rep = { -1, 0, 0 };
+	pthread_attr_t		 attr;
+	int			 rc;
+
 	/* The worker runs on this stack: as large as a main thread's. */
 	pthread_attr_init(&attr);
 	pthread_attr_setstacksize(&attr, 8 << 20);
@@ -251,38 +303,40 @@ forker_new(void)
 	pthread_attr_destroy(&attr);
 	if (rc == 0 && recv(f->fd, &rep, sizeof(rep), 0) == sizeof(rep) &&
 	    rep.pid == 0)
-		return f;
+		return 0;
 	if (rc == 0) {
 		pthread_join(f->thread, NULL);
 		rc = rep.err != 0 ? rep.err : EIO;
 	}
-	close(sp[0]);
-	close(sp[1]);
-	free(f);
+	close(f->fd);
+	close(f->peer);
+	f->fd = f->peer = -1;
 	errno = rc;
-	return NULL;
+	return -1;
 }
 
 /* The fallback: fork here, the child closing what it should. */
 static pid_t
-forker_plain(forker_child_fn fn, void *arg)
+forker_plain(const int *fds, forker_child_fn fn, void *arg)
 {
 	pid_t	 pid;
 
 	if ((pid = fork()) == 0)
-		fn(arg, 0);
+		fn(arg, 0, fds);
 	return pid;
 }
 
+
 /*
- * Fork a worker that starts in fn(arg, clean) with fds open at the
- * numbers they have here (and close-on-exec), and stdio; clean says it
- * has nothing else, else it must close whatever else it finds open.
- * Returns its pid, or -1 with errno set.
+ * Fork a worker that starts in fn(arg, clean, at) with the nfds fds open
+ * (and close-on-exec) at the numbers at[0] to at[nfds - 1], in order,
+ * and stdio; clean says it has nothing else, else it must close whatever
+ * else it finds open.  The same numbers go to placed[] here.  Returns
+ * its pid, or -1 with errno set.
  */
 pid_t
 forker_fork(struct forker *f, const int *fds, int nfds, forker_child_fn fn,
-    void *arg)
+    void *arg, int *placed)
 {
 	struct forker_req	 req;
 	struct forker_reply	 rep;
@@ -295,14 +349,16 @@ forker_fork(struct forker *f, const int *fds, int nfds, forker_child_fn fn,
 	struct cmsghdr		*c;
 	ssize_t			 sent, got = -1;
 
-	if (f == NULL || f->fd == -1 || nfds > FORKER_MAX_FDS || nfds < 1)
-		return forker_plain(fn, arg);
+	memcpy(placed, fds, sizeof(*placed) * nfds);
+	if (f == NULL || f->fd == -1 || nfds > FORKER_MAX_FDS || nfds < 1 ||
+	    forker_reserve(f, nfds) == -1)
+		return forker_plain(fds, fn, arg);
 	/* No byte of padding goes out unset. */
 	memset(&req, 0, sizeof(req));
 	memset(&cm, 0, sizeof(cm));
 	req.fn = fn;
 	req.arg = arg;
-	req.fds = fds;
+	req.at = f->at;
 	req.nfds = nfds;
 	msg.msg_control = cm.buf;
 	msg.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
@@ -322,11 +378,13 @@ forker_fork(struct forker *f, const int *fds, int nfds, forker_child_fn fn,
 		/* The thread is gone: no more of it. */
 		close(f->fd);
 		f->fd = -1;
-		return forker_plain(fn, arg);
+		return forker_plain(fds, fn, arg);
 	}
 	/* The fds could not be put there (no number free above them). */
 	if (!rep.placed)
-		return forker_plain(fn, arg);
+		return forker_plain(fds, fn, arg);
+	if (rep.pid > 0)
+		memcpy(placed, f->at, sizeof(*placed) * nfds);
 	errno = rep.err;
 	return rep.pid;
 }

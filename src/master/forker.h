@@ -8,12 +8,14 @@ struct forker;
 
 /*
  * In the new process: become it, never return.  Clean: it holds stdio
- * and the fds it was given only; else all the master had.
+ * and the fds it was given only; else all the master had.  fds: the
+ * numbers those have in it, in the order given.
  */
-typedef void (*forker_child_fn)(void *, int clean);
+typedef void (*forker_child_fn)(void *, int clean, const int *fds);
 
-struct forker	*forker_new(void);
+struct forker	*forker_new(int nfds);
+int		 forker_start(struct forker *);
 pid_t		 forker_fork(struct forker *, const int *fds, int nfds,
-		    forker_child_fn, void *);
+		    forker_child_fn, void *, int *placed);
 
 #endif

@@ -325,16 +325,16 @@ listeners_close_unused(struct listeners *ls)
 }
 
 /*
- * Does process pid hold s?  A worker has its slot's sockets at the
- * numbers the master has them at.  When /proc does not say, it does.
+ * Does process pid still hold s at fd, where it was given it?  When
+ * /proc does not say, it does.
  */
 static int
-lsock_held_by(const struct lsock *s, pid_t pid)
+lsock_held_by(const struct lsock *s, pid_t pid, int fd)
 {
 	char	 path[64], link[64], want[64];
 	ssize_t	 n;
 
-	snprintf(path, sizeof(path), "/proc/%ld/fd/%d", (long)pid, s->fd);
+	snprintf(path, sizeof(path), "/proc/%ld/fd/%d", (long)pid, fd);
 	if ((n = readlink(path, link, sizeof(link) - 1)) == -1)
 		return errno != ENOENT && errno != ESRCH;
 	link[n] = '\0';
@@ -363,7 +363,8 @@ listeners_release(struct listeners *ls, const struct lholder *h, int nh)
 		for (int j = 0; j < h[k].n; j++)
 			if ((s = lsock_by_ino(ls, h[k].ino[j])) != NULL &&
 			    s->leaving && !s->held)
-				s->held = lsock_held_by(s, h[k].pid);
+				s->held = lsock_held_by(s, h[k].pid,
+				    h[k].fd[j]);
 	for (int i = 0; i < ls->n; i++) {
 		s = &ls->socks[i];
 		if (!s->leaving)

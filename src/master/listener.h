@@ -29,6 +29,7 @@ struct listeners {
 struct lholder {
 	pid_t		 pid;
 	const ino_t	*ino;
+	const int	*fd;	/* the numbers it has them at */
 	int		 n;
 };
 

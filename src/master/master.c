@@ -117,7 +117,7 @@ static void
 holder_add(struct lholder *h, int *n, const struct proc *p)
 {
 	if (p != NULL)
-		h[(*n)++] = (struct lholder){ p->pid, p->ino, p->nlisten };
+		h[(*n)++] = (struct lholder){ p->pid, p->ino, p->fd, p->nlisten };
 }
 
 /*
@@ -271,6 +271,12 @@ master_listen(struct master *m)
 	}
 	if ((m->counts = master_counts(m->conf)) == NULL)
 		return -1;
+	/* Its numbers are taken first, so that they are low. */
+	if ((m->sup.forker = forker_new(master_worker_fds(m->conf))) == NULL &&
+	    errno != 0)
+		log_notice("cannot reserve fds for the forking thread (%s): "
+		    "workers are forked by the master, slower with many "
+		    "services", strerror(errno));
 	if (listeners_bind(&m->listeners, m->conf, m->counts, err,
 	    sizeof(err)) == -1) {
 		log_warnx("%s", err);
@@ -377,7 +383,7 @@ master_init(struct master *m)
 	    loop_add(&m->loop, &m->reload_io, efd, EPOLLIN, master_reload_cb))
 		fatal("epoll");
 	/* After the signals are blocked: it and the workers inherit that. */
-	if ((m->sup.forker = forker_new()) == NULL && errno != 0)
+	if (m->sup.forker != NULL && forker_start(m->sup.forker) == -1)
 		log_notice("cannot make the forking thread (%s): workers are "
 		    "forked by the master, slower with many services",
 		    strerror(errno));

@@ -33,14 +33,30 @@ master_counts(const struct conf *c)
 }
 
 /*
+ * The most fds one worker of c is given: its slot's sockets and its
+ * control socket.  The forking thread reserves as many numbers.
+ */
+int
+master_worker_fds(const struct conf *c)
+{
+	int	 n = 0;
+
+	for (int i = 0; i < c->nservices; i++)
+		if (c->services[i].nlisten + 1 > n)
+			n = c->services[i].nlisten + 1;
+	return n;
+}
+
+/*
  * File descriptors the master needs for c: one per listen address per
- * slot, one per slot for its worker's control socket, and FDS_FIXED.
- * A reload needs a second control socket per slot for the successors.
+ * slot, one per slot for its worker's control socket, the numbers the
+ * forking thread reserves, and FDS_FIXED.  A reload needs a second
+ * control socket per slot for the successors.
  */
 int
 master_fds_needed(const struct conf *c, int reloading)
 {
-	int	 n = FDS_FIXED;
+	int	 n = FDS_FIXED + master_worker_fds(c);
 
 	for (int i = 0; i < c->nservices; i++)
 		n += c->services[i].workers *
@@ -99,7 +115,8 @@ master_check_limits(const struct conf *c, int at_start, char *err,
 			snprintf(err, errlen, "the configuration needs %d file "
 			    "descriptors in the master (one per listen address "
 			    "and one per worker, %d more of its own), and the "
-			    "limit is %llu (ulimit -%sn)", fds, FDS_FIXED,
+			    "limit is %llu (ulimit -%sn)", fds,
+			    FDS_FIXED + master_worker_fds(c),
 			    (unsigned long long)lim, at_start ? "" : "H");
 			return -1;
 		}

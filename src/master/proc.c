@@ -54,12 +54,14 @@ close_all_but(int *keep, int n)
 struct proc_birth {
 	const struct proc_args	*a;
 	struct proc		*p;
-	int			 ctl;
 };
 
-/* The child's side of proc_spawn(): become the worker. */
+/*
+ * The child's side of proc_spawn(): become the worker.  fds: where its
+ * slot's sockets are, then its control socket.
+ */
 static void __attribute__((noreturn))
-proc_child(void *arg, int clean)
+proc_child(void *arg, int clean, const int *fds)
 {
 	const struct proc_birth	*b = arg;
 	const struct proc_args	*a = b->a;
@@ -67,8 +69,7 @@ proc_child(void *arg, int clean)
 	struct worker_spec	 spec;
 	int			 n = a->svc->nlisten, keep[n + 1];
 
-	memcpy(keep, a->fds, n * sizeof(*keep));
-	keep[n] = b->ctl;
+	memcpy(keep, fds, (n + 1) * sizeof(*keep));
 	if (clean) {
 		/* glibc's syslog socket is a number it does not have. */
 		log_detach();
@@ -77,8 +78,8 @@ proc_child(void *arg, int clean)
 		close_all_but(keep, n + 1);
 	beat_only(p->beats, p->beat);
 	spec = (struct worker_spec){
-		.conf = a->conf, .svc = a->svc, .slot = a->slot, .fds = a->fds,
-		.ctl = b->ctl, .master = getppid(), .beat = p->beat,
+		.conf = a->conf, .svc = a->svc, .slot = a->slot, .fds = fds,
+		.ctl = fds[n], .master = getppid(), .beat = p->beat,
 	};
 	admission_of_share(&p->share, a->svc, &spec.adm);
 	worker_run(&spec);
@@ -95,8 +96,8 @@ proc_child(void *arg, int clean)
 static pid_t
 proc_fork(const struct proc_args *a, struct proc *p, int ctl)
 {
-	struct proc_birth	 birth = { a, p, ctl };
-	int			 n = a->svc->nlisten, fds[n + 1];
+	struct proc_birth	 birth = { a, p };
+	int			 n = a->svc->nlisten, fds[n + 1], placed[n + 1];
 	const struct shm	*own[3];
 	pid_t			 pid;
 	int			 saved;
@@ -106,8 +107,9 @@ proc_fork(const struct proc_args *a, struct proc *p, int ctl)
 		return -1;
 	memcpy(fds, a->fds, n * sizeof(*fds));
 	fds[n] = ctl;
-	pid = forker_fork(a->forker, fds, n + 1, proc_child, &birth);
+	pid = forker_fork(a->forker, fds, n + 1, proc_child, &birth, placed);
 	saved = errno;
+	memcpy(p->fd, placed, n * sizeof(*p->fd));
 	if (shm_inherit(own, nitems(own), 0) == -1) {
 		saved = errno;
 		if (pid > 0) {
@@ -142,7 +144,8 @@ proc_spawn(const struct proc_args *a, char *err, size_t errlen)
 	p->slot_index = a->slot;
 	snprintf(p->name, sizeof(p->name), "%s slot %d", a->svc->name, a->slot);
 	if ((p->listen = calloc(a->svc->nlisten, sizeof(*p->listen))) == NULL ||
-	    (p->ino = calloc(a->svc->nlisten, sizeof(*p->ino))) == NULL)
+	    (p->ino = calloc(a->svc->nlisten, sizeof(*p->ino))) == NULL ||
+	    (p->fd = calloc(a->svc->nlisten, sizeof(*p->fd))) == NULL)
 		goto fail;
 	memcpy(p->listen, a->svc->listen, a->svc->nlisten * sizeof(*p->listen));
 	memcpy(p->ino, a->inos, a->svc->nlisten * sizeof(*p->ino));
@@ -223,6 +226,7 @@ proc_free(struct loop *loop, struct proc *p)
 		beat_free(p->beats, p->beat);
 	free(p->listen);
 	free(p->ino);
+	free(p->fd);
 	free(p);
 }
 

@@ -38,6 +38,7 @@ struct proc {
 	struct admission_share	 share;		/* what it counts in */
 	struct conf_listen	*listen;	/* its sockets' addresses */
 	ino_t			*ino;		/* and inodes */
+	int			*fd;		/* and numbers in it */
 	int			 nlisten;
 	int			 slot_index;
 	struct slot		*slot;		/* serving in; NULL once retiring */
