@@ -98,19 +98,44 @@ addr_parse(const char *s, struct sockaddr_storage *ss, socklen_t *len)
 	}
 }
 
-/* p in decimal into buf, len > 5; a program's start makes two of them. */
-static void
-port_text(unsigned p, char *buf, size_t len)
+/*
+ * p in decimal at buf, unterminated, within len; returns how many
+ * characters.  A program's start writes four numbers and two addresses.
+ */
+static size_t
+decimal(unsigned p, char *buf, size_t len)
 {
-	char	 d[8];
+	char	 d[12];
 	size_t	 n = 0, i = 0;
 
 	do
 		d[n++] = (char)('0' + p % 10);
 	while ((p /= 10) != 0 && n < sizeof(d));
-	for (; n > 0 && i + 1 < len; i++)
+	for (; n > 0 && i < len; i++)
 		buf[i] = d[--n];
-	buf[i] = '\0';
+	return i;
+}
+
+/* p in decimal into buf, len > 5. */
+static void
+port_text(unsigned p, char *buf, size_t len)
+{
+	buf[decimal(p, buf, len - 1)] = '\0';
+}
+
+/* a.b.c.d into buf, len >= INET_ADDRSTRLEN: inet_ntop() without printf. */
+static void
+ip4_text(const struct in_addr *a, char *buf, size_t len)
+{
+	const unsigned char	*b = (const unsigned char *)&a->s_addr;
+	size_t			 n = 0;
+
+	for (int i = 0; i < 4; i++) {
+		if (i > 0)
+			buf[n++] = '.';
+		n += decimal(b[i], buf + n, len - 1 - n);
+	}
+	buf[n] = '\0';
 }
 
 /* The address and the port as two strings, as programs' variables want. */
@@ -120,14 +145,18 @@ addr_parts(const struct sockaddr_storage *ss, char *ip, size_t iplen,
 {
 	unsigned	 p = 0;
 
-	snprintf(ip, iplen, "?");
+	if (iplen >= 2)
+		memcpy(ip, "?", 2);
 	if (ss->ss_family == AF_INET6) {
 		const struct sockaddr_in6 *s6 = (const void *)ss;
 		inet_ntop(AF_INET6, &s6->sin6_addr, ip, iplen);
 		p = ntohs(s6->sin6_port);
 	} else if (ss->ss_family == AF_INET) {
 		const struct sockaddr_in *s4 = (const void *)ss;
-		inet_ntop(AF_INET, &s4->sin_addr, ip, iplen);
+		if (iplen >= INET_ADDRSTRLEN)
+			ip4_text(&s4->sin_addr, ip, iplen);
+		else
+			inet_ntop(AF_INET, &s4->sin_addr, ip, iplen);
 		p = ntohs(s4->sin_port);
 	}
 	if (portlen > 0)

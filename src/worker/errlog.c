@@ -31,7 +31,8 @@ struct errlog {
 	struct loop	*loop;
 	struct errlogs	*all;		/* its worker's */
 	struct errlog	*prev, *next;
-	char		 tag[96];	/* "service[pid]" */
+	const char	*service;	/* tagged "service[pid]" when logged */
+	pid_t		 pid;
 	size_t		 len;
 	char		 buf[LINE_MAX_LOG];
 };
@@ -42,9 +43,10 @@ errlog_say_dropped(struct errlogs *rate)
 {
 	if (rate->dropped == 0)
 		return;
-	log_notice("%s: %lu line%s of programs' stderr not logged (over %d "
-	    "a second: the service's %d, shared by its %d worker%s)", rate->tag,
-	    rate->dropped, rate->dropped == 1 ? "" : "s", rate->max, ERRLOG_RATE,
+	log_notice("%s[%ld]: %lu line%s of programs' stderr not logged (over "
+	    "%d a second: the service's %d, shared by its %d worker%s)",
+	    rate->service, (long)rate->pid, rate->dropped,
+	    rate->dropped == 1 ? "" : "s", rate->max, ERRLOG_RATE,
 	    rate->workers, rate->workers == 1 ? "" : "s");
 	rate->dropped = 0;
 }
@@ -65,10 +67,12 @@ errlog_flush(struct errlog *e)
 	}
 	if (rate->lines < (unsigned)rate->max) {
 		rate->lines++;
-		log_notice("%s: %.*s", e->tag, (int)e->len, e->buf);
+		log_notice("%s[%ld]: %.*s", e->service, (long)e->pid,
+		    (int)e->len, e->buf);
 	} else {
 		rate->dropped++;
-		memcpy(rate->tag, e->tag, sizeof(rate->tag));
+		rate->service = e->service;
+		rate->pid = e->pid;
 	}
 	e->len = 0;
 }
@@ -176,7 +180,9 @@ void
 errlog_start(struct errlog *e, struct loop *loop, int fd, const char *service,
     pid_t pid)
 {
-	snprintf(e->tag, sizeof(e->tag), "%s[%ld]", service, (long)pid);
+	/* Formatted only when a line is logged. */
+	e->service = service;
+	e->pid = pid;
 	e->loop = loop;
 	if (loop_add(loop, &e->io, fd, EPOLLIN, errlog_cb) == -1) {
 		close(fd);

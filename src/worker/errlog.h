@@ -21,7 +21,8 @@ struct errlogs {
 	int64_t		 second;
 	unsigned	 lines;
 	unsigned long	 dropped;
-	char		 tag[96];	/* the last one dropped from */
+	const char	*service;	/* the last one dropped from */
+	pid_t		 pid;
 };
 
 void		 errlogs_init(struct errlogs *, int workers);
