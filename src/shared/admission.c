@@ -24,8 +24,8 @@
 
 /*
  * In an acceptor, before accept4(): a max_connections unit into *held,
- * waiting for one while the service is at its cap.  1 once taken (or
- * when there is no cap), 0 when *stop was set.
+ * waiting for one while the service is at its cap (held->waited says it
+ * did).  1 once taken (or when there is no cap), 0 when *stop was set.
  */
 int
 admission_take(const struct admission *adm, int fd, const atomic_int *stop,
@@ -33,7 +33,7 @@ admission_take(const struct admission *adm, int fd, const atomic_int *stop,
 {
 	if (adm->limit.shm == NULL)
 		return 1;
-	if (!limit_take(&adm->limit, fd, stop))
+	if (!limit_take(&adm->limit, fd, stop, &held->waited))
 		return 0;
 	held->unit = 1;
 	return 1;

@@ -24,6 +24,7 @@ struct conf_service;
  */
 struct admitted {
 	int			 unit;		/* a max_connections unit */
+	int			 waited;	/* for it, the service full */
 	int			 source;	/* per_source entry, or -1 */
 };
 #define ADMITTED_NONE	((struct admitted){ .unit = 0, .source = -1 })

@@ -184,18 +184,22 @@ limit_cells_used(const struct limit *l)
  * In an acceptor, before accept4(): wait until the service is under max
  * and a connection is waiting on fd, then count it.  Until then the
  * connection stays in the accept queue.  Returns 1 once counted, 0 when
- * *stop was set (a signal interrupts the waits).
+ * *stop was set (a signal interrupts the waits); *waited says whether
+ * the service was at max on the way.
  */
 int
-limit_take(const struct limit_ref *r, int fd, const atomic_int *stop)
+limit_take(const struct limit_ref *r, int fd, const atomic_int *stop,
+    int *waited)
 {
 	struct limit_count *l = r->shm;
 	struct pollfd	 pfd = { .fd = fd, .events = POLLIN };
 	int		 n;
 
+	*waited = 0;
 	while (!atomic_load(stop)) {
 		n = atomic_load(&l->active);
 		if (n >= r->max) {
+			*waited = 1;
 			futex_wait(&l->active, n);
 			continue;
 		}

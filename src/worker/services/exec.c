@@ -22,9 +22,12 @@
 
 /*
  * Run the service's program on the connection, unless the client is gone
- * already: one that reset while it waited in the accept queue (at
- * max_connections, say) gets no program.  A client that only sent its
- * FIN may be half-closed, waiting for the answer (nc -N), and is served.
+ * already: one that reset while it waited in the accept queue for
+ * max_connections gets no program.  Only a connection that waited so is
+ * asked (TCP_INFO): one taken as it came has had no time to go, and a
+ * program a second should not pay a system call for it.  A client that
+ * only sent its FIN may be half-closed, waiting for the answer (nc -N),
+ * and is served.
  */
 static void
 exec_open(struct conn *c)
@@ -33,7 +36,8 @@ exec_open(struct conn *c)
 	char				 err[256];
 	struct tcpinfo			 ti;
 
-	if (tcpinfo_get(c->io.fd, &ti) == 0 && ti.state == TCPINFO_CLOSE) {
+	if (c->held.waited && tcpinfo_get(c->io.fd, &ti) == 0 &&
+	    ti.state == TCPINFO_CLOSE) {
 		c->flags |= CONN_RESET;
 		c->closer = "client";
 		conn_close(c, "the client was gone before its program started");
