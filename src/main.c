@@ -452,6 +452,16 @@ main(int argc, char *argv[])
 	 * as long as tcpd runs.
 	 */
 	close_range(STDERR_FILENO + 1, ~0U, 0);
+	/*
+	 * And what it closed of stdio is /dev/null: a socket opened at 0, 1
+	 * or 2 would be taken for stdio, by a worker's log lines and by a
+	 * program's stderr.
+	 */
+	for (int fd = STDIN_FILENO; fd <= STDERR_FILENO; fd++)
+		if (fcntl(fd, F_GETFD) == -1 && errno == EBADF &&
+		    open("/dev/null", fd == STDIN_FILENO ? O_RDONLY : O_WRONLY)
+		    != fd)
+			return 1;
 	log_init(1);
 	parse_args(argc, argv, &a);
 	if (a.cmd != NULL) {

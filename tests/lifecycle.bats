@@ -190,3 +190,22 @@ proc_state_is() {
 	[ "$(workers)" = "$w" ]
 	assert_echo "$PORT" alive
 }
+
+@test "started with stdin and stdout closed: they are /dev/null, and every log line and program still has its place" {
+	write_conf '' "$(conf_service prog exec "\"127.0.0.1:$(free_port)\"" \
+	    'workers = 1; exec = [ "/bin/sh", "-c", "echo to-stderr >&2; read l; echo \"$l\"" ];')"
+	PORT=$(grep -o '127\.0\.0\.1:[0-9]*' "$CONF" | cut -d: -f2)
+	"$TCPD" -f -c "$CONF" <&- >&- 2>>"$LOG" &
+	TCPD_PID=$!
+	wait_for 10 log_has_n 1 "tcpd\\[$TCPD_PID\\]: worker [0-9]+ started"
+	local w
+	w=$(workers)
+	[ "$(readlink "/proc/$TCPD_PID/fd/0")" = /dev/null ]
+	[ "$(readlink "/proc/$TCPD_PID/fd/1")" = /dev/null ]
+	[ "$(readlink "/proc/$w/fd/0")" = /dev/null ]
+	[ "$(readlink "/proc/$w/fd/1")" = /dev/null ]
+	run -0 timeout 5 bash -c 'printf "back\n" | nc -N 127.0.0.1 "$1"' _ "$PORT"
+	assert_output back
+	# The program's stderr, read and logged by its worker.
+	wait_for 5 log_has_n 1 "tcpd\\[$w\\]: prog\\[[0-9]+\\]: to-stderr"
+}
