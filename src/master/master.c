@@ -117,7 +117,8 @@ static void
 holder_add(struct lholder *h, int *n, const struct proc *p)
 {
 	if (p != NULL)
-		h[(*n)++] = (struct lholder){ p->pid, p->ino, p->fd, p->nlisten };
+		h[(*n)++] = (struct lholder){ p->pid, p->ino, p->fd,
+		    p->nlisten };
 }
 
 /*
