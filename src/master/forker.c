@@ -43,9 +43,6 @@
  * either.
  */
 
-/* At most what one SCM_RIGHTS message carries; more: a plain fork. */
-#define FORKER_MAX_FDS	250
-
 struct forker {
 	int		 fd;		/* the master's end; -1: plain forks */
 	int		 peer;		/* the thread's end, held here too */

@@ -6,6 +6,9 @@
 
 struct forker;
 
+/* At most what one SCM_RIGHTS message carries; more: a plain fork. */
+#define FORKER_MAX_FDS	250
+
 /*
  * In the new process: become it, never return.  Clean: it holds stdio
  * and the fds it was given only; else all the master had.  fds: the

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "forker.h"
 #include "master.h"
 #include "master_int.h"
 
@@ -33,17 +34,21 @@ master_counts(const struct conf *c)
 }
 
 /*
- * The most fds one worker of c is given: its slot's sockets and its
- * control socket.  The forking thread reserves as many numbers.
+ * The most fds one worker of c is given (its slot's sockets and its
+ * control socket) among those the forking thread forks: it reserves as
+ * many numbers.  A worker given more is forked by the master.
  */
 int
 master_worker_fds(const struct conf *c)
 {
 	int	 n = 0;
 
-	for (int i = 0; i < c->nservices; i++)
-		if (c->services[i].nlisten + 1 > n)
-			n = c->services[i].nlisten + 1;
+	for (int i = 0; i < c->nservices; i++) {
+		int	 k = c->services[i].nlisten + 1;
+
+		if (k > n && k <= FORKER_MAX_FDS)
+			n = k;
+	}
 	return n;
 }
 
