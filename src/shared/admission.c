@@ -24,18 +24,21 @@
 
 /*
  * In an acceptor, before accept4(): a max_connections unit into *held,
- * waiting for one while the service is at its cap (held->waited says it
- * did).  1 once taken (or when there is no cap), 0 when *stop was set.
+ * waiting for one while the service is at its cap.  *behind is the
+ * acceptor's own (limit_take()); held->waited says the connection about
+ * to be taken may have waited at the cap.  1 once taken (or when there
+ * is no cap), 0 when *stop was set.
  */
 int
 admission_take(const struct admission *adm, int fd, const atomic_int *stop,
-    struct admitted *held)
+    int *behind, struct admitted *held)
 {
 	if (adm->limit.shm == NULL)
 		return 1;
-	if (!limit_take(&adm->limit, fd, stop, &held->waited))
+	if (!limit_take(&adm->limit, fd, stop, behind))
 		return 0;
 	held->unit = 1;
+	held->waited = *behind;
 	return 1;
 }
 

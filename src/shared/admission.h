@@ -41,7 +41,7 @@ struct admission {
 
 /* In a worker's acceptor threads and its loop. */
 int	admission_take(const struct admission *, int fd,
-	    const atomic_int *stop, struct admitted *);
+	    const atomic_int *stop, int *behind, struct admitted *);
 int	admission_full(const struct admission *);
 int	admission_admit(const struct admission *,
 	    const struct sockaddr_storage *client, struct admitted *,

@@ -184,26 +184,34 @@ limit_cells_used(const struct limit *l)
  * In an acceptor, before accept4(): wait until the service is under max
  * and a connection is waiting on fd, then count it.  Until then the
  * connection stays in the accept queue.  Returns 1 once counted, 0 when
- * *stop was set (a signal interrupts the waits); *waited says whether
- * the service was at max on the way.
+ * *stop was set (a signal interrupts the waits).
+ *
+ * *behind, the acceptor's own, says that what is queued on fd may have
+ * waited while the service was at max: set when it waits for a unit,
+ * cleared once the queue is seen empty, which costs a poll() then and
+ * only then.
  */
 int
 limit_take(const struct limit_ref *r, int fd, const atomic_int *stop,
-    int *waited)
+    int *behind)
 {
 	struct limit_count *l = r->shm;
 	struct pollfd	 pfd = { .fd = fd, .events = POLLIN };
-	int		 n;
+	int		 n, ready;
 
-	*waited = 0;
 	while (!atomic_load(stop)) {
 		n = atomic_load(&l->active);
 		if (n >= r->max) {
-			*waited = 1;
+			*behind = 1;
 			futex_wait(&l->active, n);
 			continue;
 		}
-		if (poll(&pfd, 1, -1) != 1 || !(pfd.revents & POLLIN))
+		ready = 0;
+		if (*behind && (ready = poll(&pfd, 1, 0)) == 0)
+			*behind = 0;
+		if (ready != 1 && poll(&pfd, 1, -1) != 1)
+			continue;
+		if (!(pfd.revents & POLLIN))
 			continue;
 		/* The cell first: a death in between undercounts, never over. */
 		atomic_fetch_add(&l->cell[r->cell], 1);

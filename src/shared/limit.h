@@ -34,7 +34,7 @@ int		 limit_active(const struct limit *);
 
 /* In a worker. */
 int		 limit_take(const struct limit_ref *, int fd,
-		    const atomic_int *stop, int *waited);
+		    const atomic_int *stop, int *behind);
 void		 limit_put(const struct limit_ref *);
 int		 limit_full(const struct limit_ref *);
 void		 limit_hostile(const struct limit_ref *);	/* tests */

@@ -96,7 +96,7 @@ wait_turn(struct acceptor *a, struct admitted *held)
 		    a->text);
 		a->full_said = loop_now_ms();
 	}
-	return admission_take(a->adm, a->fd, &a->stop, held);
+	return admission_take(a->adm, a->fd, &a->stop, &a->behind, held);
 }
 
 /*

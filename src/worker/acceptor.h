@@ -44,6 +44,7 @@ struct acceptor {
 	int			 paused;	/* the loop is not taking */
 	long			 shed;		/* connections shed meanwhile */
 	long long		 full_said;	/* ms: "at max_connections" */
+	int			 behind;	/* what is queued waited at it */
 };
 
 int	acceptor_start(struct acceptor *);
