@@ -29,7 +29,9 @@ load helpers
 # forks_from_thread: this build forks workers from the master's forking
 # thread (an AddressSanitizer build forks them from its main thread).
 forks_from_thread() {
-	! ldd "$TCPD" | grep -q libasan
+	if ldd "$TCPD" | grep -q libasan; then
+		return 1
+	fi
 }
 
 # holders PORT: the pid=...,fd=... pairs ss shows for the listener on PORT.

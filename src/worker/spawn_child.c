@@ -25,7 +25,6 @@
 #include <arpa/inet.h>
 
 #include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -258,22 +257,13 @@ child_close_range(unsigned first, unsigned last)
 static void
 child_fds(struct spawn_req *r)
 {
-	int	 sock = r->sock;
-
-	/* A worker started with fd 0, 1 or 2 closed may hold one there. */
-	if (sock <= STDERR_FILENO &&
-	    (sock = fcntl(sock, F_DUPFD, STDERR_FILENO + 1)) == -1)
-		child_fail(r, "fcntl");
-	r->sock = sock;
-	if (r->errfd <= STDERR_FILENO &&
-	    (r->errfd = fcntl(r->errfd, F_DUPFD, STDERR_FILENO + 1)) == -1)
-		child_fail(r, "fcntl");
-	if (r->pass != -1 && r->pass <= STDERR_FILENO &&
-	    (r->pass = fcntl(r->pass, F_DUPFD_CLOEXEC, STDERR_FILENO + 1)) ==
-	    -1)
-		child_fail(r, "fcntl");
-	if (dup2(sock, STDIN_FILENO) == -1 ||
-	    dup2(sock, STDOUT_FILENO) == -1 ||
+	/*
+	 * tcpd runs with 0, 1 and 2 open (main.c opens /dev/null where it
+	 * was started without), so the socket, the pipe and the pass socket
+	 * are all above them.
+	 */
+	if (dup2(r->sock, STDIN_FILENO) == -1 ||
+	    dup2(r->sock, STDOUT_FILENO) == -1 ||
 	    dup2(r->errfd, STDERR_FILENO) == -1)
 		child_fail(r, "dup2");
 	/* From here the socket is fd 0, which goes back if execve() fails. */
