@@ -9,15 +9,17 @@
 
 #include "beat.h"
 #include "proto.h"
+#include "shm.h"
 
 /* Cells per mapping. */
 #define BEAT_CELLS	256
 
 /*
  * One mapping of BEAT_CELLS cells, each a whole number of pages, so that
- * a worker can unmap all but its own.  A mapping per heartbeat would be
- * one more for every fork to copy per worker already started: forking N
- * workers cost N^2.
+ * a fork can be let copy one cell alone.  The mappings are made
+ * MADV_DONTFORK, as all the master shares (shm.c): a new worker is given
+ * its own cell and no other, and a fork passes the rest over.  A mapping
+ * per heartbeat would be one more for the master to keep per worker.
  */
 struct chunk {
 	char		*base;
@@ -46,6 +48,12 @@ chunk_new(struct beats *bs)
 	c->base = mmap(NULL, BEAT_CELLS * beat_stride(), PROT_READ |
 	    PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (c->base == MAP_FAILED) {
+		free(c);
+		return NULL;
+	}
+	if (madvise(c->base, BEAT_CELLS * beat_stride(), MADV_DONTFORK) ==
+	    -1) {
+		munmap(c->base, BEAT_CELLS * beat_stride());
 		free(c);
 		return NULL;
 	}
@@ -98,25 +106,10 @@ beat_free(struct beats *bs, struct heartbeat *b)
 	}
 }
 
-/*
- * In a new worker: unmap every heartbeat but its own, so that it sees no
- * other worker's.  The list itself is the master's, and is left as it is.
- */
+/* A cell's pages, for shm_inherit(): the worker it is for inherits them. */
 void
-beat_only(const struct beats *bs, const struct heartbeat *mine)
+beat_shm(struct heartbeat *b, struct shm *m)
 {
-	size_t		 stride = beat_stride(), len = BEAT_CELLS * stride;
-	const char	*at = (const char *)mine;
-
-	for (struct chunk *c = bs->chunks; c != NULL; c = c->next) {
-		if (at < c->base || at >= c->base + len) {
-			munmap(c->base, len);
-			continue;
-		}
-		if (at > c->base)
-			munmap(c->base, at - c->base);
-		if (at + stride < c->base + len)
-			munmap((char *)at + stride,
-			    c->base + len - at - stride);
-	}
+	m->base = b;
+	m->size = beat_stride();
 }

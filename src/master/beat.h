@@ -4,6 +4,7 @@
 
 struct chunk;
 struct heartbeat;
+struct shm;
 
 /* The master's heartbeat cells: the mappings they are carved from. */
 struct beats {
@@ -12,7 +13,6 @@ struct beats {
 
 struct heartbeat	*beat_new(struct beats *);
 void			 beat_free(struct beats *, struct heartbeat *);
-void			 beat_only(const struct beats *,
-			    const struct heartbeat *);
+void			 beat_shm(struct heartbeat *, struct shm *);
 
 #endif

@@ -18,6 +18,7 @@
 #include "listener.h"
 #include "listener_int.h"
 #include "log.h"
+#include "nofork.h"
 #include "sockdiag.h"
 #include "steer.h"
 #include "tcpopt.h"
@@ -423,10 +424,10 @@ void
 listeners_free(struct listeners *ls)
 {
 	listeners_close_all(ls);
-	free(ls->socks);
+	nofork_free(ls->socks);
 	ls->socks = NULL;
-	free(ls->index);
-	free(ls->by_ino);
+	nofork_free(ls->index);
+	nofork_free(ls->by_ino);
 	ls->index = NULL;
 	ls->by_ino = NULL;
 	ls->index_size = 0;

@@ -21,6 +21,7 @@
 #include "listener.h"
 #include "listener_int.h"
 #include "log.h"
+#include "nofork.h"
 #include "sockdiag.h"
 #include "util.h"
 
@@ -300,8 +301,8 @@ listeners_bind(struct listeners *ls, const struct conf *c, const int *counts,
 	for (int i = 0; i < c->nservices; i++)
 		total += c->services[i].nlisten *
 		    (counts ? counts[i] : c->services[i].workers);
-	if ((s = realloc(ls->socks, (total ? total : 1) * sizeof(*s))) ==
-	    NULL) {
+	if ((s = nofork_reallocarray(ls->socks, total ? total : 1,
+	    sizeof(*s))) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}

@@ -12,6 +12,7 @@
 #include "addr.h"
 #include "listener.h"
 #include "listener_int.h"
+#include "nofork.h"
 #include "util.h"
 
 /*
@@ -83,15 +84,15 @@ lsock_index(struct listeners *ls)
 	if (ls->index == NULL || ls->index_size < 4 * ls->n) {
 		while (size < 4 * ls->n)
 			size *= 2;
-		c = calloc(size, sizeof(*c));
-		ino = calloc(size, sizeof(*ino));
+		c = nofork_calloc(size, sizeof(*c));
+		ino = nofork_calloc(size, sizeof(*ino));
 		if (c == NULL || ino == NULL) {
-			free(c);
-			free(ino);
+			nofork_free(c);
+			nofork_free(ino);
 			return -1;
 		}
-		free(ls->index);
-		free(ls->by_ino);
+		nofork_free(ls->index);
+		nofork_free(ls->by_ino);
 		ls->index = c;
 		ls->by_ino = ino;
 		ls->index_size = size;

@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 
 #include <errno.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -413,6 +414,11 @@ master_start(struct master *m)
 	}
 	conf_access_log(m->conf);
 	m->sup.starting = 1;
+	/*
+	 * Give back what reading the file left free: a fork copies the
+	 * page table entries of free pages of the heap as of used ones.
+	 */
+	malloc_trim(0);
 	if (sup_apply(&m->sup, m->conf, m->counts, m->gen) == -1)
 		fatal("cannot make the slot table");
 	/* Each worker has a deadline of its own: sup_started() says. */

@@ -18,7 +18,9 @@
 #include "conf.h"
 #include "forker.h"
 #include "log.h"
+#include "nofork.h"
 #include "proc.h"
+#include "shm.h"
 #include "util.h"
 #include "worker.h"
 
@@ -50,10 +52,17 @@ close_all_but(int *keep, int n)
 	log_reopen();
 }
 
-/* What proc_child() is given, in the new process's copy of memory. */
+/*
+ * What proc_child() is given, in the new process's copy of memory.  Not
+ * the master's record of the worker: that is in memory no fork copies
+ * (nofork.c), so all the child needs of it is copied here.
+ */
 struct proc_birth {
-	const struct proc_args	*a;
-	struct proc		*p;
+	const struct conf		*conf;
+	const struct conf_service	*svc;
+	int				 slot;
+	struct heartbeat		*beat;
+	struct admission		 adm;
 };
 
 /*
@@ -64,10 +73,8 @@ static void __attribute__((noreturn))
 proc_child(void *arg, int clean, const int *fds)
 {
 	const struct proc_birth	*b = arg;
-	const struct proc_args	*a = b->a;
-	struct proc		*p = b->p;
 	struct worker_spec	 spec;
-	int			 n = a->svc->nlisten, keep[n + 1];
+	int			 n = b->svc->nlisten, keep[n + 1];
 
 	memcpy(keep, fds, (n + 1) * sizeof(*keep));
 	if (clean) {
@@ -76,12 +83,11 @@ proc_child(void *arg, int clean, const int *fds)
 		log_reopen();
 	} else
 		close_all_but(keep, n + 1);
-	beat_only(p->beats, p->beat);
 	spec = (struct worker_spec){
-		.conf = a->conf, .svc = a->svc, .slot = a->slot, .fds = fds,
-		.ctl = fds[n], .master = getppid(), .beat = p->beat,
+		.conf = b->conf, .svc = b->svc, .slot = b->slot, .fds = fds,
+		.ctl = fds[n], .master = getppid(), .beat = b->beat,
+		.adm = b->adm,
 	};
-	admission_of_share(&p->share, a->svc, &spec.adm);
 	worker_run(&spec);
 }
 
@@ -96,13 +102,18 @@ proc_child(void *arg, int clean, const int *fds)
 static pid_t
 proc_fork(const struct proc_args *a, struct proc *p, int ctl)
 {
-	struct proc_birth	 birth = { a, p };
+	struct proc_birth	 birth = { .conf = a->conf, .svc = a->svc,
+	    .slot = a->slot, .beat = p->beat };
 	int			 n = a->svc->nlisten, fds[n + 1], placed[n + 1];
-	const struct shm	*own[3];
+	struct shm		 cell;
+	const struct shm	*own[4];
 	pid_t			 pid;
 	int			 saved;
 
+	admission_of_share(&p->share, a->svc, &birth.adm);
 	admission_share_inherit(&p->share, own);
+	beat_shm(p->beat, &cell);
+	own[3] = &cell;
 	if (shm_inherit(own, nitems(own), 1) == -1)
 		return -1;
 	memcpy(fds, a->fds, n * sizeof(*fds));
@@ -134,7 +145,7 @@ proc_spawn(const struct proc_args *a, char *err, size_t errlen)
 	const char	*step = "memory";
 	int		 sp[2] = { -1, -1 }, saved;
 
-	if ((p = calloc(1, sizeof(*p))) == NULL) {
+	if ((p = nofork_calloc(1, sizeof(*p))) == NULL) {
 		snprintf(err, errlen, "%s: %s", step, strerror(errno));
 		return NULL;
 	}
@@ -143,9 +154,9 @@ proc_spawn(const struct proc_args *a, char *err, size_t errlen)
 	p->arg = a->arg;
 	p->slot_index = a->slot;
 	snprintf(p->name, sizeof(p->name), "%s slot %d", a->svc->name, a->slot);
-	if ((p->listen = calloc(a->svc->nlisten, sizeof(*p->listen))) == NULL ||
-	    (p->ino = calloc(a->svc->nlisten, sizeof(*p->ino))) == NULL ||
-	    (p->fd = calloc(a->svc->nlisten, sizeof(*p->fd))) == NULL)
+	if ((p->listen = nofork_calloc(a->svc->nlisten, sizeof(*p->listen))) == NULL ||
+	    (p->ino = nofork_calloc(a->svc->nlisten, sizeof(*p->ino))) == NULL ||
+	    (p->fd = nofork_calloc(a->svc->nlisten, sizeof(*p->fd))) == NULL)
 		goto fail;
 	memcpy(p->listen, a->svc->listen, a->svc->nlisten * sizeof(*p->listen));
 	memcpy(p->ino, a->inos, a->svc->nlisten * sizeof(*p->ino));
@@ -224,10 +235,10 @@ proc_free(struct loop *loop, struct proc *p)
 	admission_share_drop(&p->share);
 	if (p->beat != NULL)
 		beat_free(p->beats, p->beat);
-	free(p->listen);
-	free(p->ino);
-	free(p->fd);
-	free(p);
+	nofork_free(p->listen);
+	nofork_free(p->ino);
+	nofork_free(p->fd);
+	nofork_free(p);
 }
 
 /*

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "conf.h"
+#include "nofork.h"
 #include "orphan.h"
 #include "proc.h"
 #include "supervise.h"
@@ -28,7 +29,7 @@ slot_new(struct svc *svc, int index)
 {
 	struct slot	*sl;
 
-	if ((sl = calloc(1, sizeof(*sl))) == NULL)
+	if ((sl = nofork_calloc(1, sizeof(*sl))) == NULL)
 		return NULL;
 	sl->svc = svc;
 	sl->index = index;
@@ -41,7 +42,7 @@ slot_free(struct sup *s, struct slot *sl)
 {
 	slot_step(s, sl, &(struct slot_event){ .type = SE_STOP,
 	    .how = STOP_DRAIN });
-	free(sl);
+	nofork_free(sl);
 }
 
 /* Slots by service record, then index. */
@@ -107,7 +108,7 @@ fail:
 	while (n-- > 0) {
 		slots[n]->kept = 0;
 		if (slots[n]->fresh)
-			free(slots[n]);
+			nofork_free(slots[n]);
 	}
 	return -1;
 }
@@ -131,13 +132,14 @@ sup_apply(struct sup *s, const struct conf *c, const int *counts, unsigned gen)
 		total += counts[i];
 	if ((svcs = svcs_match(&s->svcs, c)) == NULL)
 		return -1;
-	if ((slots = calloc(total ? total : 1, sizeof(*slots))) == NULL) {
-		free(svcs);
+	if ((slots = nofork_calloc(total ? total : 1, sizeof(*slots))) ==
+	    NULL) {
+		nofork_free(svcs);
 		return -1;
 	}
 	if ((n = sup_collect(s, c, counts, svcs, slots)) == -1) {
-		free(slots);
-		free(svcs);
+		nofork_free(slots);
+		nofork_free(svcs);
 		return -1;
 	}
 	s->conf = c;
@@ -145,7 +147,7 @@ sup_apply(struct sup *s, const struct conf *c, const int *counts, unsigned gen)
 	for (int i = 0; i < s->nslots; i++)
 		if (!s->slots[i]->kept)
 			slot_free(s, s->slots[i]);
-	free(s->slots);
+	nofork_free(s->slots);
 	s->slots = slots;
 	s->nslots = n;
 	for (int i = 0; i < n; i++) {
@@ -278,9 +280,9 @@ sup_free(struct sup *s)
 			proc_free(s->loop, sl->cur);
 		if (sl->next != NULL)
 			proc_free(s->loop, sl->next);
-		free(sl);
+		nofork_free(sl);
 	}
-	free(s->slots);
+	nofork_free(s->slots);
 	s->slots = NULL;
 	s->nslots = 0;
 	while (s->retiring != NULL) {
@@ -290,7 +292,7 @@ sup_free(struct sup *s)
 	}
 	s->retiring_tail = NULL;
 	orphans_free(&s->orphans);
-	free(s->bypid);
+	nofork_free(s->bypid);
 	s->bypid = NULL;
 	svcs_free(&s->svcs);
 }

@@ -14,6 +14,7 @@
 #include "conf.h"
 #include "log.h"
 #include "loop.h"
+#include "nofork.h"
 #include "orphan.h"
 #include "proc.h"
 #include "sig.h"
@@ -46,7 +47,8 @@ sup_bypid_add(struct sup *s, struct proc *p)
 
 	if (2 * (s->bypid_used + 1) > s->bypid_size) {
 		int size = s->bypid_size ? 2 * s->bypid_size : 64;
-		if ((s->bypid = calloc(size, sizeof(*s->bypid))) == NULL) {
+		if ((s->bypid = nofork_calloc(size, sizeof(*s->bypid))) ==
+		    NULL) {
 			s->bypid = old;
 			return -1;
 		}
@@ -54,7 +56,7 @@ sup_bypid_add(struct sup *s, struct proc *p)
 		for (int i = 0; i < n; i++)
 			if (old[i] != NULL)
 				s->bypid[bypid_at(s, old[i]->pid)] = old[i];
-		free(old);
+		nofork_free(old);
 	}
 	s->bypid[bypid_at(s, p->pid)] = p;
 	s->bypid_used++;

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "conf.h"
+#include "nofork.h"
 #include "svc.h"
 #include "util.h"
 
@@ -29,13 +30,13 @@ svcs_reindex(struct svcs *r)
 	struct svc	**t, *v;
 	int		 size = r->size ? 2 * r->size : 64;
 
-	if ((t = calloc(size, sizeof(*t))) == NULL)
+	if ((t = nofork_calloc(size, sizeof(*t))) == NULL)
 		return -1;
 	for (v = r->all; v != NULL; v = v->next) {
 		v->hnext = t[name_hash(v->name) & (size - 1)];
 		t[name_hash(v->name) & (size - 1)] = v;
 	}
-	free(r->index);
+	nofork_free(r->index);
 	r->index = t;
 	r->size = size;
 	return 0;
@@ -56,10 +57,10 @@ svcs_named(struct svcs *r, const char *name)
 		for (v = r->all; v != NULL; v = v->next)
 			if (strcmp(v->name, name) == 0)
 				return v;
-	if ((v = calloc(1, sizeof(*v))) == NULL)
+	if ((v = nofork_calloc(1, sizeof(*v))) == NULL)
 		return NULL;
-	if ((v->name = strdup(name)) == NULL) {
-		free(v);
+	if ((v->name = nofork_strdup(name)) == NULL) {
+		nofork_free(v);
 		return NULL;
 	}
 	v->next = r->all;
@@ -85,11 +86,12 @@ svcs_match(struct svcs *r, const struct conf *c)
 {
 	struct svc	**m;
 
-	if ((m = calloc(c->nservices ? c->nservices : 1, sizeof(*m))) == NULL)
+	if ((m = nofork_calloc(c->nservices ? c->nservices : 1,
+	    sizeof(*m))) == NULL)
 		return NULL;
 	for (int i = 0; i < c->nservices; i++)
 		if ((m[i] = svcs_named(r, c->services[i].name)) == NULL) {
-			free(m);
+			nofork_free(m);
 			return NULL;
 		}
 	return m;
@@ -103,7 +105,7 @@ svcs_apply(struct svcs *r, const struct conf *c, struct svc **matched)
 		v->conf = NULL;
 	for (int i = 0; i < c->nservices; i++)
 		matched[i]->conf = &c->services[i];
-	free(r->byconf);
+	nofork_free(r->byconf);
 	r->byconf = matched;
 	r->conf = c;
 	svcs_gc(r);
@@ -140,10 +142,10 @@ svcs_free(struct svcs *r)
 		r->all = v->next;
 		admission_gc(&v->adm, NULL);
 		limit_free(v->adm.limit);	/* none counts in it now */
-		free(v->name);
-		free(v);
+		nofork_free(v->name);
+		nofork_free(v);
 	}
-	free(r->index);
-	free(r->byconf);
+	nofork_free(r->index);
+	nofork_free(r->byconf);
 	memset(r, 0, sizeof(*r));
 }
