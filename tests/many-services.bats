@@ -87,6 +87,29 @@ assert_all_served() {
 	assert_all_served 2000
 }
 
+# forked_kb PID: kB of PID's memory whose page table entries each fork
+# copies: its anonymous pages outside mappings made MADV_DONTFORK ("dc").
+forked_kb() {
+	awk '/^Anonymous:/ { a = $2 } /^VmFlags:/ { if ($0 !~ / dc/) s += a }
+	    END { print s + 0 }' "/proc/$1/smaps"
+}
+
+@test "what each fork copies of the master does not grow with the services" {
+	# Right after the start, before any status is asked of it.
+	start_many 10
+	run -0 grep -E "tcpd .* started: 10 services" "$LOG"
+	few=$(forked_kb "$TCPD_PID")
+	stop_tcpd
+	release_ports "$BULK_PORTS"
+	start_many 1000
+	run -0 grep -E "tcpd .* started: 1000 services" "$LOG"
+	many=$(forked_kb "$TCPD_PID")
+	# Its records and its configuration are where no fork copies
+	# them: 2,000 kB more for 1,000 services when they were not.
+	[ $(( many - few )) -lt 400 ] ||
+	    fail "$few kB at 10 services, $many kB at 1,000"
+}
+
 @test "forks slowed down: each worker's deadline and first heartbeat count from its own fork" {
 	hooks || skip "needs a tcpd built with --enable-test-hooks"
 	# 1,000 forks 11 ms apart take over 11 s: longer than a worker may

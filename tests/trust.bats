@@ -63,10 +63,12 @@ $(conf_service other exec "\"127.0.0.1:$OPORT\"" "workers = 1; $PROG")"
 	# It names, besides its real program, the foreign group, the other
 	# worker, the other worker's program, the master and this test's
 	# own group (the hook adds 1, -1, INT_MAX and the master's group);
-	# writes its counts, cell and ledger at their largest; and dies.
+	# writes its counts, cell and ledger at their largest; writes over
+	# its configuration (every service's name and limits, 1,000 workers
+	# each); and dies.
 	echo "$foreign $other $theirs $TCPD_PID $(ps -o pgid= -p $$)" >"$T/groups"
 	kill -WINCH "$hostile"
-	wait_for 5 log_has_n 1 "test hook: wrote a compromised worker's heartbeat"
+	wait_for 5 log_has_n 1 "test hook: wrote a compromised worker's heartbeat, configuration, counts"
 	wait_for 5 log_has_n 1 "hostile: worker $hostile named [0-9]+ process groups? that no program of it leads \\([-0-9]+(, \\.\\.\\.)?\\): not signalled$"
 	wait_for 5 log_has_n 1 "hostile: worker $hostile left 1 program running"
 	wait_for 5 log_has_n 1 "hostile: process group $mine of a dead worker ended after"
@@ -106,6 +108,7 @@ $(conf_service other exec "\"127.0.0.1:$OPORT\"" "workers = 1; $PROG")"
 	assert_output '[(4, 3, 1), (1, 1, 0)]'
 	run -0 "$TCPD" -c "$CONF" -s status
 	assert_line --regexp '^hostile +exec +1/1 '
+	assert_line --regexp '^other +exec +1/1 '
 	exec 4>&- 5>&- 6>&- 7>&- 8>&- 9>&-
 }
 

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "conf_freeze.h"
 #include "conf_get.h"
 #include "conf_merge.h"
 #include "conf_net.h"
@@ -217,7 +218,7 @@ conf_load(const char *path, char *err, size_t errlen)
 {
 	struct conf_src	 src;
 	struct conf_ctx	 x = { path, &src, err, errlen };
-	struct conf	*c = NULL;
+	struct conf	*c = NULL, *frozen;
 	struct conf_merged merged = { NULL, NULL, 0 };
 	config_t	 cfg;
 	FILE		*fp;
@@ -256,7 +257,14 @@ conf_load(const char *path, char *err, size_t errlen)
 	config_destroy(&cfg);
 	conf_merged_free(&merged);
 	conf_src_free(&src);
-	return c;
+	/*
+	 * Kept in a mapping no fork copies (conf_freeze.c); should that
+	 * fail, where it was read, which serves as well.
+	 */
+	if ((frozen = conf_freeze(c)) == NULL)
+		return c;
+	conf_free(c);
+	return frozen;
 fail:
 	config_destroy(&cfg);
 	conf_merged_free(&merged);
@@ -310,6 +318,10 @@ conf_free(struct conf *c)
 {
 	if (c == NULL)
 		return;
+	if (c->frozen_len != 0) {
+		conf_frozen_free(c);
+		return;
+	}
 	for (int i = 0; i < c->nservices; i++) {
 		free(c->services[i].name);
 		free(c->services[i].at);

@@ -55,6 +55,11 @@ struct conf_service {
 	char			*at;		/* "FILE:LINE" where it is */
 };
 
+/*
+ * What conf_load() returns is read-only: a copy in a mapping of its own
+ * (conf_freeze.c).  A pointer added to it, or to what it holds, is
+ * copied there as conf_free() frees it.
+ */
 struct conf {
 	char			*path;		/* absolute */
 	struct conf_ident	 ident;		/* user: NULL, keep the starting one */
@@ -85,6 +90,8 @@ struct conf {
 	/* Services by name: services[i] as i + 1; a power of 2 in size. */
 	int			*names;
 	int			 names_size;
+	size_t			 frozen_len;	/* a mapping (conf_freeze.c),
+						   so long; 0: malloc'd */
 };
 
 struct conf	*conf_load(const char *path, char *err, size_t errlen);

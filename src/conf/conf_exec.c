@@ -21,6 +21,7 @@
 #include "conf_exec.h"
 #include "conf_get.h"
 #include "conf_src.h"
+#include "freeze.h"
 #include "util.h"
 
 /* Every limit the kernel has; sizes take K, M and G after them. */
@@ -305,6 +306,18 @@ conf_exec_free(struct conf_exec *e)
 	free(e->cwd);
 	free(e->rlimits);
 	memset(e, 0, sizeof(*e));
+}
+
+/* Copy what e points to into f, for the conf_exec at offset at. */
+void
+conf_exec_freeze(struct freeze *f, size_t at, const struct conf_exec *e)
+{
+	freeze_strv(f, at + offsetof(struct conf_exec, argv), e->argv);
+	freeze_strv(f, at + offsetof(struct conf_exec, env), e->env);
+	freeze_strv(f, at + offsetof(struct conf_exec, passenv), e->passenv);
+	freeze_str(f, at + offsetof(struct conf_exec, cwd), e->cwd);
+	freeze_link(f, at + offsetof(struct conf_exec, rlimits), e->rlimits,
+	    e->nrlimits * sizeof(*e->rlimits));
 }
 
 /*

@@ -11,6 +11,7 @@
 #include <libconfig.h>
 
 struct conf_ctx;
+struct freeze;
 
 /* One of 'rlimits': soft and hard limit alike. */
 struct conf_rlimit {
@@ -37,6 +38,8 @@ int		 conf_exec_load(struct conf_ctx *, const config_setting_t *,
 int		 conf_exec_check(const char *service, const struct conf_exec *,
 		    const char **key, char *err, size_t errlen);
 void		 conf_exec_free(struct conf_exec *);
+void		 conf_exec_freeze(struct freeze *, size_t at,
+		    const struct conf_exec *);
 const char	*conf_rlimit_name(int resource);
 
 #endif

@@ -17,6 +17,7 @@
 #include "conf.h"
 #include "conf_get.h"
 #include "conf_ident.h"
+#include "freeze.h"
 
 const char *const conf_ident_keys[] = { "user", "group", "groups", NULL };
 
@@ -173,6 +174,17 @@ conf_ident_free(struct conf_ident *id)
 	free(id->groups);
 	free(id->at);
 	memset(id, 0, sizeof(*id));
+}
+
+/* Copy what id points to into f, for the conf_ident at offset at. */
+void
+conf_ident_freeze(struct freeze *f, size_t at, const struct conf_ident *id)
+{
+	freeze_str(f, at + offsetof(struct conf_ident, user), id->user);
+	freeze_str(f, at + offsetof(struct conf_ident, group), id->group);
+	freeze_link(f, at + offsetof(struct conf_ident, groups), id->groups,
+	    id->ngroups * sizeof(*id->groups));
+	freeze_str(f, at + offsetof(struct conf_ident, at), id->at);
 }
 
 /*

@@ -12,6 +12,7 @@
 
 struct conf;
 struct conf_ctx;
+struct freeze;
 
 struct conf_ident {
 	char		*user;		/* NULL: the user tcpd starts as */
@@ -30,6 +31,8 @@ extern const char *const conf_ident_keys[];
 int	conf_ident_load(struct conf_ctx *, const config_setting_t *,
 	    const struct conf_ident *inherit, struct conf_ident *);
 void	conf_ident_free(struct conf_ident *);
+void	conf_ident_freeze(struct freeze *, size_t at,
+	    const struct conf_ident *);
 int	conf_ident_check(const struct conf *, const char **at, char *err,
 	    size_t errlen);
 

@@ -15,6 +15,7 @@
 #include "conf.h"
 #include "conf_get.h"
 #include "conf_net.h"
+#include "freeze.h"
 #include "log.h"
 #include "proxy.h"
 
@@ -349,6 +350,22 @@ conf_net_free(struct conf_net *n)
 	n->refuse_message = NULL;
 	n->trusted = NULL;
 	n->trusted_index = NULL;
+}
+
+/* Copy what n points to into f, for the conf_net at offset at. */
+void
+conf_net_freeze(struct freeze *f, size_t at, const struct conf_net *n)
+{
+	freeze_link(f, at + offsetof(struct conf_net, access), n->access,
+	    n->naccess * sizeof(*n->access));
+	access_index_freeze(f, at + offsetof(struct conf_net, access_index),
+	    n->access_index);
+	freeze_str(f, at + offsetof(struct conf_net, refuse_message),
+	    n->refuse_message);
+	freeze_link(f, at + offsetof(struct conf_net, trusted), n->trusted,
+	    n->ntrusted * sizeof(*n->trusted));
+	access_index_freeze(f, at + offsetof(struct conf_net, trusted_index),
+	    n->trusted_index);
 }
 
 /* One of the network settings, taken globally and per service? */

@@ -16,6 +16,7 @@ struct conf_service;
 struct access_index;
 struct access_rule;
 struct conf_ctx;
+struct freeze;
 
 /* The longest refuse_message, in bytes. */
 #define CONF_REFUSE_MAX	512
@@ -66,5 +67,6 @@ void	conf_access_log(const struct conf *);
 int	conf_net_load(struct conf_ctx *, const config_setting_t *,
 	    const struct conf_net *inherit, struct conf_net *);
 void	conf_net_free(struct conf_net *);
+void	conf_net_freeze(struct freeze *, size_t at, const struct conf_net *);
 
 #endif

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "access.h"
+#include "freeze.h"
 
 /* Any bit set in addr past its first prefix bits (of nbytes)? */
 static int
@@ -225,6 +226,24 @@ access_index_free(struct access_index *x)
 	free(x->v6.child);
 	free(x->v6.rule);
 	free(x);
+}
+
+/* Copy x into f, for the pointer at offset at (freeze.h). */
+void
+access_index_freeze(struct freeze *f, size_t at, const struct access_index *x)
+{
+	size_t	 to;
+
+	if ((to = freeze_link(f, at, x, sizeof(*x))) == 0)
+		return;
+	freeze_link(f, to + offsetof(struct access_index, v4.child),
+	    x->v4.child, x->v4.n * sizeof(*x->v4.child));
+	freeze_link(f, to + offsetof(struct access_index, v4.rule),
+	    x->v4.rule, x->v4.n * sizeof(*x->v4.rule));
+	freeze_link(f, to + offsetof(struct access_index, v6.child),
+	    x->v6.child, x->v6.n * sizeof(*x->v6.child));
+	freeze_link(f, to + offsetof(struct access_index, v6.rule),
+	    x->v6.rule, x->v6.n * sizeof(*x->v6.rule));
 }
 
 /* The n rules, indexed for access_match(); NULL when out of memory. */

@@ -19,12 +19,15 @@ struct access_rule {
 };
 
 struct access_index;
+struct freeze;
 
 int	access_parse(const char *, struct access_rule *, char *err,
 	    size_t errlen);
 struct access_index *
 	access_index_new(const struct access_rule *, int n);
 void	access_index_free(struct access_index *);
+void	access_index_freeze(struct freeze *, size_t at,
+	    const struct access_index *);
 int	access_match(const struct access_index *, const struct access_rule *,
 	    int n, const struct sockaddr_storage *, int *index);
 

@@ -1,17 +1,19 @@
 /*
  * Tests only (--enable-test-hooks): a worker that writes what a
- * compromised one would, into everything the master reads of it, and
- * dies.  The master must signal no process group it does not itself know
+ * compromised one would, into everything the master reads of it and
+ * into its configuration, and dies.  The master must signal no process group it does not itself know
  * to be a program's, stay up, and keep its figures and limits true.
  */
 #include "config.h"
 
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 
 #include <limits.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +21,7 @@
 
 #include "hostile.h"
 #include "admission.h"
+#include "conf.h"
 #include "log.h"
 #include "worker.h"
 
@@ -69,6 +72,32 @@ hostile_groups(struct heartbeat *beat, pid_t master)
 	hostile_name(beat, &at, getpgrp());
 }
 
+/*
+ * Write over the configuration as this worker has it: every service's
+ * name and limits, and the watchdog's timeout.  What the master acts on
+ * and forks the next worker with must stay as the file says.  Returns
+ * what it wrote.
+ */
+static const char *
+hostile_conf(const struct conf *c)
+{
+	struct conf	*w = (struct conf *)(uintptr_t)c;
+
+	/* Read-only as mapped: this worker makes it writable, as it can. */
+	if (c->frozen_len != 0 && mprotect(w, c->frozen_len,
+	    PROT_READ | PROT_WRITE) == -1)
+		return "";
+	for (int i = 0; i < c->nservices; i++) {
+		struct conf_service *sv = &w->services[i];
+		memset(sv->name, 'X', strlen(sv->name));
+		sv->max_connections = 0;
+		sv->net.per_source.max_connections = 0;
+		sv->workers = 1000;
+	}
+	w->watchdog_timeout = 1;
+	return " configuration,";
+}
+
 /* Messages of every wrong size and kind on the control socket. */
 static void
 hostile_messages(int ctl)
@@ -87,9 +116,11 @@ hostile_messages(int ctl)
 }
 
 void
-hostile_act(struct heartbeat *beat, const struct admission *adm, int ctl,
-    pid_t master)
+hostile_act(const struct conf *conf, struct heartbeat *beat,
+    const struct admission *adm, int ctl, pid_t master)
 {
+	const char	*wrote = hostile_conf(conf);
+
 	hostile_groups(beat, master);
 	atomic_store(&beat->accepted, ULLONG_MAX - 1000);
 	atomic_store(&beat->finished, ULLONG_MAX);
@@ -100,8 +131,8 @@ hostile_act(struct heartbeat *beat, const struct admission *adm, int ctl,
 		atomic_store(&beat->refused[i], ULLONG_MAX);
 	admission_hostile(adm);
 	hostile_messages(ctl);
-	log_warnx("test hook: wrote a compromised worker's heartbeat, "
-	    "counts and messages; dying");
+	log_warnx("test hook: wrote a compromised worker's heartbeat,%s "
+	    "counts and messages; dying", wrote);
 	raise(SIGKILL);
 	abort();
 }

@@ -3,10 +3,11 @@
 #define TCPD_HOSTILE_H
 
 struct admission;
+struct conf;
 struct heartbeat;
 
-void	hostile_act(struct heartbeat *, const struct admission *, int ctl,
-	    pid_t master)
+void	hostile_act(const struct conf *, struct heartbeat *,
+	    const struct admission *, int ctl, pid_t master)
 	    __attribute__((noreturn));
 
 #endif

@@ -121,7 +121,7 @@ worker_sig_cb(struct io *io, uint32_t ev)
 					pause();
 			case WS_HOSTILE: /* tests only: a compromised worker */
 #ifdef TCPD_TEST_HOOKS
-				hostile_act(w->beat, &w->adm,
+				hostile_act(w->conf, w->beat, &w->adm,
 				    w->ctl_io.fd, getppid());
 #endif
 				break;
