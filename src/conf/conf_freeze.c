@@ -96,12 +96,13 @@ conf_freeze(const struct conf *c)
 {
 	struct freeze	 f = { NULL, 0, 0 };
 	struct conf	*frozen;
-	size_t		 page = (size_t)sysconf(_SC_PAGESIZE), len;
+	size_t		 page = (size_t)sysconf(_SC_PAGESIZE), len, need;
 	void		*at = MAP_FAILED;
 	int		 fd = -1, saved;
 
 	conf_put(&f, c);
-	len = (f.len + page - 1) / page * page;
+	need = f.len;
+	len = (need + page - 1) / page * page;
 	/* Where it will be: its pointers are made for that address. */
 	at = mmap(NULL, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS |
 	    MAP_NORESERVE, -1, 0);
@@ -110,6 +111,10 @@ conf_freeze(const struct conf *c)
 	f.base = (uintptr_t)at;
 	f.len = 0;
 	conf_put(&f, c);
+	if (f.len != need) {
+		errno = EINVAL;		/* the two passes differ: a bug */
+		goto fail;
+	}
 	frozen = (struct conf *)(void *)f.buf;
 	frozen->frozen_len = len;
 	if ((fd = memfd_create("tcpd.conf", MFD_CLOEXEC)) == -1 ||
