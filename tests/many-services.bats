@@ -94,20 +94,27 @@ forked_kb() {
 	    END { print s + 0 }' "/proc/$1/smaps"
 }
 
-@test "what each fork copies of the master does not grow with the services" {
+@test "what each fork copies of the master, and the mappings it walks, do not grow with the services" {
+	# Each service counts per_source: a table for it, a ledger for
+	# its worker, shared memory the master maps.
+	local limits='per_source = { max_connections = 5; };'
 	# Right after the start, before any status is asked of it.
-	start_many 10
+	start_many 10 "$limits"
 	run -0 grep -E "tcpd .* started: 10 services" "$LOG"
 	few=$(forked_kb "$TCPD_PID")
 	stop_tcpd
 	release_ports "$BULK_PORTS"
-	start_many 1000
+	start_many 1000 "$limits"
 	run -0 grep -E "tcpd .* started: 1000 services" "$LOG"
 	many=$(forked_kb "$TCPD_PID")
 	# Its records and its configuration are where no fork copies
 	# them: 2,000 kB more for 1,000 services when they were not.
 	[ $(( many - few )) -lt 400 ] ||
 	    fail "$few kB at 10 services, $many kB at 1,000"
+	# A fork walks every mapping, copied or not: the shared memory is
+	# carved from a few (2,000 and more when each had its own).
+	maps=$(grep -c . "/proc/$TCPD_PID/maps")
+	[ "$maps" -lt 150 ] || fail "the master has $maps mappings"
 }
 
 @test "forks slowed down: each worker's deadline and first heartbeat count from its own fork" {

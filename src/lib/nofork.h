@@ -1,6 +1,7 @@
 /*
  * Memory no fork copies: the master's own records (its workers, slots,
- * listening sockets, services), which its workers never read.
+ * listening sockets, services, and what it keeps of the memory it shares
+ * with them), which its workers never read.
  */
 #ifndef TCPD_NOFORK_H
 #define TCPD_NOFORK_H

@@ -71,7 +71,7 @@ admission_admit(const struct admission *adm,
 
 	if (access_match(net->access_index, net->access, net->naccess,
 	    client, &i)) {
-		if (adm->src.table == NULL || (v = source_take(&adm->src,
+		if (adm->src.table.sh == NULL || (v = source_take(&adm->src,
 		    client, &held->source, why, whylen)) == SOURCE_OK)
 			return 1;
 		*kind = kinds[v];
@@ -131,7 +131,7 @@ admission_hostile(const struct admission *adm)
 {
 	if (adm->limit.shm != NULL)
 		limit_hostile(&adm->limit);
-	if (adm->src.table != NULL)
+	if (adm->src.table.sh != NULL)
 		source_hostile(&adm->src);
 }
 #endif
@@ -259,8 +259,8 @@ admission_of_share(const struct admission_share *sh,
 		adm->limit = (struct limit_ref){ limit_count(sh->state->limit),
 		    sh->cell, sv->max_connections };
 	if (sh->table != NULL)
-		adm->src = (struct source_ref){ sh->table, sh->ledger.base,
-		    &sv->net.per_source };
+		adm->src = (struct source_ref){ source_view(sh->table),
+		    sh->ledger.base, &sv->net.per_source };
 }
 
 /* Connections counted against the service's max_connections now. */

@@ -36,7 +36,7 @@ struct admitted {
 struct admission {
 	const struct conf_net	*net;		/* access, per_source */
 	struct limit_ref	 limit;		/* .shm NULL: no max_connections */
-	struct source_ref	 src;		/* .table NULL: no per_source */
+	struct source_ref	 src;		/* .table.sh NULL: no per_source */
 };
 
 /* In a worker's acceptor threads and its loop. */

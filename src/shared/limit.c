@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "limit.h"
+#include "nofork.h"
 #include "shm.h"
 
 /* Workers of one service that can count at once (all generations). */
@@ -43,10 +44,11 @@ limit_new(void)
 {
 	struct limit	*l;
 
-	if ((l = calloc(1, sizeof(*l))) == NULL)
+	/* The master's alone, a kilobyte a service: no fork copies it. */
+	if ((l = nofork_calloc(1, sizeof(*l))) == NULL)
 		return NULL;
 	if (shm_new(&l->shm, sizeof(*l->count)) == -1) {
-		free(l);
+		nofork_free(l);
 		return NULL;
 	}
 	l->count = l->shm.base;
@@ -59,7 +61,7 @@ limit_free(struct limit *l)
 	if (l == NULL)
 		return;
 	shm_free(&l->shm);
-	free(l);
+	nofork_free(l);
 }
 
 /* The memory a worker of the service maps, and what it counts in. */

@@ -36,6 +36,7 @@
 #include <time.h>
 
 #include "conf_net.h"
+#include "nofork.h"
 #include "shm.h"
 #include "source.h"
 
@@ -60,13 +61,13 @@ struct source_shared {
 };
 
 /*
- * The master's own (a worker has its copy from the fork): the size and
- * the references are never read from memory a worker can write.
+ * The master's own, in memory no fork copies (a worker has what it
+ * needs of it in its struct source_ref): the size and the references
+ * are never read from memory a worker can write.
  */
 struct source_table {
 	struct shm		 shm;
-	struct source_shared	*sh;
-	int			 nsources;
+	struct source_view	 v;
 	int			 refs;
 };
 
@@ -86,23 +87,23 @@ source_new(int nsources)
 	struct source_table	*t;
 	pthread_mutexattr_t	 ma;
 
-	if ((t = calloc(1, sizeof(*t))) == NULL)
+	if ((t = nofork_calloc(1, sizeof(*t))) == NULL)
 		return NULL;
-	if (shm_new(&t->shm, sizeof(*t->sh) +
-	    (size_t)nsources * sizeof(t->sh->entry[0])) == -1) {
-		free(t);
+	if (shm_new(&t->shm, sizeof(*t->v.sh) +
+	    (size_t)nsources * sizeof(t->v.sh->entry[0])) == -1) {
+		nofork_free(t);
 		return NULL;
 	}
-	t->sh = t->shm.base;
-	t->nsources = nsources;
+	t->v.sh = t->shm.base;
+	t->v.nsources = nsources;
 	t->refs = 1;
-	if (getrandom(&t->sh->seed, sizeof(t->sh->seed), 0) !=
-	    sizeof(t->sh->seed))
-		t->sh->seed = (uint64_t)now_ms() * 0x9e3779b97f4a7c15ULL;
+	if (getrandom(&t->v.sh->seed, sizeof(t->v.sh->seed), 0) !=
+	    sizeof(t->v.sh->seed))
+		t->v.sh->seed = (uint64_t)now_ms() * 0x9e3779b97f4a7c15ULL;
 	pthread_mutexattr_init(&ma);
 	pthread_mutexattr_setpshared(&ma, PTHREAD_PROCESS_SHARED);
 	pthread_mutexattr_setrobust(&ma, PTHREAD_MUTEX_ROBUST);
-	pthread_mutex_init(&t->sh->lock, &ma);
+	pthread_mutex_init(&t->v.sh->lock, &ma);
 	pthread_mutexattr_destroy(&ma);
 	return t;
 }
@@ -119,14 +120,21 @@ source_release(struct source_table *t)
 {
 	if (t != NULL && --t->refs == 0) {
 		shm_free(&t->shm);
-		free(t);
+		nofork_free(t);
 	}
 }
 
 int
 source_size(const struct source_table *t)
 {
-	return t->nsources;
+	return t->v.nsources;
+}
+
+/* What a worker of the service is given of t. */
+struct source_view
+source_view(const struct source_table *t)
+{
+	return t->v;
 }
 
 /* The memory a worker of the service maps. */
@@ -143,7 +151,7 @@ source_shm(const struct source_table *t)
 int
 source_ledger_new(struct source_table *t, struct shm *ledger)
 {
-	if (shm_new(ledger, (size_t)t->nsources * sizeof(atomic_uint)) == -1)
+	if (shm_new(ledger, (size_t)t->v.nsources * sizeof(atomic_uint)) == -1)
 		return -1;
 	source_hold(t);
 	return 0;
@@ -159,8 +167,8 @@ source_ledger_free(struct source_table *t, struct shm *ledger)
 {
 	atomic_uint	*l = ledger->base;
 
-	for (int i = 0; i < t->nsources; i++) {
-		atomic_int	*a = &t->sh->entry[i].active;
+	for (int i = 0; i < t->v.nsources; i++) {
+		atomic_int	*a = &t->v.sh->entry[i].active;
 		unsigned	 held = atomic_load(&l[i]);
 		int		 v = atomic_load(a);
 
@@ -209,7 +217,7 @@ source_key(const struct per_source *ps, const struct sockaddr_storage *peer,
 
 /* A keyed hash of the key, so a client cannot choose its collisions. */
 static uint64_t
-source_hash(const struct source_table *t, const uint8_t *key, int family)
+source_hash(const struct source_view *t, const uint8_t *key, int family)
 {
 	uint64_t	 h = t->sh->seed ^ (uint64_t)family, w;
 
@@ -251,7 +259,7 @@ reusable(struct source_entry *e, const struct per_source *ps, int64_t now)
 
 /* The entry of key, or a fresh one for it; NULL: none near is free. */
 static struct source_entry *
-source_find(struct source_table *t, const struct per_source *ps,
+source_find(const struct source_view *t, const struct per_source *ps,
     const uint8_t *key, int family, int64_t now)
 {
 	struct source_entry	*e, *spare = NULL;
@@ -275,7 +283,7 @@ source_find(struct source_table *t, const struct per_source *ps,
 }
 
 static void
-table_lock(struct source_table *t)
+table_lock(const struct source_view *t)
 {
 	/* Its last holder died: what it did under the lock is whole. */
 	if (pthread_mutex_lock(&t->sh->lock) == EOWNERDEAD)
@@ -292,7 +300,7 @@ source_take(const struct source_ref *r, const struct sockaddr_storage *peer,
     int *entry, char *why, size_t whylen)
 {
 	const struct per_source	*ps = r->ps;
-	struct source_table	*t = r->table;
+	const struct source_view *t = &r->table;
 	struct source_entry	*e;
 	uint8_t			 key[16];
 	int			 family = source_key(ps, peer, key);
@@ -334,7 +342,7 @@ source_take(const struct source_ref *r, const struct sockaddr_storage *peer,
 void
 source_put(const struct source_ref *r, int entry)
 {
-	atomic_fetch_sub(&r->table->sh->entry[entry].active, 1);
+	atomic_fetch_sub(&r->table.sh->entry[entry].active, 1);
 	atomic_fetch_sub(&r->ledger[entry], 1);
 }
 
@@ -343,7 +351,7 @@ source_put(const struct source_ref *r, int entry)
 void
 source_hostile(const struct source_ref *r)
 {
-	for (int i = 0; i < r->table->nsources; i++)
+	for (int i = 0; i < r->table.nsources; i++)
 		atomic_store(&r->ledger[i], UINT_MAX);
 }
 #endif

@@ -14,13 +14,21 @@ struct per_source;
 struct shm;
 struct source_table;
 
+struct source_shared;
+
+/* What a worker sees of its service's table: where it is, its size. */
+struct source_view {
+	struct source_shared	*sh;
+	int			 nsources;
+};
+
 /*
  * What a worker holds: the service's table, its own ledger of what it
  * counts in it (so the master can give back a dead worker's share), and
  * the limits of its configuration.
  */
 struct source_ref {
-	struct source_table	*table;
+	struct source_view	 table;		/* .sh NULL: none */
 	atomic_uint		*ledger;	/* one count per entry */
 	const struct per_source	*ps;
 };
@@ -31,6 +39,8 @@ struct source_table *
 void		source_hold(struct source_table *);
 void		source_release(struct source_table *);
 int		source_size(const struct source_table *);
+struct source_view
+		source_view(const struct source_table *);
 const struct shm *
 		 source_shm(const struct source_table *);
 int		 source_ledger_new(struct source_table *, struct shm *);
