@@ -133,10 +133,9 @@ shared_maps() {
 	done
 	write_conf '' "$svcs"
 	start_tcpd 8
-	# The master maps them all, the heartbeats (cells of one mapping),
-	# 8 ledgers, 4 counts and 4 tables (regions of one pool), in two
-	# mappings: those it splits for a fork are merged again after it.
-	[ "$(shared_maps "$TCPD_PID" | grep -c .)" -eq 2 ]
+	# The master maps them all: the heartbeats (cells of one mapping),
+	# 8 ledgers, 4 counts, 4 tables.
+	[ "$(shared_maps "$TCPD_PID" | grep -c .)" -ge 17 ]
 	local w n seen=()
 	for w in $(workers); do
 		# Its heartbeat and ledger, its service's count and table.
