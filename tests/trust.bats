@@ -69,6 +69,9 @@ $(conf_service other exec "\"127.0.0.1:$OPORT\"" "workers = 1; $PROG")"
 	echo "$foreign $other $theirs $TCPD_PID $(ps -o pgid= -p $$)" >"$T/groups"
 	kill -WINCH "$hostile"
 	wait_for 5 log_has_n 1 "test hook: wrote a compromised worker's heartbeat, configuration, counts"
+	# Nor could it reach past its heartbeat cell to others' (its
+	# mapping is a window on a file of 256 of them).
+	run -0 grep -E "remap_file_pages refused \(Operation not permitted\), mremap refused \(Operation not permitted\); dying" "$LOG"
 	wait_for 5 log_has_n 1 "hostile: worker $hostile named [0-9]+ process groups? that no program of it leads \\([-0-9]+(, \\.\\.\\.)?\\): not signalled$"
 	wait_for 5 log_has_n 1 "hostile: worker $hostile left 1 program running"
 	wait_for 5 log_has_n 1 "hostile: process group $mine of a dead worker ended after"

@@ -28,13 +28,10 @@ struct chunk {
 	struct chunk	*next;
 };
 
-/* A cell's size: the heartbeat, rounded up to whole pages. */
 static size_t
 beat_stride(void)
 {
-	size_t	 page = (size_t)sysconf(_SC_PAGESIZE);
-
-	return (sizeof(struct heartbeat) + page - 1) / page * page;
+	return beat_cell_size();
 }
 
 /* A new mapping of BEAT_CELLS free cells, first in the list; NULL: memory. */

@@ -8,6 +8,7 @@
 #ifndef TCPD_PROTO_H
 #define TCPD_PROTO_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /* Why a connection was refused, as counted and shown by status. */
@@ -40,6 +41,9 @@ struct heartbeat {
 	_Atomic unsigned long long	 bytes_in, bytes_out;
 	_Atomic int			 groups[BEAT_GROUPS];	/* 0: free */
 };
+
+/* A heartbeat's cell: the struct in whole pages, so that it maps alone. */
+size_t	beat_cell_size(void);
 
 extern const char *const refusal_names[REFUSED_KINDS];
 

@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 
+#include <errno.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -23,6 +24,7 @@
 #include "admission.h"
 #include "conf.h"
 #include "log.h"
+#include "proto.h"
 #include "worker.h"
 
 #ifdef TCPD_TEST_HOOKS
@@ -98,6 +100,24 @@ hostile_conf(const struct conf *c)
 	return " configuration,";
 }
 
+/*
+ * Reach past its heartbeat cell, as a compromised worker would: point
+ * the window on its mapping at another cell (remap_file_pages), grow it
+ * over the next (mremap).  What the kernel said of each, into out.
+ */
+static void
+hostile_reach(struct heartbeat *beat, char *out, size_t len)
+{
+	size_t	 cell = beat_cell_size(), page = (size_t)sysconf(_SC_PAGESIZE);
+	char	 a[64] = "allowed", b[64] = "allowed";
+
+	if (remap_file_pages(beat, cell, 0, cell / page, 0) == -1)
+		snprintf(a, sizeof(a), "refused (%s)", strerror(errno));
+	if (mremap(beat, cell, 2 * cell, MREMAP_MAYMOVE) == MAP_FAILED)
+		snprintf(b, sizeof(b), "refused (%s)", strerror(errno));
+	snprintf(out, len, "remap_file_pages %s, mremap %s", a, b);
+}
+
 /* Messages of every wrong size and kind on the control socket. */
 static void
 hostile_messages(int ctl)
@@ -120,6 +140,7 @@ hostile_act(const struct conf *conf, struct heartbeat *beat,
     const struct admission *adm, int ctl, pid_t master)
 {
 	const char	*wrote = hostile_conf(conf);
+	char		 reach[160];
 
 	hostile_groups(beat, master);
 	atomic_store(&beat->accepted, ULLONG_MAX - 1000);
@@ -131,8 +152,10 @@ hostile_act(const struct conf *conf, struct heartbeat *beat,
 		atomic_store(&beat->refused[i], ULLONG_MAX);
 	admission_hostile(adm);
 	hostile_messages(ctl);
+	/* Last: a grown heartbeat may have moved. */
+	hostile_reach(beat, reach, sizeof(reach));
 	log_warnx("test hook: wrote a compromised worker's heartbeat,%s "
-	    "counts and messages; dying", wrote);
+	    "counts and messages; %s; dying", wrote, reach);
 	raise(SIGKILL);
 	abort();
 }

@@ -28,7 +28,9 @@
 #include "log.h"
 #include "loop.h"
 #include "proctitle.h"
+#include "proto.h"
 #include "services/service.h"
+#include "shm_guard.h"
 #include "sig.h"
 #include "spawn.h"
 #include "util.h"
@@ -242,6 +244,10 @@ worker_init(struct worker *w, pid_t master, int ctl)
 	int			 sigfd;
 
 	proctitle_set("tcpd: worker %s slot %d", w->svc->name, w->slot);
+	/* While still root: see shm_guard.c. */
+	if (shm_guard(w->beat, beat_cell_size()) == -1 && errno != EACCES)
+		log_warn("%s slot %d: cannot keep its heartbeat to its own "
+		    "cell (seccomp)", w->svc->name, w->slot);
 	worker_drop_privileges(w->svc);
 	/*
 	 * A handler that cannot work (a program gone since the file was
