@@ -94,7 +94,7 @@ forked_kb() {
 	    END { print s + 0 }' "/proc/$1/smaps"
 }
 
-@test "what each fork copies of the master does not grow with the services" {
+@test "what each fork copies of the master, and the mappings it walks, do not grow with the services" {
 	# Each service counts per_source: a table for it, a ledger for
 	# its worker, shared memory the master maps.
 	local limits='per_source = { max_connections = 5; };'
@@ -111,6 +111,10 @@ forked_kb() {
 	# them: 2,000 kB more for 1,000 services when they were not.
 	[ $(( many - few )) -lt 400 ] ||
 	    fail "$few kB at 10 services, $many kB at 1,000"
+	# A fork walks every mapping, copied or not: the shared memory is
+	# carved from a few (2,000 and more when each had its own).
+	maps=$(grep -c . "/proc/$TCPD_PID/maps")
+	[ "$maps" -lt 150 ] || fail "the master has $maps mappings"
 }
 
 @test "forks slowed down: each worker's deadline and first heartbeat count from its own fork" {

@@ -63,6 +63,8 @@ struct proc_birth {
 	int				 slot;
 	struct heartbeat		*beat;
 	struct admission		 adm;
+	struct shm			 own[4];	/* its shared memory */
+	int				 nown;
 };
 
 /*
@@ -86,7 +88,7 @@ proc_child(void *arg, int clean, const int *fds)
 	spec = (struct worker_spec){
 		.conf = b->conf, .svc = b->svc, .slot = b->slot, .fds = fds,
 		.ctl = fds[n], .master = getppid(), .beat = b->beat,
-		.adm = b->adm,
+		.adm = b->adm, .own = b->own, .nown = b->nown,
 	};
 	worker_run(&spec);
 }
@@ -114,6 +116,9 @@ proc_fork(const struct proc_args *a, struct proc *p, int ctl)
 	admission_share_inherit(&p->share, own);
 	beat_shm(p->beat, &cell);
 	own[3] = &cell;
+	for (size_t i = 0; i < nitems(own); i++)
+		if (own[i] != NULL)
+			birth.own[birth.nown++] = *own[i];
 	if (shm_inherit(own, nitems(own), 1) == -1)
 		return -1;
 	memcpy(fds, a->fds, n * sizeof(*fds));

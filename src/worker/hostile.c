@@ -25,6 +25,7 @@
 #include "conf.h"
 #include "log.h"
 #include "proto.h"
+#include "shm.h"
 #include "worker.h"
 
 #ifdef TCPD_TEST_HOOKS
@@ -101,21 +102,37 @@ hostile_conf(const struct conf *c)
 }
 
 /*
- * Reach past its heartbeat cell, as a compromised worker would: point
- * the window on its mapping at another cell (remap_file_pages), grow it
- * over the next (mremap).  What the kernel said of each, into out.
+ * Reach past each of the regions it maps of the master's (its heartbeat,
+ * ledger, count, table), as a compromised worker would: point the window
+ * on its mapping at another part of the file (remap_file_pages), grow
+ * it over what follows (mremap).  What the kernel said, into out: the
+ * first call allowed, or the refusal of the last region's.
  */
 static void
-hostile_reach(struct heartbeat *beat, char *out, size_t len)
+hostile_reach(const struct shm *r, int n, char *out, size_t len)
 {
-	size_t	 cell = beat_cell_size(), page = (size_t)sysconf(_SC_PAGESIZE);
-	char	 a[64] = "allowed", b[64] = "allowed";
+	size_t	 page = (size_t)sysconf(_SC_PAGESIZE);
+	char	 a[64] = "never tried", b[64] = "never tried";
+	int	 a_ok = 0, b_ok = 0;
 
-	if (remap_file_pages(beat, cell, 0, cell / page, 0) == -1)
-		snprintf(a, sizeof(a), "refused (%s)", strerror(errno));
-	if (mremap(beat, cell, 2 * cell, MREMAP_MAYMOVE) == MAP_FAILED)
-		snprintf(b, sizeof(b), "refused (%s)", strerror(errno));
-	snprintf(out, len, "remap_file_pages %s, mremap %s", a, b);
+	for (int i = 0; i < n; i++) {
+		if (!a_ok && remap_file_pages(r[i].base, page, 0,
+		    r[i].size / page, 0) == -1)
+			snprintf(a, sizeof(a), "refused (%s)", strerror(errno));
+		else
+			a_ok = 1;
+		if (!b_ok && mremap(r[i].base, r[i].size, r[i].size + page,
+		    MREMAP_MAYMOVE) == MAP_FAILED)
+			snprintf(b, sizeof(b), "refused (%s)", strerror(errno));
+		else
+			b_ok = 1;
+	}
+	if (a_ok)
+		snprintf(a, sizeof(a), "allowed");
+	if (b_ok)
+		snprintf(b, sizeof(b), "allowed");
+	snprintf(out, len, "%d regions: remap_file_pages %s, mremap %s", n,
+	    a, b);
 }
 
 /* Messages of every wrong size and kind on the control socket. */
@@ -137,7 +154,8 @@ hostile_messages(int ctl)
 
 void
 hostile_act(const struct conf *conf, struct heartbeat *beat,
-    const struct admission *adm, int ctl, pid_t master)
+    const struct admission *adm, const struct shm *own, int nown, int ctl,
+    pid_t master)
 {
 	const char	*wrote = hostile_conf(conf);
 	char		 reach[160];
@@ -153,7 +171,7 @@ hostile_act(const struct conf *conf, struct heartbeat *beat,
 	admission_hostile(adm);
 	hostile_messages(ctl);
 	/* Last: a grown heartbeat may have moved. */
-	hostile_reach(beat, reach, sizeof(reach));
+	hostile_reach(own, nown, reach, sizeof(reach));
 	log_warnx("test hook: wrote a compromised worker's heartbeat,%s "
 	    "counts and messages; %s; dying", wrote, reach);
 	raise(SIGKILL);

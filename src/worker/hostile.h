@@ -5,9 +5,11 @@
 struct admission;
 struct conf;
 struct heartbeat;
+struct shm;
 
 void	hostile_act(const struct conf *, struct heartbeat *,
-	    const struct admission *, int ctl, pid_t master)
+	    const struct admission *, const struct shm *, int nshm, int ctl,
+	    pid_t master)
 	    __attribute__((noreturn));
 
 #endif

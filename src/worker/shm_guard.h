@@ -1,9 +1,9 @@
-/* A worker's shared heartbeat kept a window on its own cell alone. */
+/* A worker's shared memory kept a window on its own regions alone. */
 #ifndef TCPD_SHM_GUARD_H
 #define TCPD_SHM_GUARD_H
 
-#include <stddef.h>
+struct shm;
 
-int	shm_guard(const void *cell, size_t len);
+int	shm_guard(const struct shm *, int n);
 
 #endif

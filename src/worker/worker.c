@@ -124,7 +124,8 @@ worker_sig_cb(struct io *io, uint32_t ev)
 			case WS_HOSTILE: /* tests only: a compromised worker */
 #ifdef TCPD_TEST_HOOKS
 				hostile_act(w->conf, w->beat, &w->adm,
-				    w->ctl_io.fd, getppid());
+				    w->shared, w->nshared, w->ctl_io.fd,
+				    getppid());
 #endif
 				break;
 			case WS_NONE:
@@ -244,10 +245,6 @@ worker_init(struct worker *w, pid_t master, int ctl)
 	int			 sigfd;
 
 	proctitle_set("tcpd: worker %s slot %d", w->svc->name, w->slot);
-	/* While still root: see shm_guard.c. */
-	if (shm_guard(w->beat, beat_cell_size()) == -1 && errno != EACCES)
-		log_warn("%s slot %d: cannot keep its heartbeat to its own "
-		    "cell (seccomp)", w->svc->name, w->slot);
 	worker_drop_privileges(w->svc);
 	/*
 	 * A handler that cannot work (a program gone since the file was
@@ -314,7 +311,13 @@ worker_run(const struct worker_spec *spec)
 	w->fds = spec->fds;
 	w->adm = spec->adm;
 	w->beat = spec->beat;
+	w->shared = spec->own;
+	w->nshared = spec->nown;
 	w->beat_ms = spec->conf->watchdog_timeout * 1000 / 3;
+	/* While still root (worker_init drops it): see shm_guard.c. */
+	if (shm_guard(spec->own, spec->nown) == -1 && errno != EACCES)
+		log_warn("%s slot %d: cannot keep its shared memory to its own "
+		    "regions (seccomp)", w->svc->name, w->slot);
 	worker_init(w, spec->master, spec->ctl);
 
 	for (;;) {

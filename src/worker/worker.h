@@ -11,6 +11,7 @@
 
 struct conf;
 struct conf_service;
+struct shm;
 
 /* What a worker is started with. */
 struct worker_spec {
@@ -22,6 +23,8 @@ struct worker_spec {
 	pid_t				 master;
 	struct admission		 adm;	/* its connections' admission */
 	struct heartbeat		*beat;
+	const struct shm		*own;	/* what it maps of the master's */
+	int				 nown;
 };
 
 void		 worker_run(const struct worker_spec *) __attribute__((noreturn));

@@ -40,6 +40,8 @@ struct worker {
 	struct conf_service		 own;	/* its service, with the
 						   handler's code */
 	int				 slot;
+	const struct shm		*shared;	/* what it maps of the master's */
+	int				 nshared;
 	struct admission		 adm;	/* its connections' admission */
 	struct heartbeat		*beat;
 	int				 beat_ms;	/* 0: no watchdog */
