@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "steer.h"
 
@@ -116,6 +117,8 @@ steer_group(int fd, const int *index, int n)
 		    index[i]);
 	}
 	f[k++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, index[0]);
+	/* Its padding too: the kernel is given every byte. */
+	memset(&prog, 0, sizeof(prog));
 	prog.len = k;
 	prog.filter = f;
 	rc = setsockopt(fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &prog,

@@ -35,6 +35,7 @@
 #include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "shm.h"
@@ -171,6 +172,7 @@ shm_guard(const struct shm *r, int n)
 		else
 			in->jt = (uint8_t)(at - g.deny[i] - 1);
 	}
+	memset(&prog, 0, sizeof(prog));
 	prog.len = (unsigned short)g.n;
 	prog.filter = g.f;
 	return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0);
