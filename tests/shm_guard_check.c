@@ -1,5 +1,5 @@
 /*
- * The seccomp filter of src/worker/shm_guard.c: with it, mremap() of any
+ * The seccomp filter of src/shared/shm_guard.c: with it, mremap() of any
  * address of a guarded region and remap_file_pages() anywhere are
  * refused, and an mremap() of anything else goes.  Needs root (a worker
  * of a non-root master installs none): skipped otherwise.

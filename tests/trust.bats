@@ -157,3 +157,46 @@ shared_maps() {
 		done
 	done
 }
+
+# seccomp_filters PID: how many seccomp filters PID runs under.
+seccomp_filters() {
+	awk '/^Seccomp_filters:/ { print $2 }' "/proc/$1/status"
+}
+
+# as_root_without_sys_admin [SETPRIV_FLAGS]: from now on $TCPD runs as
+# root without CAP_SYS_ADMIN (setpriv), with SETPRIV_FLAGS too.
+as_root_without_sys_admin() {
+	printf '#!/bin/sh\nexec setpriv %s --bounding-set -sys_admin "%s" "$@"\n' \
+	    "${1:-}" "$REAL_TCPD" >"$T/tcpd-nosysadmin"
+	chmod 755 "$T/tcpd-nosysadmin"
+	TCPD=$T/tcpd-nosysadmin
+}
+
+@test "root without CAP_SYS_ADMIN: workers guard their shared memory under NoNewPrivileges, and the master says when they cannot" {
+	[ "$(id -u)" -eq 0 ] || skip "needs root"
+	command -v setpriv >/dev/null || skip "setpriv is not installed"
+	REAL_TCPD=$TCPD
+	one_service_conf e echo
+	# As root with every capability: a filter in each worker, none in
+	# the master.
+	start_tcpd 1
+	[ "$(seccomp_filters "$(workers | head -1)")" -eq 1 ]
+	[ "$(seccomp_filters "$TCPD_PID")" -eq 0 ]
+	stop_tcpd
+	# Without CAP_SYS_ADMIN or NoNewPrivileges: none, and it says so.
+	: >"$LOG"
+	as_root_without_sys_admin
+	start_tcpd 1
+	run -0 grep -E "tcpd\\[$TCPD_PID\\]: workers cannot keep to their own shared memory" "$LOG"
+	[ "$(seccomp_filters "$(workers | head -1)")" -eq 0 ]
+	stop_tcpd
+	# Under NoNewPrivileges, as the shipped unit runs it: a filter.
+	: >"$LOG"
+	as_root_without_sys_admin --no-new-privs
+	start_tcpd 1
+	run -1 grep -E "workers cannot keep to their own shared memory" "$LOG"
+	[ "$(seccomp_filters "$(workers | head -1)")" -eq 1 ]
+	run -0 bash -c "printf 'hi\\n' | nc -q1 127.0.0.1 $PORT"
+	assert_output hi
+	TCPD=$REAL_TCPD
+}

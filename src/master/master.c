@@ -23,6 +23,7 @@
 #include "health_line.h"
 #include "listener.h"
 #include "log.h"
+#include "shm_guard.h"
 #include "loop.h"
 #include "master.h"
 #include "master_int.h"
@@ -389,6 +390,11 @@ master_init(struct master *m)
 		log_notice("cannot make the forking thread (%s): workers are "
 		    "forked by the master, slower with many services",
 		    strerror(errno));
+	if (!shm_guard_possible())
+		log_warnx("workers cannot keep to their own shared memory (no "
+		    "CAP_SYS_ADMIN and no NoNewPrivileges, or no seccomp "
+		    "filter for this machine): a compromised one could reach "
+		    "other workers' heartbeats and counts");
 	m->awake_at = m->loop.now;
 	m->started_ms = m->loop.now;
 	m->started_at = time(NULL);

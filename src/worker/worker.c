@@ -315,7 +315,8 @@ worker_run(const struct worker_spec *spec)
 	w->nshared = spec->nown;
 	w->beat_ms = spec->conf->watchdog_timeout * 1000 / 3;
 	/* While still root (worker_init drops it): see shm_guard.c. */
-	if (shm_guard(spec->own, spec->nown) == -1 && errno != EACCES)
+	if (shm_guard(spec->own, spec->nown) == -1 && errno != EACCES &&
+	    errno != ENOSYS)
 		log_warn("%s slot %d: cannot keep its shared memory to its own "
 		    "regions (seccomp)", w->svc->name, w->slot);
 	worker_init(w, spec->master, spec->ctl);

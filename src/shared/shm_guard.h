@@ -5,5 +5,6 @@
 struct shm;
 
 int	shm_guard(const struct shm *, int n);
+int	shm_guard_possible(void);
 
 #endif

@@ -35,6 +35,7 @@
 #include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -101,6 +102,32 @@ guard_range(struct guard *g, uint64_t lo, uint64_t hi)
 	    (uint32_t)hi, 1, 0));
 	g->deny[g->ndeny++] = g->n;
 	guard_add(g, (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JA, 0, 0, 0));
+}
+
+/*
+ * Can a worker of this process add the filter?  Not root: it need not.
+ * Root needs CAP_SYS_ADMIN, or PR_SET_NO_NEW_PRIVS already set (as the
+ * shipped unit's NoNewPrivileges does).  0: it cannot.
+ */
+int
+shm_guard_possible(void)
+{
+	char		 line[256];
+	FILE		*f;
+	unsigned long long eff = 0;
+
+#ifndef GUARD_ARCH
+	return geteuid() != 0;
+#endif
+	if (geteuid() != 0 || prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) == 1)
+		return 1;
+	if ((f = fopen("/proc/self/status", "r")) == NULL)
+		return 1;	/* cannot tell: say nothing */
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "CapEff: %llx", &eff) == 1)
+			break;
+	fclose(f);
+	return (eff >> 21) & 1;		/* CAP_SYS_ADMIN */
 }
 
 /*
