@@ -12,8 +12,9 @@
  * Those records live here instead, and with them the master's books of
  * the memory it shares with its workers (struct limit, a kilobyte for
  * each service counting max_connections; struct source_table): in
- * mappings made MADV_DONTFORK, which a fork passes over.  A worker has none of them; it reads what it needs
- * of its own record from what its fork was given (proc.c).
+ * mappings made MADV_DONTFORK, which a fork passes over.  A worker has
+ * none of them; it reads what it needs of its own record from what its
+ * fork was given (proc.c).
  *
  * The allocator is small, as its users are: blocks of up to
  * NOFORK_SMALL_MAX bytes in size classes, cut from chunks and kept on a

@@ -159,8 +159,10 @@ proc_spawn(const struct proc_args *a, char *err, size_t errlen)
 	p->arg = a->arg;
 	p->slot_index = a->slot;
 	snprintf(p->name, sizeof(p->name), "%s slot %d", a->svc->name, a->slot);
-	if ((p->listen = nofork_calloc(a->svc->nlisten, sizeof(*p->listen))) == NULL ||
-	    (p->ino = nofork_calloc(a->svc->nlisten, sizeof(*p->ino))) == NULL ||
+	if ((p->listen = nofork_calloc(a->svc->nlisten,
+	    sizeof(*p->listen))) == NULL ||
+	    (p->ino = nofork_calloc(a->svc->nlisten, sizeof(*p->ino))) ==
+	    NULL ||
 	    (p->fd = nofork_calloc(a->svc->nlisten, sizeof(*p->fd))) == NULL)
 		goto fail;
 	memcpy(p->listen, a->svc->listen, a->svc->nlisten * sizeof(*p->listen));

@@ -72,7 +72,8 @@ shm_mark(struct shm_pool *p, size_t at, size_t n, int on)
 		if (on)
 			p->map[i / SHM_BITS] |= UINT64_C(1) << (i % SHM_BITS);
 		else
-			p->map[i / SHM_BITS] &= ~(UINT64_C(1) << (i % SHM_BITS));
+			p->map[i / SHM_BITS] &=
+			    ~(UINT64_C(1) << (i % SHM_BITS));
 	}
 	p->used = on ? p->used + n : p->used - n;
 }

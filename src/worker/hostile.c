@@ -1,8 +1,10 @@
 /*
  * Tests only (--enable-test-hooks): a worker that writes what a
  * compromised one would, into everything the master reads of it and
- * into its configuration, and dies.  The master must signal no process group it does not itself know
- * to be a program's, stay up, and keep its figures and limits true.
+ * into its configuration, and dies.  The master must signal no process
+ * group it does not itself know to be a program's, stay up, and keep
+ * its figures and limits true, and the worker must reach no other
+ * worker's shared memory.
  */
 #include "config.h"
 
@@ -41,9 +43,9 @@ hostile_name(struct heartbeat *beat, int *at, int g)
 }
 
 /*
- * The groups to name, beside the real ones: those in the file $TCPD_TEST_HOSTILE (numbers,
- * separated by anything), then 1, -1, 0x7fffffff, the master's pid and
- * group, and this worker's own group.
+ * The groups to name, beside the real ones: those in the file
+ * $TCPD_TEST_HOSTILE (numbers, separated by anything), then 1, -1,
+ * 0x7fffffff, the master's pid and group, and this worker's own group.
  */
 static void
 hostile_groups(struct heartbeat *beat, pid_t master)

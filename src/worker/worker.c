@@ -28,7 +28,6 @@
 #include "log.h"
 #include "loop.h"
 #include "proctitle.h"
-#include "proto.h"
 #include "services/service.h"
 #include "shm_guard.h"
 #include "sig.h"

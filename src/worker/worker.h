@@ -23,7 +23,7 @@ struct worker_spec {
 	pid_t				 master;
 	struct admission		 adm;	/* its connections' admission */
 	struct heartbeat		*beat;
-	const struct shm		*own;	/* what it maps of the master's */
+	const struct shm		*own;	/* its shared memory */
 	int				 nown;
 };
 

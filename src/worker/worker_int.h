@@ -40,7 +40,7 @@ struct worker {
 	struct conf_service		 own;	/* its service, with the
 						   handler's code */
 	int				 slot;
-	const struct shm		*shared;	/* what it maps of the master's */
+	const struct shm		*shared;	/* its shared memory */
 	int				 nshared;
 	struct admission		 adm;	/* its connections' admission */
 	struct heartbeat		*beat;
