@@ -101,6 +101,27 @@ holders() {
 	[ "$(served_from 127.0.0.2)" -eq 2 ]
 }
 
+# shared_rss_kb PID: kB of PID's shared memory (the counts and tables
+# it shares with its workers) that has pages.
+shared_rss_kb() {
+	awk '/^[0-9a-f]+-[0-9a-f]+ / { z = ($6 == "/dev/zero") }
+	    z && /^Rss:/ { s += $2 } END { print s + 0 }' "/proc/$1/smaps"
+}
+
+@test "a worker gone gives its service's table no memory the table did not use" {
+	# A table of 16,384 sources is 200 pages; one client uses one.
+	one_service e echo "workers = 2; per_source = { max_connections = 5; };"
+	run -0 bash -c "printf 'hi\\n' | nc -q1 127.0.0.1 $PORT"
+	before=$(shared_rss_kb "$TCPD_PID")
+	for pid in $(workers); do kill -9 "$pid"; done
+	wait_for 10 log_has_n 4 "worker [0-9]+ started"
+	after=$(shared_rss_kb "$TCPD_PID")
+	# The master reads the dead workers' ledgers (16 pages each) and
+	# gives them back; of the table, only entries a ledger holds.
+	[ $(( after - before )) -lt 256 ] ||
+	    fail "the master's shared memory grew from $before kB to $after kB"
+}
+
 @test "counts carry across a reload" {
 	one_service e echo "workers = 2; idle_timeout = 0; per_source = { max_connections = 2; }; $PS_BUSY"
 	hold 127.0.0.2

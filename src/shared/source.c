@@ -170,10 +170,16 @@ source_ledger_free(struct source_table *t, struct shm *ledger)
 	for (int i = 0; i < t->v.nsources; i++) {
 		atomic_int	*a = &t->v.sh->entry[i].active;
 		unsigned	 held = atomic_load(&l[i]);
-		int		 v = atomic_load(a);
+		int		 v;
 
+		/*
+		 * The table's entry only where the ledger holds some: a
+		 * read of the others would give every page of the table
+		 * (200 of them by default) memory, for each worker gone.
+		 */
 		if (held == 0)
 			continue;
+		v = atomic_load(a);
 		while (!atomic_compare_exchange_weak(a, &v,
 		    v > 0 && (unsigned)v > held ? v - (int)held : 0))
 			;
