@@ -33,6 +33,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "nofork.h"
 
@@ -85,12 +86,20 @@ nofork_map(size_t len)
 	return p;
 }
 
+/*
+ * The length of a mapping for a block of size bytes, its header and
+ * whole pages; 0 (errno ENOMEM) when that is past what a size_t holds.
+ */
 static size_t
-nofork_page_round(size_t len)
+nofork_map_len(size_t size)
 {
-	size_t	 page = 4096;
+	size_t	 page = (size_t)sysconf(_SC_PAGESIZE);
 
-	return (len + page - 1) & ~(page - 1);
+	if (size > SIZE_MAX - sizeof(struct nofork_head) - page) {
+		errno = ENOMEM;
+		return 0;
+	}
+	return (size + sizeof(struct nofork_head) + page - 1) / page * page;
 }
 
 /* A block of at least size bytes, not zeroed; NULL with errno. */
@@ -101,12 +110,8 @@ nofork_alloc(size_t size)
 	size_t			 cls, need;
 
 	if (size > NOFORK_SMALL_MAX) {
-		if (size > SIZE_MAX - 2 * 4096) {
-			errno = ENOMEM;
-			return NULL;
-		}
-		need = nofork_page_round(size + sizeof(*h));
-		if ((h = nofork_map(need)) == NULL)
+		if ((need = nofork_map_len(size)) == 0 ||
+		    (h = nofork_map(need)) == NULL)
 			return NULL;
 		h->cls = NOFORK_LARGE;
 		h->size = need;
@@ -202,12 +207,8 @@ nofork_reallocarray(void *p, size_t n, size_t size)
 	h = nofork_head(p);
 	if (h->cls == NOFORK_LARGE && want > NOFORK_SMALL_MAX) {
 		/* A mapping moved keeps its MADV_DONTFORK. */
-		if (want > SIZE_MAX - 2 * 4096) {
-			errno = ENOMEM;
-			return NULL;
-		}
-		len = nofork_page_round(want + sizeof(*h));
-		if ((q = mremap(h, h->size, len, MREMAP_MAYMOVE)) == MAP_FAILED)
+		if ((len = nofork_map_len(want)) == 0 ||
+		    (q = mremap(h, h->size, len, MREMAP_MAYMOVE)) == MAP_FAILED)
 			return NULL;
 		h = q;
 		h->size = len;

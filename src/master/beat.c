@@ -28,11 +28,6 @@ struct chunk {
 	struct chunk	*next;
 };
 
-static size_t
-beat_stride(void)
-{
-	return beat_cell_size();
-}
 
 /* A new mapping of BEAT_CELLS free cells, first in the list; NULL: memory. */
 static struct chunk *
@@ -42,15 +37,15 @@ chunk_new(struct beats *bs)
 
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return NULL;
-	c->base = mmap(NULL, BEAT_CELLS * beat_stride(), PROT_READ |
+	c->base = mmap(NULL, BEAT_CELLS * beat_cell_size(), PROT_READ |
 	    PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (c->base == MAP_FAILED) {
 		free(c);
 		return NULL;
 	}
-	if (madvise(c->base, BEAT_CELLS * beat_stride(), MADV_DONTFORK) ==
+	if (madvise(c->base, BEAT_CELLS * beat_cell_size(), MADV_DONTFORK) ==
 	    -1) {
-		munmap(c->base, BEAT_CELLS * beat_stride());
+		munmap(c->base, BEAT_CELLS * beat_cell_size());
 		free(c);
 		return NULL;
 	}
@@ -64,7 +59,7 @@ struct heartbeat *
 beat_new(struct beats *bs)
 {
 	struct chunk	*c;
-	size_t		 stride = beat_stride();
+	size_t		 stride = beat_cell_size();
 	int		 i;
 
 	for (c = bs->chunks; c != NULL && c->used == BEAT_CELLS; c = c->next)
@@ -83,7 +78,7 @@ void
 beat_free(struct beats *bs, struct heartbeat *b)
 {
 	struct chunk	**cp, *c;
-	size_t		 stride = beat_stride();
+	size_t		 stride = beat_cell_size();
 	char		*at = (char *)b;
 
 	for (cp = &bs->chunks; (c = *cp) != NULL; cp = &c->next) {
@@ -108,5 +103,5 @@ void
 beat_shm(struct heartbeat *b, struct shm *m)
 {
 	m->base = b;
-	m->size = beat_stride();
+	m->size = beat_cell_size();
 }

@@ -78,19 +78,17 @@ shm_mark(struct shm_pool *p, size_t at, size_t n, int on)
 	p->used = on ? p->used + n : p->used - n;
 }
 
-/* The first run of n free pages from the hint on, then from the start. */
+/* The first run of n free pages from the hint on, else from the start. */
 static int
 shm_find(const struct shm_pool *p, size_t n, size_t *at)
 {
-	size_t	 run = 0, from[2] = { p->hint, 0 }, to[2] = { p->npages,
-	    p->hint };
+	size_t	 run;
 
 	if (p->npages - p->used < n)
 		return -1;
 	for (int pass = 0; pass < 2; pass++) {
 		run = 0;
-		for (size_t i = from[pass]; i < to[pass] + (pass ? n - 1 : 0) &&
-		    i < p->npages; i++) {
+		for (size_t i = pass ? 0 : p->hint; i < p->npages; i++) {
 			/* Whole words given out are passed over at once. */
 			if (run == 0 && i % SHM_BITS == 0 &&
 			    p->map[i / SHM_BITS] == UINT64_MAX) {

@@ -112,13 +112,11 @@ guard_range(struct guard *g, uint64_t lo, uint64_t hi)
 int
 shm_guard_possible(void)
 {
+#ifdef GUARD_ARCH
 	char		 line[256];
 	FILE		*f;
 	unsigned long long eff = 0;
 
-#ifndef GUARD_ARCH
-	return geteuid() != 0;
-#endif
 	if (geteuid() != 0 || prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) == 1)
 		return 1;
 	if ((f = fopen("/proc/self/status", "r")) == NULL)
@@ -128,6 +126,9 @@ shm_guard_possible(void)
 			break;
 	fclose(f);
 	return (eff >> 21) & 1;		/* CAP_SYS_ADMIN */
+#else
+	return geteuid() != 0;
+#endif
 }
 
 /*
